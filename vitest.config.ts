@@ -1,0 +1,58 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Test tiers. `npm test` runs every project; `npm run test:unit` runs only `unit`,
+ * the fast inner loop (no servers, no builds).
+ *
+ * - unit:        pure TypeScript (charts, renderers, config, mocks).
+ * - integration: real servers from Debian on loopback (PostgreSQL, Redis, HAProxy, Chromium).
+ * - cluster:     a real Kubernetes control plane built from the Go module proxy.
+ * - containers:  a private Docker engine, real images and docker-compose.
+ *
+ * Heavy tiers run their files one at a time: the machine has 2 cores.
+ */
+export default defineConfig({
+  test: {
+    reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['charts/**/*.test.ts', 'haproxy/**/*.test.ts', 'stacks/**/*.test.ts', 'scripts/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['app/test/**/*.test.ts', 'test/integration/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 3_000_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'containers',
+          include: ['test/containers/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 3_000_000,
+        },
+      },
+    ],
+  },
+});
