@@ -220,8 +220,16 @@ export function loadEnvironment(name: string, options: LoadEnvironmentOptions = 
     const problem = applySet(raw, assignment);
     if (problem) problems.push(problem);
   }
-  if (problems.length > 0) throw new ConfigError(name, problems);
-  return validateEnvironment(raw, name);
+  try {
+    const env = validateEnvironment(raw, name);
+    if (problems.length > 0) throw new ConfigError(name, problems);
+    return env;
+  } catch (error) {
+    if (error instanceof ConfigError && problems.length > 0 && error.issues !== problems) {
+      throw new ConfigError(name, [...problems, ...error.issues]);
+    }
+    throw error;
+  }
 }
 
 /**

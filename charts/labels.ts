@@ -1,0 +1,53 @@
+/**
+ * The recommended `app.kubernetes.io/*` labels
+ * (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/).
+ */
+
+/** Value of `app.kubernetes.io/part-of` on every object. */
+export const PART_OF = 'expense-tracker';
+/** Value of `app.kubernetes.io/managed-by` on every object. */
+export const MANAGED_BY = 'cdk8s';
+
+/** Identity of one component of the application. */
+export interface ComponentIdentity {
+  /** `app.kubernetes.io/name`: the application this component runs, e.g. `postgresql`. */
+  readonly name: string;
+  /** `app.kubernetes.io/instance`: the environment instance, e.g. `expense-tracker-local`. */
+  readonly instance: string;
+  /** `app.kubernetes.io/component`: the role, e.g. `web`, `database`, `cache`. */
+  readonly component: string;
+  /** `app.kubernetes.io/version`: version of the software this component runs (image tag). */
+  readonly version: string;
+}
+
+/**
+ * Labels that select this component's pods: name, instance and component. Never includes
+ * `version`, so selectors stay valid across upgrades (selectors are immutable on Deployments
+ * and StatefulSets).
+ */
+export function selectorLabels(id: ComponentIdentity): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': id.name,
+    'app.kubernetes.io/instance': id.instance,
+    'app.kubernetes.io/component': id.component,
+  };
+}
+
+/** All six recommended labels for objects and pod templates of a component. */
+export function recommendedLabels(id: ComponentIdentity): Record<string, string> {
+  return {
+    ...selectorLabels(id),
+    'app.kubernetes.io/part-of': PART_OF,
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    'app.kubernetes.io/version': labelValue(id.version),
+  };
+}
+
+/**
+ * Makes a string a valid label value (at most 63 characters of `[A-Za-z0-9_.-]`,
+ * alphanumeric at both ends).
+ */
+export function labelValue(text: string): string {
+  const cleaned = text.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63);
+  return cleaned.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
+}

@@ -1,0 +1,107 @@
+/**
+ * `npm run create-secrets -- --env <name> [--apply] [--context <ctx>] [--out <file>]`
+ *
+ * Generates the Secrets the charts reference (`postgres-credentials`, `redis-credentials`,
+ * `expense-app`) with random values (32 bytes from crypto.randomBytes, base64url) and either
+ * prints them as YAML to stdout, writes them to a file created with mode 0600 (refusing to
+ * overwrite), or pipes them to `kubectl apply -f -` (`--apply`). Nothing is ever written to
+ * the repository or `dist/`. SENDGRID_API_KEY is taken from the environment; without it the
+ * key is the placeholder `disabled` and the app logs instead of sending mail.
+ *
+ * Existing Secrets are not replaced by `--apply` (a new Postgres password would not match the
+ * initialized database): delete them first to rotate.
+ */
+import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { stringify } from 'yaml';
+import { SECRETS } from '../charts/app-contract.js';
+import { ConfigError, type EnvironmentConfig, loadEnvironment } from '../charts/environments.js';
+
+const USAGE = 'usage: npm run create-secrets -- --env <local|ibm> [--apply [--context <ctx>]] [--out <file>]';
+
+const random = () => randomBytes(32).toString('base64url');
+
+/** Secret manifests with fresh random values for an environment (values in `stringData`). */
+export function secretManifests(env: EnvironmentConfig, sendgridApiKey = process.env.SENDGRID_API_KEY ?? 'disabled') {
+  const meta = (name: string) => ({
+    name,
+    namespace: env.namespace,
+    labels: { 'app.kubernetes.io/part-of': 'expense-tracker', 'app.kubernetes.io/instance': `expense-tracker-${env.name}` },
+  });
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: meta(SECRETS.postgres.name),
+      type: 'Opaque',
+      stringData: {
+        [SECRETS.postgres.keys.username]: env.postgres.username,
+        [SECRETS.postgres.keys.password]: random(),
+        [SECRETS.postgres.keys.database]: env.postgres.database,
+      },
+    },
+    { apiVersion: 'v1', kind: 'Secret', metadata: meta(SECRETS.redis.name), type: 'Opaque', stringData: { [SECRETS.redis.keys.password]: random() } },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: meta(SECRETS.app.name),
+      type: 'Opaque',
+      stringData: { [SECRETS.app.keys.sessionSecret]: random(), [SECRETS.app.keys.sendgridApiKey]: sendgridApiKey },
+    },
+  ];
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: { env: { type: 'string' }, apply: { type: 'boolean' }, context: { type: 'string' }, out: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    console.error(`create-secrets: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (!values.env) {
+    console.error(`create-secrets: --env is required\n${USAGE}`);
+    return 2;
+  }
+  let env: EnvironmentConfig;
+  try {
+    env = loadEnvironment(values.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`create-secrets: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  const yaml = secretManifests(env).map((s) => `---\n${stringify(s)}`).join('');
+  if (values.apply) {
+    const context = values.context ? ['--context', values.context] : [];
+    // create (not apply): never overwrite an existing password.
+    const result = await execa('kubectl', [...context, 'create', '-f', '-', '--save-config'], { input: yaml, reject: false });
+    process.stdout.write(result.stdout ? `${result.stdout}\n` : '');
+    if (result.exitCode !== 0) {
+      console.error(`create-secrets: kubectl failed: ${result.stderr.replace(/stringData[\s\S]*/g, '')}`);
+      return 1;
+    }
+    return 0;
+  }
+  if (values.out) {
+    const file = await open(values.out, 'wx', 0o600).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`create-secrets: cannot create ${values.out}: ${e.code === 'EEXIST' ? 'file exists' : e.message}`);
+    });
+    await file.writeFile(yaml);
+    await file.close();
+    console.error(`create-secrets: wrote ${values.out} (mode 0600); apply with kubectl create -f ${values.out}`);
+    return 0;
+  }
+  process.stdout.write(yaml);
+  return 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();

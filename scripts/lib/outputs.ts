@@ -1,0 +1,42 @@
+/**
+ * Everything `npm run synth` writes for one environment, as file name → content.
+ * Kubernetes manifests come from the cdk8s chart; other renderers (HAProxy, compose) add
+ * their files here so every output is derived from the same validated model.
+ */
+import type { EnvironmentConfig } from '../../charts/environments.js';
+import { manifestFileName, synthesizeEnvironment, toYaml, type KubeObject } from '../../charts/synthesize.js';
+import { formatFindings, validateManifests } from '../../charts/validate.js';
+
+/** The rendered outputs of one environment. */
+export interface EnvironmentOutputs {
+  readonly environment: EnvironmentConfig;
+  /** Kubernetes objects in apply order. */
+  readonly objects: KubeObject[];
+  /** Relative file path inside `dist/<env>/` → file content. */
+  readonly files: Map<string, string>;
+}
+
+/** Raised when synthesized manifests fail validation; nothing has been written. */
+export class ManifestValidationError extends Error {
+  constructor(readonly environment: string, readonly details: string) {
+    super(`manifests of environment "${environment}" failed validation:\n${details}`);
+    this.name = 'ManifestValidationError';
+  }
+}
+
+/**
+ * Renders and validates every output of one environment, in memory.
+ * @throws ManifestValidationError listing each finding (object, field, message).
+ */
+export function renderEnvironment(environment: EnvironmentConfig): EnvironmentOutputs {
+  const objects = synthesizeEnvironment(environment);
+  const findings = validateManifests(objects);
+  if (findings.length > 0) throw new ManifestValidationError(environment.name, formatFindings(findings));
+  const files = new Map<string, string>();
+  for (const obj of objects) {
+    const name = manifestFileName(obj);
+    if (files.has(name)) throw new ManifestValidationError(environment.name, `two objects map to file ${name}`);
+    files.set(name, toYaml(obj));
+  }
+  return { environment, objects, files };
+}

@@ -1,0 +1,42 @@
+/**
+ * `npm run validate [-- <dir>...]`
+ *
+ * Validates every environment directory under `dist/` (or the given directories): each
+ * object against the Kubernetes OpenAPI schema and the project's policy checks. Prints one
+ * line per finding (`<dir>: Kind/name: field: message`); exits 1 if there is any.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { formatFindings, validateManifests } from '../charts/validate.js';
+import { readManifests } from './lib/manifests.js';
+
+async function environmentDirs(args: string[]): Promise<string[]> {
+  if (args.length > 0) return args.map((a) => resolve(a));
+  const root = resolve('dist');
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== 'cdk8s').map((e) => join(root, e.name)).sort();
+}
+
+async function main(): Promise<number> {
+  const dirs = await environmentDirs(process.argv.slice(2));
+  if (dirs.length === 0) {
+    console.error('validate: nothing to validate: run `npm run synth` first');
+    return 1;
+  }
+  let problems = 0;
+  for (const dir of dirs) {
+    if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
+      console.error(`validate: ${dir}: not a directory`);
+      problems++;
+      continue;
+    }
+    const objects = await readManifests(dir);
+    const findings = validateManifests(objects);
+    problems += findings.length;
+    if (findings.length > 0) console.error(formatFindings(findings).replace(/^/gm, `${dir}: `));
+    else console.log(`validate: ${dir}: ${objects.length} objects, no findings`);
+  }
+  return problems > 0 ? 1 : 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();
