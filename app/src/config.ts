@@ -1,0 +1,121 @@
+/**
+ * Process configuration, read only from environment variables.
+ *
+ * The variable names are the keys of the chart's `expense-config` ConfigMap and the app Secrets
+ * (see `charts/app-contract.ts`), plus two optional overrides: `DATABASE_URL` (instead of the
+ * libpq-style `PG*` variables) and `SENDGRID_API_URL` (points the SendGrid client at a stub in tests).
+ *
+ * {@link loadConfig} validates everything at start and throws a {@link ConfigError} naming each bad
+ * variable, so a misconfigured pod fails fast instead of half-working.
+ */
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Empty strings count as "unset" (Kubernetes ConfigMaps often carry empty values). */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const httpUrl = (what: string) =>
+  z.url({ protocol: /^https?$/, error: `must be an http(s) URL (${what})` });
+
+/**
+ * The raw environment schema: exactly the variables the app reads. Keys are env names.
+ * Units: PORT/PGPORT are TCP ports; everything else is a string.
+ */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
+  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  DATABASE_URL: optionalString.pipe(
+    z.union([z.undefined(), z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')]),
+  ),
+  PGHOST: optionalString,
+  PGPORT: optionalString.pipe(z.union([z.undefined(), z.string().regex(/^\d{1,5}$/, 'must be a TCP port').transform(Number).pipe(z.number().int().min(1).max(65535))])),
+  PGDATABASE: optionalString,
+  PGUSER: optionalString,
+  PGPASSWORD: optionalString,
+  REDIS_URL: z
+    .string({ error: 'is required (redis://host:port[/db])' })
+    .regex(/^rediss?:\/\/[^@]+$/, 'must be redis://host:port[/db] without credentials (use REDIS_PASSWORD)'),
+  REDIS_PASSWORD: optionalString,
+  SESSION_SECRET: z.string({ error: 'is required' }).min(32, 'must be at least 32 characters'),
+  SENDGRID_API_KEY: z.string({ error: 'is required' }).min(1, 'must not be empty'),
+  SENDGRID_API_URL: optionalString.pipe(z.union([z.undefined(), httpUrl('SendGrid API base URL')])),
+  MAIL_FROM: z.email({ error: 'must be an email address' }),
+  PUBLIC_BASE_URL: httpUrl('the URL users reach the app at'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  ADMIN_EMAIL: optionalString.pipe(z.union([z.undefined(), z.email({ error: 'must be an email address or empty' })])),
+});
+
+/** Every environment variable name the app reads (the contract test compares it with the chart). */
+export const ENV_KEYS = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
+
+/** Thrown by {@link loadConfig}; `issues` lists `VARIABLE: message` lines. */
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid environment configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validated, typed configuration. */
+export interface Config {
+  nodeEnv: 'production' | 'development' | 'test';
+  /** TCP port the HTTP server listens on. */
+  port: number;
+  /** node-postgres connection settings (host/port/database/user/password or a connection string). */
+  postgres: { connectionString?: string; host?: string; port?: number; database?: string; user?: string; password?: string };
+  redis: { url: string; password?: string };
+  sessionSecret: string;
+  sendgrid: { apiKey: string; apiUrl?: string };
+  mailFrom: string;
+  publicBaseUrl: string;
+  /** True when PUBLIC_BASE_URL is https: session cookies get the Secure attribute. */
+  secureCookies: boolean;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** Lower-cased email that becomes admin when it registers (optional). */
+  adminEmail?: string;
+}
+
+/**
+ * Validates `env` and returns the typed config.
+ * @throws ConfigError naming each missing or invalid variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked: Record<string, string | undefined> = {};
+  for (const key of ENV_KEYS) picked[key] = env[key];
+  const parsed = envSchema.safeParse(picked);
+  const issues: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '(environment)');
+      const msg = issue.code === 'invalid_type' && picked[key] === undefined ? 'is required' : issue.message;
+      issues.push(`${key}: ${msg}`);
+    }
+    throw new ConfigError(issues);
+  }
+  const e = parsed.data;
+  if (!e.DATABASE_URL) {
+    for (const key of ['PGHOST', 'PGDATABASE', 'PGUSER'] as const) {
+      if (!e[key]) issues.push(`${key}: is required when DATABASE_URL is not set`);
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return {
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    postgres: e.DATABASE_URL
+      ? { connectionString: e.DATABASE_URL, ...(e.PGPASSWORD ? { password: e.PGPASSWORD } : {}) }
+      : { host: e.PGHOST, port: e.PGPORT ?? 5432, database: e.PGDATABASE, user: e.PGUSER, password: e.PGPASSWORD },
+    redis: { url: e.REDIS_URL, password: e.REDIS_PASSWORD },
+    sessionSecret: e.SESSION_SECRET,
+    sendgrid: { apiKey: e.SENDGRID_API_KEY, apiUrl: e.SENDGRID_API_URL },
+    mailFrom: e.MAIL_FROM,
+    publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
+    secureCookies: e.PUBLIC_BASE_URL.startsWith('https:'),
+    logLevel: e.LOG_LEVEL,
+    adminEmail: e.ADMIN_EMAIL?.trim().toLowerCase(),
+  };
+}

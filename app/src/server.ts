@@ -1,0 +1,101 @@
+/**
+ * Process entry point (`node dist/server.js`): validates the environment, connects, listens on
+ * PORT and shuts down gracefully.
+ *
+ * Shutdown on SIGTERM/SIGINT: /readyz answers 503 at once; after `drainDelayMs` (default 2 s, so
+ * load balancers that poll readiness stop sending) the listener closes, in-flight requests finish,
+ * pending alert sends finish, then the pg pool and Redis close and the process exits 0. A hard
+ * deadline (`forceExitMs`, default 20 s: under the chart's 30 s grace period minus its preStop
+ * pause) exits 1 if something hangs. The server does not migrate unless `--migrate` is given.
+ */
+import { pathToFileURL } from 'node:url';
+import { loadConfig, ConfigError, type Config } from './config.js';
+import { createLogger } from './logger.js';
+import { createPool, migrate } from './db.js';
+import { createRedis, connectRedis } from './redis.js';
+import { createSendgridMailer } from './mailer.js';
+import { buildApp, type AppOptions, type BuiltApp } from './app.js';
+
+export interface StartOptions extends AppOptions {
+  drainDelayMs?: number;
+  forceExitMs?: number;
+  /** Apply migrations before listening (off by default: the chart runs `cli.js migrate`). */
+  migrate?: boolean;
+  /** Host to bind (default 0.0.0.0: all interfaces, as a container needs). */
+  host?: string;
+}
+
+export interface RunningServer extends BuiltApp {
+  config: Config;
+  /** Runs the shutdown sequence (what SIGTERM triggers). Resolves when everything is closed. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const logger = createLogger(config.logLevel);
+  if (opts.migrate) {
+    const applied = await migrate(config.postgres, (m) => logger.debug(m));
+    logger.info({ applied }, 'migrations applied');
+  }
+  const pool = createPool(config.postgres);
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle postgres client error'));
+  const redis = createRedis(config.redis, logger);
+  await connectRedis(redis, logger);
+  const mailer = createSendgridMailer(config.sendgrid, config.mailFrom);
+  const built = await buildApp({ config, pool, redis, mailer, logger }, opts);
+  built.alerts.start();
+  await built.app.listen({ port: config.port, host: opts.host ?? '0.0.0.0' });
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (reason: string) => {
+    closing ??= (async () => {
+      built.state.shuttingDown = true;
+      logger.info({ reason }, 'shutdown started: readiness now failing');
+      const force = setTimeout(() => {
+        logger.error('shutdown took too long; exiting');
+        process.exit(1);
+      }, opts.forceExitMs ?? 20_000);
+      force.unref();
+      await new Promise((r) => setTimeout(r, opts.drainDelayMs ?? 2_000));
+      await built.app.close(); // stops accepting, waits for in-flight requests, stops the alert loop
+      await pool.end();
+      await redis.quit().catch(() => redis.disconnect());
+      logger.info('shutdown complete');
+      clearTimeout(force);
+    })();
+    return closing;
+  };
+  return { ...built, config, shutdown };
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`expense-tracker: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const server = await startServer(config, { migrate: process.argv.includes('--migrate') });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      server.shutdown(signal).then(
+        () => process.exit(0),
+        (err) => {
+          server.app.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err) => {
+    process.stderr.write(`expense-tracker: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * Input schemas (zod) shared by the JSON API and the HTML forms. A failure is reported as the
+ * first issue's field path and message, e.g. `{ field: 'amountCents', message: '...' }`.
+ */
+import { z } from 'zod';
+import { isCurrency } from './money.js';
+
+/** Largest amount accepted: 10^12 minor units (10 billion in a 2-digit currency). */
+export const MAX_AMOUNT_CENTS = 1_000_000_000_000;
+export const MAX_DESCRIPTION = 500;
+export const MAX_CATEGORY = 40;
+
+const isoDate = z.iso.date({ error: 'must be an ISO date (YYYY-MM-DD)' }).refine((d) => {
+  const y = Number(d.slice(0, 4));
+  return y >= 1900 && y <= 2999;
+}, 'must be between 1900-01-01 and 2999-12-31');
+
+export const currencySchema = z
+  .string({ error: 'must be an ISO 4217 code' })
+  .refine(isCurrency, 'must be a known ISO 4217 currency code (e.g. USD)');
+
+export const amountSchema = z
+  .number({ error: 'must be an integer number of minor units (cents)' })
+  .int('must be an integer number of minor units (cents)')
+  .positive('must be greater than 0')
+  .max(MAX_AMOUNT_CENTS, `must be at most ${MAX_AMOUNT_CENTS}`);
+
+const categorySchema = z
+  .string({ error: 'must be a string' })
+  .trim()
+  .min(1, 'must not be empty')
+  .max(MAX_CATEGORY, `must be at most ${MAX_CATEGORY} characters`);
+
+const descriptionSchema = z
+  .string({ error: 'must be a string' })
+  .trim()
+  .max(MAX_DESCRIPTION, `must be at most ${MAX_DESCRIPTION} characters`);
+
+/** `POST /api/expenses` body. */
+export const expenseCreateSchema = z.strictObject({
+  amountCents: amountSchema,
+  currency: currencySchema,
+  category: categorySchema,
+  description: descriptionSchema.default(''),
+  date: isoDate,
+});
+export type ExpenseInput = z.infer<typeof expenseCreateSchema>;
+
+/** `PATCH /api/expenses/:id` body: any subset, at least one field. */
+export const expensePatchSchema = z
+  .strictObject({
+    amountCents: amountSchema,
+    currency: currencySchema,
+    category: categorySchema,
+    description: descriptionSchema,
+    date: isoDate,
+  })
+  .partial()
+  .refine((o) => Object.keys(o).length > 0, 'must contain at least one field to change');
+export type ExpensePatch = z.infer<typeof expensePatchSchema>;
+
+/** `PUT /api/budget` body (also the settings form). `monthlyLimitCents: null` removes the limit. */
+export const budgetSchema = z.strictObject({
+  monthlyLimitCents: amountSchema.nullable(),
+  currency: currencySchema,
+  alertEmail: z
+    .union([z.email({ error: 'must be an email address' }).max(254), z.literal(''), z.null()])
+    .optional()
+    .transform((v) => (v ? v.toLowerCase() : null)),
+});
+export type BudgetInput = z.infer<typeof budgetSchema>;
+
+/** A month as `YYYY-MM`. */
+export const monthSchema = z
+  .string({ error: 'must be a month (YYYY-MM)' })
+  .regex(/^(19|2\d)\d{2}-(0[1-9]|1[0-2])$/, 'must be a month (YYYY-MM)');
+
+export const credentialsSchema = z.strictObject({
+  email: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.email({ error: 'must be an email address' }).max(254, 'must be at most 254 characters')),
+  password: z
+    .string({ error: 'is required' })
+    .min(8, 'must be at least 8 characters')
+    .max(256, 'must be at most 256 characters'),
+});
+
+/** Field name + message of the first issue; the path is dotted (`items.0.amount`). */
+export function firstIssue(error: z.ZodError): { field: string; message: string } {
+  const issue = error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') return { field: issue.keys.join(','), message: 'is not a known field' };
+  const field = issue.path.length > 0 ? issue.path.join('.') : '(body)';
+  return { field, message: issue.message };
+}
+
+/** The current month (UTC) as `YYYY-MM`. */
+export function currentMonth(now: Date = new Date()): string {
+  return now.toISOString().slice(0, 7);
+}
+
+/** First and first-of-next-month dates (`YYYY-MM-DD`) bounding a `YYYY-MM` month. */
+export function monthRange(month: string): { from: string; to: string } {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, '0')}`;
+  return { from: `${month}-01`, to: `${next}-01` };
+}
