@@ -1,0 +1,4 @@
+/** dist/local on a fresh control plane (see environment-suite.ts for what is checked). */
+import { describeEnvironment } from './environment-suite.js';
+
+describeEnvironment('local');
