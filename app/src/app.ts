@@ -301,18 +301,22 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     ]);
     return { aggregates, settings };
   }
-  function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: any } }, value: unknown): T {
+  function parse<T>(
+    schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: any } },
+    value: unknown,
+    fieldName?: string,
+  ): T {
     const r = schema.safeParse(value);
     if (!r.success) {
       const { field, message } = firstIssue(r.error);
-      throw new ValidationError(field, message);
+      throw new ValidationError(fieldName ?? field, message);
     }
     return r.data;
   }
   function monthParam(q: unknown): string {
     const m = (q as Record<string, unknown>)?.month;
     if (m === undefined || m === '') return currentMonth();
-    return parse(monthSchema, m);
+    return parse(monthSchema, m, 'month');
   }
 
   // ---- JSON API -----------------------------------------------------------------------------
