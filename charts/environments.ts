@@ -49,6 +49,10 @@ const pinnedImage = z
   .regex(PINNED_IMAGE, 'must be a pinned image reference "repository:tag"')
   .refine((image) => notLatest(image.slice(image.lastIndexOf(':') + 1)), 'must not use the "latest" tag');
 
+/** A whole number of seconds within `[min, max]`. */
+const seconds = (min: number, max: number) =>
+  z.number().int('must be a whole number of seconds').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
 export const environmentSchema = z.strictObject({
   /** Environment name; also the `app.kubernetes.io/instance` label value and the `dist/<name>` directory. */
   name: z.string().regex(DNS_LABEL, 'must be a DNS label'),
@@ -98,12 +102,65 @@ export const environmentSchema = z.strictObject({
   }),
   /** Namespace of the ingress controller, allowed through the web NetworkPolicy. */
   ingressControllerNamespace: z.string().regex(DNS_LABEL, 'must be a DNS label'),
+  /**
+   * HAProxy in front of the web pods (`haproxy/` renders its haproxy.cfg, `HaproxyLoadBalancer`
+   * deploys it). Durations are whole seconds.
+   */
+  haproxy: z.strictObject({
+    /** Deploy HAProxy; when false the Ingress targets the `expense-web` Service directly. */
+    enabled: z.boolean(),
+    /**
+     * `behind-ingress`: Ingress → Service `haproxy` → HAProxy → web pods (the Ingress keeps TLS
+     * and host routing). `replaces-ingress`: no Ingress; Service `haproxy` is type LoadBalancer.
+     */
+    placement: z.enum(['behind-ingress', 'replaces-ingress']),
+    /** Official `haproxy` image (Debian variant, UID 99), pinned. */
+    image: pinnedImage,
+    replicas: z.number().int('must be an integer').min(1, 'must be at least 1').max(20, 'must be at most 20'),
+    resources,
+    /** `global maxconn`: concurrent connections per HAProxy process. */
+    maxconn: z.number().int('must be an integer').min(100, 'must be at least 100').max(100_000, 'must be at most 100000'),
+    /**
+     * `server-template` slots per backend: the most web pods HAProxy can address at once.
+     * Must cover `web.replicas` plus the rolling update's surge pod.
+     */
+    serverSlots: z.number().int('must be an integer').min(1, 'must be at least 1').max(256, 'must be at most 256'),
+    /** `balance` algorithm of each backend: pages (`web`) and the JSON API (`api`). */
+    balance: z.strictObject({ web: z.enum(['roundrobin', 'leastconn']), api: z.enum(['roundrobin', 'leastconn']) }),
+    /** `retries`: connection attempts after a failure (each redispatched to another server). */
+    retries: z.number().int('must be an integer').min(0).max(10, 'must be at most 10'),
+    timeouts: z.strictObject({
+      connectSeconds: seconds(1, 60),
+      clientSeconds: seconds(1, 3600),
+      serverSeconds: seconds(1, 3600),
+      httpRequestSeconds: seconds(1, 300),
+      httpKeepAliveSeconds: seconds(1, 300),
+      queueSeconds: seconds(1, 300),
+    }),
+    /** Active health checks (`default-server inter <i> fall <f> rise <r>`) against the app's readiness path. */
+    healthCheck: z.strictObject({
+      intervalSeconds: seconds(1, 60),
+      fall: z.number().int('must be an integer').min(1).max(10, 'must be at most 10'),
+      rise: z.number().int('must be an integer').min(1).max(10, 'must be at most 10'),
+    }),
+    /** Namespaces allowed to scrape the stats/metrics port (NetworkPolicy); empty for none. */
+    metricsScrapeNamespaces: z.array(z.string().regex(DNS_LABEL, 'must be a DNS label')),
+  }),
   app: z.strictObject({
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
     mailFrom: z.email('must be an e-mail address'),
     /** E-mail address that becomes admin when it registers; empty for none. */
     adminEmail: z.union([z.literal(''), z.email('must be an e-mail address')]),
   }),
+}).superRefine((env, ctx) => {
+  // A rolling update (maxSurge 1) briefly runs replicas + 1 web pods; each needs a server slot.
+  if (env.haproxy.enabled && env.haproxy.serverSlots < env.web.replicas + 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['haproxy', 'serverSlots'],
+      message: `must be at least web.replicas + 1 (${env.web.replicas + 1}) so every web pod, including the rolling update's surge pod, gets a server slot`,
+    });
+  }
 });
 
 /** A fully validated environment. */
@@ -141,6 +198,22 @@ function baseEnvironments(tag: string): Record<EnvironmentName, unknown> {
       },
       ingress: { className: 'nginx', host: 'expense.local', tlsSecretName: '' },
       ingressControllerNamespace: 'ingress-nginx',
+      haproxy: {
+        enabled: true,
+        // minikube's ingress-nginx addon stays the entry point (host expense.local); HAProxy adds
+        // app-aware routing, /readyz health checks, retries/redispatch and per-server metrics.
+        placement: 'behind-ingress',
+        image: 'haproxy:2.6.18-bookworm',
+        replicas: 1,
+        resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '250m', memory: '128Mi' } },
+        maxconn: 2000,
+        serverSlots: 6,
+        balance: { web: 'roundrobin', api: 'leastconn' },
+        retries: 3,
+        timeouts: { connectSeconds: 5, clientSeconds: 30, serverSeconds: 30, httpRequestSeconds: 10, httpKeepAliveSeconds: 10, queueSeconds: 10 },
+        healthCheck: { intervalSeconds: 2, fall: 3, rise: 2 },
+        metricsScrapeNamespaces: [],
+      },
       app: { logLevel: 'debug', mailFrom: 'budget@expense.local', adminEmail: '' },
     },
     ibm: {
@@ -169,6 +242,23 @@ function baseEnvironments(tag: string): Record<EnvironmentName, unknown> {
       // IKS ALB (Kubernetes ingress-nginx based); switch to `public-iks-traefik` with --set ingress.className=public-iks-traefik.
       ingress: { className: 'public-iks-k8s-nginx', host: 'expense.example.us-south.containers.appdomain.cloud', tlsSecretName: '' },
       ingressControllerNamespace: 'kube-system',
+      haproxy: {
+        enabled: true,
+        // The IKS ALB keeps TLS termination and the public host; HAProxy (2 replicas, spread
+        // over nodes) balances behind it. `--set haproxy.placement=replaces-ingress` exposes
+        // HAProxy through a VPC load balancer instead.
+        placement: 'behind-ingress',
+        image: 'haproxy:2.6.18-bookworm',
+        replicas: 2,
+        resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+        maxconn: 10000,
+        serverSlots: 10,
+        balance: { web: 'roundrobin', api: 'leastconn' },
+        retries: 3,
+        timeouts: { connectSeconds: 5, clientSeconds: 30, serverSeconds: 30, httpRequestSeconds: 10, httpKeepAliveSeconds: 10, queueSeconds: 10 },
+        healthCheck: { intervalSeconds: 2, fall: 3, rise: 2 },
+        metricsScrapeNamespaces: ['monitoring'],
+      },
       app: { logLevel: 'info', mailFrom: 'budget@example.com', adminEmail: '' },
     },
   };
@@ -191,8 +281,8 @@ export class ConfigError extends Error {
 /** Options for `loadEnvironment`. */
 export interface LoadEnvironmentOptions {
   /**
-   * Helm-style overrides, `path.to.field=value`; values are parsed as YAML scalars
-   * (`4` → number, `true` → boolean, otherwise string).
+   * Helm-style overrides, `path.to.field=value`. A string field takes the text as is; other
+   * fields read it as a number (`4`) or boolean (`true`), and the schema rejects mismatches.
    * @default []
    */
   readonly set?: readonly string[];
@@ -259,7 +349,7 @@ function applySet(target: Record<string, unknown>, assignment: string): string |
   const eq = assignment.indexOf('=');
   if (eq <= 0) return `--set "${assignment}": expected path=value`;
   const path = assignment.slice(0, eq).trim();
-  const value = parseScalar(assignment.slice(eq + 1));
+  const text = assignment.slice(eq + 1);
   const keys = path.split('.');
   if (keys.some((k) => k === '' || k === '__proto__' || k === 'constructor' || k === 'prototype')) {
     return `${path}: invalid field path`;
@@ -275,8 +365,14 @@ function applySet(target: Record<string, unknown>, assignment: string): string |
   const last = keys[keys.length - 1];
   if (!Object.prototype.hasOwnProperty.call(node, last)) return `${path}: unknown field`;
   if (typeof node[last] === 'object' && node[last] !== null) return `${path}: is an object; set one of its fields`;
-  node[last] = value;
+  // The current value's type decides how the text is read (like Helm's --set vs --set-string):
+  // `cpu=2` stays the string "2", `replicas=2` becomes the number 2.
+  node[last] = typeof node[last] === 'string' ? unquote(text) : parseScalar(text);
   return undefined;
+}
+
+function unquote(text: string): string {
+  return /^'.*'$|^".*"$/.test(text) ? text.slice(1, -1) : text;
 }
 
 function parseScalar(text: string): string | number | boolean {

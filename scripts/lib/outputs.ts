@@ -6,6 +6,7 @@
 import type { EnvironmentConfig } from '../../charts/environments.js';
 import { manifestFileName, synthesizeEnvironment, toYaml, type KubeObject } from '../../charts/synthesize.js';
 import { formatFindings, validateManifests } from '../../charts/validate.js';
+import { renderHaproxyConfig } from '../../haproxy/render.js';
 
 /** The rendered outputs of one environment. */
 export interface EnvironmentOutputs {
@@ -38,5 +39,8 @@ export function renderEnvironment(environment: EnvironmentConfig): EnvironmentOu
     if (files.has(name)) throw new ManifestValidationError(environment.name, `two objects map to file ${name}`);
     files.set(name, toYaml(obj));
   }
+  // The cfg the HaproxyLoadBalancer's ConfigMap carries, as a plain file for review and `haproxy -c`
+  // (kubectl apply -f dist/<env> reads only .yaml/.yml/.json files, so it is not applied twice).
+  if (environment.haproxy.enabled) files.set('haproxy.cfg', renderHaproxyConfig(environment, { kind: 'kubernetes' }));
   return { environment, objects, files };
 }

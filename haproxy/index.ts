@@ -1,0 +1,3 @@
+export * from './config-builder.js';
+export * from './load-balancer.js';
+export * from './render.js';

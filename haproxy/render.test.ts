@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadEnvironment } from '../charts/environments.js';
+import { HaproxyConfigError } from './config-builder.js';
+import { buildLoadBalancerConfig, type LoadBalancerSpec } from './load-balancer.js';
+import { HAPROXY_MONITOR_URI, loadBalancerSpec, renderHaproxyConfig, type LocalTarget } from './render.js';
+
+const local = (overrides: Partial<LocalTarget> = {}): LocalTarget => ({
+  kind: 'local',
+  instances: [{ port: 18081 }, { port: 18082 }],
+  port: 18080,
+  statsPort: 18404,
+  statsSocket: '/tmp/haproxy-test/admin.sock',
+  ...overrides,
+});
+
+/** Directive lines of one section (without comments and blank lines). */
+function body(cfg: string, header: string): string[] {
+  const lines = cfg.split('\n');
+  const start = lines.indexOf(header);
+  expect(start, `section "${header}"`).toBeGreaterThanOrEqual(0);
+  const out: string[] = [];
+  for (const l of lines.slice(start + 1)) {
+    if (l !== '' && !l.startsWith('    ')) break;
+    if (l.trim() !== '' && !l.trim().startsWith('#')) out.push(l.trim());
+  }
+  return out;
+}
+
+describe('renderHaproxyConfig: kubernetes target', () => {
+  for (const name of ['local', 'ibm']) {
+    const env = loadEnvironment(name, { imageTag: '1.2.3' });
+    const cfg = renderHaproxyConfig(env, { kind: 'kubernetes' });
+
+    it(`${name}: discovers web pods through the headless Service with runtime DNS`, () => {
+      const template = `server-template web ${env.haproxy.serverSlots} expense-web-headless.${env.namespace}.svc.cluster.local:8080 check resolvers kubedns init-addr none`;
+      expect(body(cfg, 'backend web')).toContain(template);
+      expect(body(cfg, 'backend api')).toContain(template);
+      expect(body(cfg, 'resolvers kubedns')).toEqual(expect.arrayContaining(['parse-resolv-conf', 'accepted_payload_size 8192', 'hold valid 10s']));
+      expect(cfg).not.toMatch(/^\s*server web\d/m);
+    });
+
+    it(`${name}: global, defaults, frontend routing, health checks and metrics`, () => {
+      expect(body(cfg, 'global')).toEqual([
+        'log stdout format raw local0 info',
+        `maxconn ${env.haproxy.maxconn}`,
+        'stats socket /var/run/haproxy/admin.sock mode 600 level admin',
+        'stats timeout 30s',
+        'hard-stop-after 25s',
+      ]);
+      expect(body(cfg, 'defaults')).toEqual(
+        expect.arrayContaining(['mode http', 'option httplog', 'option forwardfor', 'option redispatch 1', `retries ${env.haproxy.retries}`, 'timeout connect 5s']),
+      );
+      expect(body(cfg, 'frontend http-in')).toEqual([
+        'bind :8080',
+        `monitor-uri ${HAPROXY_MONITOR_URI}`,
+        'http-request disable-l7-retry unless { method GET HEAD OPTIONS PUT DELETE }',
+        'acl is_api path /api',
+        'acl is_api path_beg /api/',
+        'use_backend api if is_api',
+        'default_backend web',
+      ]);
+      for (const [backend, balance] of [['web', env.haproxy.balance.web], ['api', env.haproxy.balance.api]]) {
+        expect(body(cfg, `backend ${backend}`).slice(0, 4)).toEqual([
+          `balance ${balance}`,
+          'option httpchk GET /readyz',
+          'http-check expect status 200',
+          'default-server inter 2s fall 3 rise 2',
+        ]);
+      }
+      expect(body(cfg, 'frontend stats')).toEqual(
+        expect.arrayContaining(['bind :8404', 'http-request use-service prometheus-exporter if { path /metrics }', 'stats enable']),
+      );
+    });
+  }
+
+  it('follows the model: balance, slots, timeouts, health check timing, namespace and cluster domain', () => {
+    const env = loadEnvironment('local', {
+      imageTag: '1',
+      set: ['haproxy.balance.web=leastconn', 'haproxy.serverSlots=12', 'haproxy.timeouts.serverSeconds=90', 'haproxy.healthCheck.intervalSeconds=5', 'namespace=shop'],
+    });
+    const cfg = renderHaproxyConfig(env, { kind: 'kubernetes', clusterDomain: 'k8s.example' });
+    expect(body(cfg, 'backend web')).toEqual(
+      expect.arrayContaining(['balance leastconn', 'default-server inter 5s fall 3 rise 2', expect.stringContaining('server-template web 12 expense-web-headless.shop.svc.k8s.example:8080')]),
+    );
+    expect(body(cfg, 'defaults')).toContain('timeout server 90s');
+  });
+
+  it('is deterministic and starts with a generated-file header', () => {
+    const env = loadEnvironment('ibm', { imageTag: '1' });
+    const a = renderHaproxyConfig(env, { kind: 'kubernetes' });
+    expect(renderHaproxyConfig(env, { kind: 'kubernetes' })).toBe(a);
+    expect(a.startsWith('# haproxy.cfg for environment "ibm", target kubernetes.\n')).toBe(true);
+    expect(a.endsWith('\n')).toBe(true);
+  });
+});
+
+describe('renderHaproxyConfig: local target', () => {
+  const env = loadEnvironment('local', { imageTag: '1' });
+
+  it('lists one checked server per instance on loopback, backups last-resort', () => {
+    const cfg = renderHaproxyConfig(env, local({ instances: [{ port: 18081 }, { port: 18082 }, { port: 18083, backup: true }] }));
+    const servers = body(cfg, 'backend web').filter((l) => l.startsWith('server'));
+    expect(servers).toEqual(['server web1 127.0.0.1:18081 check', 'server web2 127.0.0.1:18082 check', 'server web-backup1 127.0.0.1:18083 check backup']);
+    expect(body(cfg, 'backend api').filter((l) => l.startsWith('server'))).toEqual(servers);
+    expect(body(cfg, 'frontend http-in')[0]).toBe('bind 127.0.0.1:18080');
+    expect(body(cfg, 'frontend stats')[0]).toBe('bind 127.0.0.1:18404');
+    expect(body(cfg, 'global')).toContain('stats socket /tmp/haproxy-test/admin.sock mode 600 level admin');
+    expect(cfg).not.toContain('resolvers');
+    expect(cfg).not.toContain('server-template');
+  });
+
+  it('takes health check overrides (tests shorten the interval)', () => {
+    const cfg = renderHaproxyConfig(env, local({ healthCheck: { intervalSeconds: 0.5, fall: 2 } }));
+    expect(body(cfg, 'backend web')).toContain('default-server inter 500ms fall 2 rise 2');
+  });
+
+  it('rejects an empty instance list, bad ports, a socket path with spaces and a disabled environment', () => {
+    expect(() => renderHaproxyConfig(env, local({ instances: [] }))).toThrow(/instances must not be empty/);
+    expect(() => renderHaproxyConfig(env, local({ instances: [{ port: 70000 }] }))).toThrow(/web1.port must be a TCP port/);
+    expect(() => renderHaproxyConfig(env, local({ port: 18404 }))).toThrow(/stats.port must differ from bind.port/);
+    expect(() => renderHaproxyConfig(env, local({ instances: [{ port: 18081, backup: true }] }))).toThrow(/at least one server must not be a backup/);
+    expect(() => renderHaproxyConfig(env, local({ statsSocket: '/tmp/my dir/admin.sock' }))).toThrow(HaproxyConfigError);
+    const off = loadEnvironment('local', { imageTag: '1', set: ['haproxy.enabled=false'] });
+    expect(() => renderHaproxyConfig(off, { kind: 'kubernetes' })).toThrow(/haproxy.enabled is false/);
+  });
+});
+
+describe('buildLoadBalancerConfig: spec checks', () => {
+  const base = loadBalancerSpec(loadEnvironment('local', { imageTag: '1' }), { kind: 'kubernetes' });
+  const withBackends = (backends: LoadBalancerSpec['backends']): LoadBalancerSpec => ({ ...base, backends });
+
+  it('needs exactly one default backend and unique, well-formed routes', () => {
+    const [api, web] = base.backends;
+    expect(() => buildLoadBalancerConfig(withBackends([api]))).toThrow(/exactly one backend must have no pathPrefixes/);
+    expect(() => buildLoadBalancerConfig(withBackends([web, { ...web, name: 'web2' }]))).toThrow(/found 2/);
+    expect(() => buildLoadBalancerConfig(withBackends([api, { ...api, name: 'api2' }, web]))).toThrow(/\/api is routed twice/);
+    expect(() => buildLoadBalancerConfig(withBackends([{ ...api, pathPrefixes: ['/api/'] }, web]))).toThrow(/must not end with "\/"/);
+    expect(() => buildLoadBalancerConfig(withBackends([{ ...api, pathPrefixes: ['api'] }, web]))).toThrow(/absolute URL path/);
+    expect(() => buildLoadBalancerConfig(withBackends([{ ...api, name: 'stats' }, web]))).toThrow(/reserved name "stats"/);
+  });
+
+  it('refuses server-template without a matching resolvers section', () => {
+    expect(() => buildLoadBalancerConfig({ ...base, resolvers: undefined })).toThrow(/no resolvers section named "kubedns"/);
+  });
+});
+
+describe('environment model: haproxy section', () => {
+  it('validates the haproxy fields by path', () => {
+    const bad = (set: string, message: RegExp) => {
+      try {
+        loadEnvironment('ibm', { imageTag: '1', set: [set] });
+        expect.unreachable(`--set ${set} was accepted`);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).message).toMatch(/environment "ibm"/);
+        expect((error as ConfigError).message).toMatch(message);
+      }
+    };
+    bad('haproxy.balance.web=random', /haproxy\.balance\.web:/);
+    bad('haproxy.replicas=0', /haproxy\.replicas: must be at least 1/);
+    bad('haproxy.image=haproxy:latest', /haproxy\.image: must not use the "latest" tag/);
+    bad('haproxy.image=haproxy', /haproxy\.image: must be a pinned image/);
+    bad('haproxy.timeouts.connectSeconds=1.5', /haproxy\.timeouts\.connectSeconds: must be a whole number of seconds/);
+    bad('haproxy.placement=sidecar', /haproxy\.placement:/);
+    bad('haproxy.serverSlots=3', /haproxy\.serverSlots: must be at least web\.replicas \+ 1 \(4\)/);
+    bad('haproxy.bogus=1', /haproxy\.bogus: unknown field/);
+  });
+});
