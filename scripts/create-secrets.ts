@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { SECRETS } from '../charts/app-contract.js';
+import { type CommandIO, consoleIO } from './lib/command-io.js';
 import { ConfigError, type EnvironmentConfig, loadEnvironment } from '../charts/environments.js';
 
 const USAGE = 'usage: npm run create-secrets -- --env <local|ibm> [--apply [--context <ctx>]] [--out <file>]';
@@ -53,20 +54,25 @@ export function secretManifests(env: EnvironmentConfig, sendgridApiKey = process
   ];
 }
 
-async function main(): Promise<number> {
+/**
+ * Runs `create-secrets` with command-line arguments.
+ * @returns 0 on success, 1 on a config or kubectl error, 2 on bad flags.
+ */
+export async function createSecretsCommand(argv: readonly string[], io: CommandIO = consoleIO, stdout: (text: string) => void = (text) => void process.stdout.write(text)): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
+      args: [...argv],
       options: { env: { type: 'string' }, apply: { type: 'boolean' }, context: { type: 'string' }, out: { type: 'string' } },
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
-    console.error(`create-secrets: ${(error as Error).message}\n${USAGE}`);
+    io.error(`create-secrets: ${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   if (!values.env) {
-    console.error(`create-secrets: --env is required\n${USAGE}`);
+    io.error(`create-secrets: --env is required\n${USAGE}`);
     return 2;
   }
   let env: EnvironmentConfig;
@@ -74,7 +80,7 @@ async function main(): Promise<number> {
     env = loadEnvironment(values.env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(`create-secrets: ${error.message}`);
+      io.error(`create-secrets: ${error.message}`);
       return 1;
     }
     throw error;
@@ -84,9 +90,9 @@ async function main(): Promise<number> {
     const context = values.context ? ['--context', values.context] : [];
     // create (not apply): never overwrite an existing password.
     const result = await execa('kubectl', [...context, 'create', '-f', '-', '--save-config'], { input: yaml, reject: false });
-    process.stdout.write(result.stdout ? `${result.stdout}\n` : '');
+    stdout(result.stdout ? `${result.stdout}\n` : '');
     if (result.exitCode !== 0) {
-      console.error(`create-secrets: kubectl failed: ${result.stderr.replace(/stringData[\s\S]*/g, '')}`);
+      io.error(`create-secrets: kubectl failed: ${result.stderr.replace(/stringData[\s\S]*/g, '')}`);
       return 1;
     }
     return 0;
@@ -97,11 +103,11 @@ async function main(): Promise<number> {
     });
     await file.writeFile(yaml);
     await file.close();
-    console.error(`create-secrets: wrote ${values.out} (mode 0600); apply with kubectl create -f ${values.out}`);
+    io.error(`create-secrets: wrote ${values.out} (mode 0600); apply with kubectl create -f ${values.out}`);
     return 0;
   }
-  process.stdout.write(yaml);
+  stdout(yaml);
   return 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await createSecretsCommand(process.argv.slice(2));

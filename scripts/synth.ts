@@ -11,15 +11,21 @@ import { resolve } from 'node:path';
 import { ConfigError, ENVIRONMENT_NAMES, loadEnvironment } from '../charts/environments.js';
 import { replaceDirectory } from './lib/atomic-dir.js';
 import { formatFindings, validateManifests } from '../charts/validate.js';
+import { type CommandIO, consoleIO } from './lib/command-io.js';
 import { readManifests } from './lib/manifests.js';
 import { ManifestValidationError, renderEnvironment } from './lib/outputs.js';
 
 const USAGE = 'usage: npm run synth -- [--env <local|ibm>]... [--set path=value]... [--out <dir>]';
 
-async function main(): Promise<number> {
+/**
+ * Runs `synth` with command-line arguments (without `node script`).
+ * @returns the exit code: 0 success, 1 invalid config or manifests (nothing written), 2 bad flags.
+ */
+export async function synthCommand(argv: readonly string[], io: CommandIO = consoleIO): Promise<number> {
   let args;
   try {
     args = parseArgs({
+      args: [...argv],
       options: {
         env: { type: 'string', multiple: true },
         set: { type: 'string', multiple: true },
@@ -30,11 +36,11 @@ async function main(): Promise<number> {
       strict: true,
     });
   } catch (error) {
-    console.error(`synth: ${(error as Error).message}\n${USAGE}`);
+    io.error(`synth: ${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   if (args.values.help) {
-    console.log(USAGE);
+    io.log(USAGE);
     return 0;
   }
   const names = args.values.env ?? [...ENVIRONMENT_NAMES];
@@ -44,7 +50,7 @@ async function main(): Promise<number> {
     const rendered = names.map((name) => renderEnvironment(loadEnvironment(name, { set: args.values.set ?? [] })));
     for (const r of rendered) {
       await replaceDirectory(resolve(outDir, r.environment.name), r.files);
-      console.log(`synth: ${r.environment.name}: ${r.files.size} files → ${resolve(outDir, r.environment.name)}`);
+      io.log(`synth: ${r.environment.name}: ${r.files.size} files → ${resolve(outDir, r.environment.name)}`);
     }
     // What `npm run validate` does, on the files as written (proves the YAML round-trips).
     let findings = 0;
@@ -52,18 +58,18 @@ async function main(): Promise<number> {
       const dir = resolve(outDir, r.environment.name);
       const found = validateManifests(await readManifests(dir));
       findings += found.length;
-      if (found.length > 0) console.error(formatFindings(found).replace(/^/gm, `${dir}: `));
+      if (found.length > 0) io.error(formatFindings(found).replace(/^/gm, `${dir}: `));
     }
     if (findings > 0) return 1;
-    console.log(`synth: validated ${rendered.length} environment(s): no findings`);
+    io.log(`synth: validated ${rendered.length} environment(s): no findings`);
     return 0;
   } catch (error) {
     if (error instanceof ConfigError || error instanceof ManifestValidationError) {
-      console.error(`synth: ${error.message}`);
+      io.error(`synth: ${error.message}`);
       return 1;
     }
     throw error;
   }
 }
 
-process.exitCode = await main();
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await synthCommand(process.argv.slice(2));

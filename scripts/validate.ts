@@ -9,6 +9,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { formatFindings, validateManifests } from '../charts/validate.js';
 import { readManifests } from './lib/manifests.js';
+import { type CommandIO, consoleIO } from './lib/command-io.js';
 
 async function environmentDirs(args: string[]): Promise<string[]> {
   if (args.length > 0) return args.map((a) => resolve(a));
@@ -17,26 +18,30 @@ async function environmentDirs(args: string[]): Promise<string[]> {
   return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== 'cdk8s').map((e) => join(root, e.name)).sort();
 }
 
-async function main(): Promise<number> {
-  const dirs = await environmentDirs(process.argv.slice(2));
+/**
+ * Runs `validate` on the given directories (default: every `dist/<env>/`).
+ * @returns 0 when there is no finding, 1 otherwise.
+ */
+export async function validateCommand(argv: readonly string[], io: CommandIO = consoleIO): Promise<number> {
+  const dirs = await environmentDirs([...argv]);
   if (dirs.length === 0) {
-    console.error('validate: nothing to validate: run `npm run synth` first');
+    io.error('validate: nothing to validate: run `npm run synth` first');
     return 1;
   }
   let problems = 0;
   for (const dir of dirs) {
     if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
-      console.error(`validate: ${dir}: not a directory`);
+      io.error(`validate: ${dir}: not a directory`);
       problems++;
       continue;
     }
     const objects = await readManifests(dir);
     const findings = validateManifests(objects);
     problems += findings.length;
-    if (findings.length > 0) console.error(formatFindings(findings).replace(/^/gm, `${dir}: `));
-    else console.log(`validate: ${dir}: ${objects.length} objects, no findings`);
+    if (findings.length > 0) io.error(formatFindings(findings).replace(/^/gm, `${dir}: `));
+    else io.log(`validate: ${dir}: ${objects.length} objects, no findings`);
   }
   return problems > 0 ? 1 : 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await validateCommand(process.argv.slice(2));

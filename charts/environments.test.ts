@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadEnvironment, toBytes, toMillicores, validateEnvironment } from './environments.js';
+
+function issuesOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).issues];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('environments', () => {
+  it('loads both built-in environments with their documented settings', () => {
+    const local = loadEnvironment('local', { imageTag: '1.2.3' });
+    expect(local.image).toEqual({ repository: 'localhost:5000/expense-tracker', tag: '1.2.3', pullPolicy: 'IfNotPresent' });
+    expect(local.web.replicas).toBe(2);
+    expect(local.postgres.storageClassName).toBe('standard');
+    expect(local.ingress).toMatchObject({ className: 'nginx', host: 'expense.local' });
+    expect(local.redis.persistence.enabled).toBe(false);
+
+    const ibm = loadEnvironment('ibm', { imageTag: '1.2.3' });
+    expect(ibm.image.repository).toMatch(/^us\.icr\.io\/[a-z0-9-]+\/expense-tracker$/);
+    expect(ibm.web.replicas).toBe(3);
+    expect(ibm.postgres.storageClassName).toBe('ibmc-vpc-block-10iops-tier');
+    expect(ibm.ingress.className).toBe('public-iks-k8s-nginx');
+    expect(ibm.redis.persistence.enabled).toBe(true);
+  });
+
+  it('applies --set overrides with typed values', () => {
+    const env = loadEnvironment('local', { imageTag: 'v1', set: ['web.replicas=4', 'redis.persistence.enabled=true', 'ingress.className=public-iks-traefik'] });
+    expect(env.web.replicas).toBe(4);
+    expect(env.redis.persistence.enabled).toBe(true);
+    expect(env.ingress.className).toBe('public-iks-traefik');
+  });
+
+  it('takes the image tag from IMAGE_TAG and rejects latest', () => {
+    const previous = process.env.IMAGE_TAG;
+    try {
+      process.env.IMAGE_TAG = 'abc123';
+      expect(loadEnvironment('local').image.tag).toBe('abc123');
+      process.env.IMAGE_TAG = 'latest';
+      expect(issuesOf(() => loadEnvironment('local'))).toEqual(['image.tag: must not be "latest": deploy an immutable tag']);
+    } finally {
+      if (previous === undefined) delete process.env.IMAGE_TAG;
+      else process.env.IMAGE_TAG = previous;
+    }
+  });
+
+  it.each([
+    ['web.replicas=0', 'web.replicas: must be at least 1'],
+    ['web.replicas=2.5', 'web.replicas: must be an integer'],
+    ['postgres.storage=5gigs', 'postgres.storage: must be a storage quantity such as "1Gi" or "20Gi"'],
+    ['ingress.host=not a host', 'ingress.host: must be a DNS host name such as "expense.local"'],
+    ['web.bogus=1', 'web.bogus: unknown field'],
+    ['nope.deeper=1', 'nope: unknown field'],
+    ['web=3', 'web: is an object; set one of its fields'],
+    ['missing-equals', '--set "missing-equals": expected path=value'],
+    ['postgres.image=postgres:latest', 'postgres.image: must not use the "latest" tag'],
+    ['web.resources.requests.cpu=2', 'web.resources.requests.cpu: requests.cpu must not exceed limits.cpu'],
+  ])('rejects --set %s naming the field', (assignment, issue) => {
+    const problems = issuesOf(() => loadEnvironment('local', { imageTag: 'v1', set: [assignment] }));
+    expect(problems).toContain(issue);
+  });
+
+  it('names the environment in the error message and reports every problem at once', () => {
+    try {
+      loadEnvironment('ibm', { imageTag: 'v1', set: ['web.replicas=0', 'web.bogus=1', 'postgres.storage=5gigs'] });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).toContain('environment "ibm"');
+      expect((error as ConfigError).issues).toHaveLength(3);
+    }
+  });
+
+  it('rejects an unknown environment and unknown top-level keys', () => {
+    expect(issuesOf(() => loadEnvironment('staging'))[0]).toMatch(/unknown environment/);
+    const raw = { ...loadEnvironment('local', { imageTag: 'v1' }), extra: true };
+    expect(issuesOf(() => validateEnvironment(raw, 'x'))).toEqual(['extra: unknown field']);
+  });
+
+  it('converts quantities', () => {
+    expect(toMillicores('250m')).toBe(250);
+    expect(toMillicores('1.5')).toBe(1500);
+    expect(toBytes('128Mi')).toBe(128 * 2 ** 20);
+    expect(toBytes('1Gi')).toBe(2 ** 30);
+  });
+});

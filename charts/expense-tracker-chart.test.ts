@@ -1,0 +1,249 @@
+import { Testing } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, HEALTH_PATH, READY_PATH } from './app-contract.js';
+import { loadEnvironment } from './environments.js';
+import { PodDisruptionBudget } from './pod-disruption-budget.js';
+import { Postgres } from './postgres.js';
+import { Redis } from './redis.js';
+import { synthesizeEnvironment, type KubeObject } from './synthesize.js';
+import { validateManifests } from './validate.js';
+import { Web } from './web.js';
+
+const local = () => synthesizeEnvironment(loadEnvironment('local', { imageTag: '1.0.0' }));
+const ibm = () => synthesizeEnvironment(loadEnvironment('ibm', { imageTag: '1.0.0' }));
+
+function find(objects: KubeObject[], kind: string, name: string): any {
+  const obj = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!obj) throw new Error(`${kind}/${name} not synthesized; have ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return obj;
+}
+
+const RECOMMENDED = ['name', 'instance', 'component', 'part-of', 'managed-by', 'version'].map((l) => `app.kubernetes.io/${l}`);
+
+describe('ExpenseTrackerChart', () => {
+  it('synthesizes every object with explicit, stable names in one namespace', () => {
+    const objects = local();
+    const ids = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    for (const id of [
+      'Namespace/expense-tracker',
+      'ConfigMap/expense-config',
+      'Deployment/expense-web',
+      'Service/expense-web',
+      'PodDisruptionBudget/expense-web',
+      'StatefulSet/postgres',
+      'Service/postgres',
+      'Service/postgres-headless',
+      'Deployment/redis',
+      'Service/redis',
+      'Ingress/expense-web',
+      'NetworkPolicy/default-deny-ingress',
+      'NetworkPolicy/allow-ingress-controller-to-web',
+      'NetworkPolicy/allow-web-to-postgres',
+      'NetworkPolicy/allow-web-to-redis',
+    ]) {
+      expect(ids).toContain(id);
+    }
+    expect(objects.some((o) => o.kind === 'Secret')).toBe(false);
+    for (const o of objects) {
+      if (o.kind === 'Namespace') expect(o.metadata.namespace).toBeUndefined();
+      else expect(o.metadata.namespace).toBe('expense-tracker');
+    }
+  });
+
+  it('enforces the restricted Pod Security Standard on the namespace', () => {
+    const ns = find(local(), 'Namespace', 'expense-tracker');
+    expect(ns.metadata.labels).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
+      'pod-security.kubernetes.io/warn': 'restricted',
+    });
+  });
+
+  it('puts the recommended labels on workloads and their pod templates', () => {
+    for (const [kind, name] of [['Deployment', 'expense-web'], ['StatefulSet', 'postgres'], ['Deployment', 'redis']]) {
+      const w = find(local(), kind, name);
+      for (const label of RECOMMENDED) {
+        expect(w.metadata.labels, `${kind}/${name} ${label}`).toHaveProperty([label]);
+        expect(w.spec.template.metadata.labels, `${kind}/${name} template ${label}`).toHaveProperty([label]);
+      }
+      expect(w.spec.selector.matchLabels).not.toHaveProperty(['app.kubernetes.io/version']);
+    }
+  });
+
+  it('renders the web Deployment to the app contract', () => {
+    const d = find(local(), 'Deployment', 'expense-web');
+    expect(d.spec.replicas).toBe(2);
+    expect(d.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    const pod = d.spec.template.spec;
+    const web = pod.containers[0];
+    expect(web.image).toBe('localhost:5000/expense-tracker:1.0.0');
+    expect(web.command).toEqual(APP_SERVER_COMMAND);
+    expect(web.ports).toEqual([{ containerPort: APP_PORT, name: 'http' }]);
+    expect(web.readinessProbe.httpGet).toMatchObject({ path: READY_PATH, port: APP_PORT });
+    expect(web.livenessProbe.httpGet).toMatchObject({ path: HEALTH_PATH, port: APP_PORT });
+    expect(web.startupProbe.httpGet).toMatchObject({ path: HEALTH_PATH });
+    expect(web.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    expect(web.lifecycle.preStop.exec.command).toEqual(['sleep', '5']);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(5);
+    expect(web.envFrom).toEqual([{ configMapRef: { name: 'expense-config' } }]);
+    expect(web.env.map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key])).toEqual([
+      ['PGPASSWORD', 'postgres-credentials', 'password'],
+      ['REDIS_PASSWORD', 'redis-credentials', 'password'],
+      ['SESSION_SECRET', 'expense-app', 'session-secret'],
+      ['SENDGRID_API_KEY', 'expense-app', 'sendgrid-api-key'],
+    ]);
+    expect(pod.initContainers.map((c: any) => [c.name, c.command])).toEqual([['migrate', APP_MIGRATE_COMMAND]]);
+    const term = pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0];
+    expect(term.weight).toBe(100);
+    expect(term.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+    expect(term.podAffinityTerm.labelSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
+  });
+
+  it('hardens every container in one place: seccomp, dropped capabilities, non-root, read-only root', () => {
+    for (const objects of [local(), ibm()]) {
+      for (const w of objects.filter((o) => ['Deployment', 'StatefulSet'].includes(o.kind)) as any[]) {
+        const pod = w.spec.template.spec;
+        expect(pod.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+        expect(pod.securityContext.runAsNonRoot).toBe(true);
+        for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
+          expect(c.securityContext, `${w.metadata.name}/${c.name}`).toMatchObject({
+            runAsNonRoot: true,
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          });
+          expect(c.securityContext.runAsUser).toBeGreaterThan(0);
+        }
+      }
+    }
+    expect(find(local(), 'Deployment', 'expense-web').spec.template.spec.securityContext.runAsUser).toBe(APP_UID);
+  });
+
+  it('routes the web Service port 80 to the named container port', () => {
+    const svc = find(local(), 'Service', 'expense-web');
+    expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http' }]);
+    expect(svc.spec.selector).toEqual(find(local(), 'Deployment', 'expense-web').spec.selector.matchLabels);
+  });
+
+  it('gives PostgreSQL a StatefulSet with retained volumeClaimTemplates and a headless serviceName', () => {
+    const sts = find(ibm(), 'StatefulSet', 'postgres');
+    expect(sts.spec.serviceName).toBe('postgres-headless');
+    expect(sts.spec.volumeClaimTemplates).toEqual([
+      expect.objectContaining({
+        metadata: expect.objectContaining({ name: 'data' }),
+        spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'ibmc-vpc-block-10iops-tier', resources: { requests: { storage: '20Gi' } } },
+      }),
+    ]);
+    expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    const pod = sts.spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999 });
+    const pg = pod.containers[0];
+    expect(pg.image).toMatch(/^postgres:\d+\.\d+-bookworm$/);
+    const env = Object.fromEntries(pg.env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef]));
+    expect(env.PGDATA).toBe('/var/lib/postgresql/data/pgdata');
+    for (const v of ['POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB']) expect(env[v].name).toBe('postgres-credentials');
+    expect(pg.volumeMounts.map((m: any) => m.mountPath).sort()).toEqual(['/tmp', '/var/lib/postgresql/data', '/var/run/postgresql']);
+    expect(pg.readinessProbe.exec.command.join(' ')).toContain('pg_isready');
+    expect(pg.livenessProbe.exec.command.join(' ')).toContain('pg_isready');
+    expect(find(ibm(), 'Service', 'postgres-headless').spec.clusterIP).toBe('None');
+    expect(find(ibm(), 'Service', 'postgres-headless').spec.selector).toEqual(sts.spec.selector.matchLabels);
+    expect(find(ibm(), 'Service', 'postgres').spec.clusterIP).toBeUndefined();
+  });
+
+  it('switches Redis persistence per environment', () => {
+    const localRedis = find(local(), 'Deployment', 'redis');
+    expect(localRedis.spec.template.spec.volumes).toEqual([{ name: 'data', emptyDir: { sizeLimit: '256Mi' } }]);
+    expect(local().some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
+    const ibmObjects = ibm();
+    const redis = find(ibmObjects, 'Deployment', 'redis');
+    expect(redis.spec.strategy).toEqual({ type: 'Recreate' });
+    expect(redis.spec.template.spec.volumes).toEqual([{ name: 'data', persistentVolumeClaim: { claimName: 'redis-data', readOnly: false } }]);
+    expect(find(ibmObjects, 'PersistentVolumeClaim', 'redis-data').spec.resources.requests.storage).toBe('10Gi');
+    expect(redis.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['--requirepass', '$(REDIS_PASSWORD)', '--appendonly', 'yes']));
+  });
+
+  it('renders the Ingress per environment', () => {
+    expect(find(local(), 'Ingress', 'expense-web').spec).toEqual({
+      ingressClassName: 'nginx',
+      rules: [{ host: 'expense.local', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'expense-web', port: { number: 80 } } } }] } }],
+    });
+    expect(find(ibm(), 'Ingress', 'expense-web').spec.ingressClassName).toBe('public-iks-k8s-nginx');
+    const tls = synthesizeEnvironment(loadEnvironment('ibm', { imageTag: '1', set: ['ingress.tlsSecretName=expense-tls'] }));
+    expect(find(tls, 'Ingress', 'expense-web').spec.tls).toEqual([{ hosts: [expect.any(String)], secretName: 'expense-tls' }]);
+    expect(find(tls, 'ConfigMap', 'expense-config').data.PUBLIC_BASE_URL).toMatch(/^https:\/\//);
+  });
+
+  it('isolates pods with a default-deny policy and one policy per allowed flow', () => {
+    const objects = local();
+    expect(find(objects, 'NetworkPolicy', 'default-deny-ingress').spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
+    const web = find(objects, 'Deployment', 'expense-web').spec.selector.matchLabels;
+    const toPg = find(objects, 'NetworkPolicy', 'allow-web-to-postgres').spec;
+    expect(toPg.ingress).toEqual([{ from: [{ podSelector: { matchLabels: web } }], ports: [{ protocol: 'TCP', port: 5432 }] }]);
+    expect(toPg.podSelector.matchLabels).toEqual(find(objects, 'StatefulSet', 'postgres').spec.selector.matchLabels);
+    const fromIngress = find(objects, 'NetworkPolicy', 'allow-ingress-controller-to-web').spec.ingress[0];
+    expect(fromIngress.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
+  });
+
+  it('scales the PodDisruptionBudget with the replica count', () => {
+    expect(find(local(), 'PodDisruptionBudget', 'expense-web').spec).toMatchObject({ maxUnavailable: 1 });
+    const one = synthesizeEnvironment(loadEnvironment('local', { imageTag: '1', set: ['web.replicas=1'] }));
+    expect(find(one, 'PodDisruptionBudget', 'expense-web').spec).toMatchObject({ minAvailable: 1 });
+  });
+
+  it('puts every non-secret app setting in expense-config', () => {
+    expect(find(ibm(), 'ConfigMap', 'expense-config').data).toEqual({
+      NODE_ENV: 'production',
+      PORT: '8080',
+      PGHOST: 'postgres',
+      PGPORT: '5432',
+      PGDATABASE: 'expenses',
+      PGUSER: 'expense',
+      REDIS_URL: 'redis://redis:6379/0',
+      LOG_LEVEL: 'info',
+      MAIL_FROM: 'budget@example.com',
+      PUBLIC_BASE_URL: expect.stringMatching(/^http:\/\//),
+      ADMIN_EMAIL: '',
+    });
+  });
+
+  it('passes validation in every environment', () => {
+    expect(validateManifests(local())).toEqual([]);
+    expect(validateManifests(ibm())).toEqual([]);
+  });
+
+  it.each(['local', 'ibm'])('matches the %s snapshot', (name) => {
+    expect(synthesizeEnvironment(loadEnvironment(name, { imageTag: '1.0.0' }))).toMatchSnapshot();
+  });
+});
+
+describe('constructs on their own', () => {
+  it('give safe, valid results with default props', () => {
+    const chart = Testing.chart();
+    new Web(chart, 'Web');
+    new Postgres(chart, 'Postgres');
+    new Redis(chart, 'Redis');
+    const objects = Testing.synth(chart) as KubeObject[];
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      'Deployment/expense-web',
+      'Deployment/redis',
+      'PodDisruptionBudget/expense-web',
+      'Service/expense-web',
+      'Service/postgres',
+      'Service/postgres-headless',
+      'Service/redis',
+      'StatefulSet/postgres',
+    ]);
+    expect(validateManifests(objects, { externalConfigMaps: { 'expense-config': [] } })).toEqual([]);
+  });
+
+  it('validate props with errors that name the field', () => {
+    const chart = Testing.chart();
+    expect(() => new Web(chart, 'A', { replicas: 0 })).toThrow(/replicas/);
+    expect(() => new Web(chart, 'B', { image: 'repo/app' })).toThrow(/image must be pinned/);
+    expect(() => new Web(chart, 'C', { image: 'repo/app:latest' })).toThrow(/latest/);
+    expect(() => new Web(chart, 'D', { terminationGracePeriodSeconds: 5, preStopSleepSeconds: 10 })).toThrow(/terminationGracePeriodSeconds/);
+    expect(() => new Postgres(chart, 'E', { storage: '5gigs' })).toThrow(/storage/);
+    expect(() => new Redis(chart, 'F', { storage: 'lots' })).toThrow(/storage/);
+    expect(() => new PodDisruptionBudget(chart, 'G', { name: 'x', selector: { a: 'b' }, replicas: 0 })).toThrow(/replicas/);
+  });
+});
