@@ -1,0 +1,138 @@
+/**
+ * The app against the deploy contract (charts/app-contract.ts): environment variable names,
+ * port, probe and metrics routes, the image's user, workdir and commands.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import {
+  APP_CONFIG_KEYS,
+  APP_GID,
+  APP_MIGRATE_COMMAND,
+  APP_PORT,
+  APP_SECRET_ENV,
+  APP_SERVER_COMMAND,
+  APP_UID,
+  APP_WORKDIR,
+  HEALTH_PATH,
+  METRICS_PATH,
+  READY_PATH,
+} from '../../charts/app-contract.js';
+import { ENV_KEYS, envSchema, loadConfig } from '../src/config.js';
+import * as appContract from '../src/contract.js';
+import { buildApp } from '../src/app.js';
+
+const file = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
+
+/** Test-only overrides the chart never sets. */
+const APP_ONLY_ENV = ['DATABASE_URL', 'SENDGRID_API_URL'];
+
+const validEnv = {
+  PGHOST: 'postgres',
+  PGPORT: '5432',
+  PGDATABASE: 'expenses',
+  PGUSER: 'expenses',
+  PGPASSWORD: 'pw',
+  REDIS_URL: 'redis://redis:6379',
+  REDIS_PASSWORD: 'pw',
+  SESSION_SECRET: 'x'.repeat(32),
+  SENDGRID_API_KEY: 'SG.key',
+  MAIL_FROM: 'alerts@example.com',
+  PUBLIC_BASE_URL: 'https://expense.example.com',
+  LOG_LEVEL: 'info',
+  NODE_ENV: 'production',
+  ADMIN_EMAIL: '',
+};
+
+describe('environment contract', () => {
+  it('reads exactly the ConfigMap keys, the Secret env vars and the two app-only overrides', () => {
+    const expected = [...APP_CONFIG_KEYS, ...Object.keys(APP_SECRET_ENV), ...APP_ONLY_ENV].sort();
+    expect([...ENV_KEYS].sort()).toEqual(expected);
+  });
+
+  it('defaults PORT to the chart port and accepts a chart-shaped environment', () => {
+    const { PORT: _omit, ...noPort } = validEnv as Record<string, string>;
+    const cfg = loadConfig(noPort);
+    expect(cfg.port).toBe(APP_PORT);
+    expect(appContract.DEFAULT_PORT).toBe(APP_PORT);
+    expect(cfg.secureCookies).toBe(true); // https PUBLIC_BASE_URL -> Secure cookies
+    expect(cfg.adminEmail).toBeUndefined(); // empty ADMIN_EMAIL is allowed
+    expect(cfg.postgres).toMatchObject({ host: 'postgres', port: 5432, database: 'expenses', user: 'expenses' });
+    expect(envSchema.shape.PORT).toBeDefined();
+  });
+
+  it('names each missing or bad variable', () => {
+    expect(() => loadConfig({ ...validEnv, PGHOST: '', SESSION_SECRET: 'short', MAIL_FROM: 'x' })).toThrow(
+      /SESSION_SECRET: must be at least 32 characters[\s\S]*MAIL_FROM/,
+    );
+    expect(() => loadConfig({ ...validEnv, PGHOST: '' })).toThrow(/PGHOST: is required when DATABASE_URL is not set/);
+    expect(() => loadConfig({ ...validEnv, REDIS_URL: 'redis://:secret@redis:6379' })).toThrow(/REDIS_URL: .*without credentials/);
+    expect(() => loadConfig({ ...validEnv, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+    expect(() => loadConfig({ ...validEnv, PGPORT: '99999' })).toThrow(/PGPORT/);
+  });
+});
+
+describe('routes contract', () => {
+  it('serves the probe and metrics paths the chart uses', async () => {
+    expect([appContract.HEALTH_PATH, appContract.READY_PATH, appContract.METRICS_PATH]).toEqual([HEALTH_PATH, READY_PATH, METRICS_PATH]);
+    const config = loadConfig(validEnv);
+    const pool = new pg.Pool({ host: '127.0.0.1', port: 1 }); // never connected: no query is made
+    const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false });
+    const { app } = await buildApp({ config, pool, redis, mailer: { send: async () => {} }, logger: pino({ level: 'silent' }) });
+    try {
+      await app.ready();
+      for (const url of [HEALTH_PATH, READY_PATH, METRICS_PATH]) expect(app.hasRoute({ method: 'GET', url }), url).toBe(true);
+      const health = await app.inject({ method: 'GET', url: HEALTH_PATH });
+      expect(health.statusCode).toBe(200); // liveness never depends on Postgres or Redis
+    } finally {
+      await app.close();
+      await pool.end();
+      redis.disconnect();
+    }
+  });
+});
+
+describe('image contract (app/Dockerfile)', () => {
+  const dockerfile = file('../Dockerfile');
+  const instructions = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const finalStage = instructions.slice(instructions.map((l) => l.startsWith('FROM ')).lastIndexOf(true));
+  const last = (kw: string) => finalStage.filter((l) => l.startsWith(`${kw} `)).at(-1)?.slice(kw.length + 1);
+
+  it('pins every base image to node:20.18.1-bookworm-slim', () => {
+    const froms = instructions.filter((l) => l.startsWith('FROM ')).map((l) => l.split(/\s+/)[1]);
+    expect(froms.length).toBeGreaterThanOrEqual(2); // multi-stage
+    expect(new Set(froms)).toEqual(new Set(['node:20.18.1-bookworm-slim']));
+  });
+
+  it('runs as the chart UID/GID in the chart workdir with the server command and port', () => {
+    expect(last('USER')).toBe(`${APP_UID}:${APP_GID}`);
+    expect(last('WORKDIR')).toBe(APP_WORKDIR);
+    expect(JSON.parse(last('CMD')!)).toEqual(APP_SERVER_COMMAND);
+    expect(last('EXPOSE')).toBe(String(APP_PORT));
+    // the migration command's script is in the image
+    expect(finalStage.some((l) => /^COPY --from=build \/src\/app\/dist \.\/dist$/.test(l))).toBe(true);
+    expect(finalStage.some((l) => /^COPY app\/migrations \.\/migrations$/.test(l))).toBe(true);
+    expect(APP_MIGRATE_COMMAND[1]).toBe('dist/cli.js');
+  });
+
+  it('npm run migrate runs the contract migration command', () => {
+    const pkg = JSON.parse(file('../package.json'));
+    expect(pkg.name).toBe('expense-tracker');
+    expect(pkg.scripts.migrate).toBe(APP_MIGRATE_COMMAND.join(' '));
+    expect(pkg.scripts.start).toBe(APP_SERVER_COMMAND.join(' '));
+  });
+
+  it('sends only the sources to the build context', () => {
+    const ignore = file('../Dockerfile.dockerignore').split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(ignore[0]).toBe('**');
+    expect(ignore).not.toContain('!app/node_modules/**');
+    expect(ignore).toContain('!app/migrations/**');
+  });
+});
