@@ -185,7 +185,7 @@ ${others.map((o) => html`<div class="muted">+ ${formatMoney(o.totalCents, o.curr
 <div class="card"><div class="muted">Remaining budget</div>${
       limit
         ? html`<div class="stat" data-testid="remaining">${formatMoney(limit - total, cur)}</div>
-<svg class="progress" viewBox="0 0 100 10" width="100%" height="10" role="img" aria-label="${pct}% of budget used"><rect width="100" height="10" fill="#e4e7eb"/><rect width="${Math.min(100, pct)}" height="10" fill="${pct >= 100 ? '#c81e1e' : pct >= 80 ? '#d97706' : '#16a34a'}"/></svg>
+<svg class="progress" viewBox="0 0 100 10" preserveAspectRatio="none" width="100%" height="10" role="img" aria-label="${pct}% of budget used"><rect width="100" height="10" fill="#e4e7eb"/><rect width="${Math.min(100, pct)}" height="10" fill="${pct >= 100 ? '#c81e1e' : pct >= 80 ? '#d97706' : '#16a34a'}"/></svg>
 <div class="muted">${pct}% of ${formatMoney(limit, cur)}</div>`
         : html`<div class="stat" data-testid="remaining">—</div><div class="muted"><a href="/settings">Set a monthly limit</a></div>`
     }</div></div>
