@@ -1,16 +1,16 @@
 /**
  * `npm run docker-engine -- <command>`: manage the private Docker engine.
  *
- *   up      start dockerd (idempotent) and print DOCKER_HOST
- *   down    stop dockerd by PID, delete its bridges and leftover mounts (images stay cached)
+ *   up      start dockerd (idempotent; it keeps running until `down`) and print DOCKER_HOST
+ *   down    stop dockerd by PID (even while tests use it), delete its bridges and leftover mounts (images stay cached)
  *   env     print `export DOCKER_HOST=…` lines for `eval "$(npm run -s docker-engine -- env)"`
- *   images  start dockerd if needed and build the stand-in base images that are missing or stale
+ *   images  start dockerd if needed (and stop it again if nothing else holds it), build the stand-in base images that are missing or stale
  *           (`--force` rebuilds all); prints tag, size and whether each was cached
  *   status  print whether the daemon runs
  *
  * Exit codes: 0 ok, 1 failure (message on stderr), 2 usage error.
  */
-import { dockerEnv, enginePaths, ping, runningPid, startEngine, stopEngine } from './engine.js';
+import { acquireEngine, dockerEnv, enginePaths, ping, releaseEngine, runningPid, stopEngine } from './engine.js';
 import { ensureBaseImages } from './images.js';
 
 const USAGE = 'usage: npm run docker-engine -- <up|down|env|images [--force]|status>';
@@ -20,8 +20,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const paths = enginePaths();
   switch (command) {
     case 'up': {
-      const r = await startEngine(paths);
-      console.log(`dockerd ${r.started ? 'started' : 'already running'} (pid ${r.pid})`);
+      // The `cli` lease keeps the daemon running after tests that share it finish.
+      const r = await acquireEngine(paths, 'cli');
+      console.log(`dockerd ${r.started ? 'started' : 'already running'} (pid ${runningPid(paths)})`);
       console.log(`export DOCKER_HOST=${dockerEnv(paths).DOCKER_HOST}`);
       return 0;
     }
@@ -49,8 +50,13 @@ async function main(argv: readonly string[]): Promise<number> {
         console.error(`docker-engine images: unknown option ${unknown[0]}\n${USAGE}`);
         return 2;
       }
-      await startEngine(paths);
-      const built = await ensureBaseImages({ force: rest.includes('--force'), paths });
+      const lease = await acquireEngine(paths);
+      let built;
+      try {
+        built = await ensureBaseImages({ force: rest.includes('--force'), paths });
+      } finally {
+        await releaseEngine(lease); // stops the daemon unless `up` or a test run holds it
+      }
       for (const b of built) {
         console.log(`${b.tag.padEnd(32)} ${(b.sizeBytes / 2 ** 20).toFixed(0).padStart(5)} MiB  ${b.cached ? 'cached' : `built in ${b.seconds.toFixed(1)} s`}`);
       }

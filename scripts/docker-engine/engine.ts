@@ -15,7 +15,7 @@
  * Always drive it with `/usr/bin/docker` (the Debian 20.10 CLI, which has BuildKit); a newer
  * `docker` earlier on PATH lacks buildx and fails BuildKit builds.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -255,6 +255,59 @@ async function engineBridges(paths: EnginePaths): Promise<string[]> {
     .filter(Boolean);
 }
 
+/**
+ * A lease on the engine: while any lease is held the daemon keeps running. Tests and benchmarks
+ * take one per process (`acquireEngine`), `npm run docker-engine -- up` takes the `cli` lease.
+ */
+export interface EngineLease {
+  readonly paths: EnginePaths;
+  /** Lease file name under `<root>/leases/`: a PID, or `cli`. */
+  readonly holder: string;
+  /** Whether this acquisition started the daemon. */
+  readonly started: boolean;
+}
+
+function leaseDir(paths: EnginePaths): string {
+  return join(paths.root, 'leases');
+}
+
+/** Lease holders whose process is still alive (`cli` always counts). Dead PIDs' leases are deleted. */
+function liveLeases(paths: EnginePaths): string[] {
+  const dir = leaseDir(paths);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((holder) => {
+    if (holder === 'cli') return true;
+    const pid = Number(holder);
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) return true;
+    rmSync(join(dir, holder), { force: true });
+    return false;
+  });
+}
+
+/**
+ * Starts the engine if needed and records a lease for `holder` (default: this process's PID).
+ * @throws Error as `startEngine`.
+ */
+export async function acquireEngine(paths: EnginePaths = enginePaths(), holder = String(process.pid)): Promise<EngineLease> {
+  const r = await startEngine(paths);
+  mkdirSync(leaseDir(paths), { recursive: true });
+  writeFileSync(join(leaseDir(paths), holder), `${new Date().toISOString()}\n`);
+  return { paths, holder, started: r.started };
+}
+
+/**
+ * Drops `lease`; stops the engine when no other live lease remains (so concurrent test runs
+ * sharing the engine directory never pull the daemon from under each other).
+ * @returns whether the engine was stopped.
+ */
+export async function releaseEngine(lease: EngineLease): Promise<boolean> {
+  rmSync(join(leaseDir(lease.paths), lease.holder), { force: true });
+  if (liveLeases(lease.paths).length > 0) return false;
+  const r = await stopEngine(lease.paths);
+  // Another process may have taken a lease while we were stopping; it restarts the daemon itself.
+  return r.stopped;
+}
+
 /** Result of `stopEngine`. */
 export interface StopResult {
   /** True when a running daemon was stopped. */
@@ -272,6 +325,7 @@ export interface StopResult {
  */
 export async function stopEngine(paths: EnginePaths = enginePaths(), timeoutSeconds = 60): Promise<StopResult> {
   return withEngineLock(paths, async () => {
+    rmSync(join(leaseDir(paths), 'cli'), { force: true });
     const pid = runningPid(paths);
     const bridges = pid !== undefined && (await ping(paths)) ? await engineBridges(paths) : [];
     if (pid !== undefined) {

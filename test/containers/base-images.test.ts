@@ -1,0 +1,197 @@
+/**
+ * The stand-in base images (test/images/) keep the contracts of the official images the charts
+ * and app/Dockerfile name: tags, numeric UIDs, paths, entrypoint behaviour, and the Postgres
+ * init-on-empty-data-dir flow driven by POSTGRES_* variables.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEnvironment } from '../../charts/environments.js';
+import { HAPROXY_UID, POSTGRES_UID, REDIS_UID } from '../../charts/app-contract.js';
+import { BASE_IMAGES, BUILD_KEY_LABEL, ensureBaseImages } from '../../scripts/docker-engine/images.js';
+import { freePort } from '../support/ports.js';
+import { createNetwork, createVolume, d, eventually, exec, logsOf, runContainer, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';
+
+const local = loadEnvironment('local');
+const tagOf = (dir: string) => BASE_IMAGES.find((b) => b.dir === dir)!.tag;
+const NODE = tagOf('node');
+const POSTGRES = tagOf('postgres');
+const REDIS = tagOf('redis');
+const HAPROXY = tagOf('haproxy');
+
+let engine: TestEngine;
+let net: string;
+
+beforeAll(async () => {
+  engine = await setupEngine();
+  net = await createNetwork(engine, 'base');
+});
+afterAll(async () => {
+  await teardownEngine(engine);
+});
+
+/** UIDs of a container's processes as the host's `ps` sees them (`docker top`). */
+async function processUids(container: string): Promise<number[]> {
+  const top = await d(['top', container, '-eo', 'pid,uid,comm']);
+  return top.stdout
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() && !/docker-init|tini/.test(l))
+    .map((l) => Number(l.trim().split(/\s+/)[1]));
+}
+
+describe('tags', () => {
+  it('are exactly the references the charts use', () => {
+    const tags = BASE_IMAGES.map((b) => b.tag);
+    expect(tags).toContain(local.postgres.image);
+    expect(tags).toContain(local.redis.image);
+    expect(tags).toContain(local.haproxy.image);
+    expect(tags).toContain('registry:2');
+  });
+
+  it('a warm run rebuilds nothing (every image carries its build key)', async () => {
+    const results = await ensureBaseImages();
+    expect(results.filter((r) => !r.cached).map((r) => r.tag)).toEqual([]);
+    for (const r of results) {
+      const key = (await d(['image', 'inspect', '--format', `{{index .Config.Labels "${BUILD_KEY_LABEL}"}}`, r.tag])).stdout.trim();
+      expect(key, r.tag).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+});
+
+describe('node', () => {
+  it('provides node 20.18.1 and npm, and runs options through node like the official entrypoint', async () => {
+    const node = await d(['run', '--rm', NODE, 'node', '--version']);
+    expect(node.stdout.trim()).toBe('v20.18.1');
+    const npm = await d(['run', '--rm', NODE, 'npm', '--version']);
+    expect(npm.stdout.trim()).toBe('10.8.2');
+    const viaEntrypoint = await d(['run', '--rm', '--user', '1000', NODE, '-p', 'process.getuid() + " " + process.versions.node']);
+    expect(viaEntrypoint.stdout.trim()).toBe('1000 20.18.1');
+    const headers = await d(['run', '--rm', NODE, 'test', '-f', '/usr/local/include/node/node_api.h'], { reject: false });
+    expect(headers.exitCode).toBe(0);
+  });
+});
+
+describe('postgres', () => {
+  it('refuses to initialize without a password, naming POSTGRES_PASSWORD', async () => {
+    const r = await runContainer(engine, { name: `etk-pgnopw-${engine.run}`, image: POSTGRES, foreground: true, volumes: [`${await createVolume(engine, 'pgnopw')}:/var/lib/postgresql/data`] });
+    expect(r.exitCode).toBe(1);
+    expect(String(r.all)).toContain('POSTGRES_PASSWORD');
+  });
+
+  it('initializes an empty PGDATA from POSTGRES_USER/PASSWORD/DB as UID 999, serves password logins over the network, keeps data across restarts', async () => {
+    const volume = await createVolume(engine, 'pgdata');
+    const name = `etk-pg-${engine.run}`;
+    const env = { POSTGRES_USER: 'expense', POSTGRES_PASSWORD: 'pg-test-secret', POSTGRES_DB: 'expenses', PGDATA: '/var/lib/postgresql/data/pgdata' };
+    // As the chart runs it: numeric UID, read-only root, only the socket dir and /tmp writable.
+    await runContainer(engine, {
+      name,
+      image: POSTGRES,
+      network: net,
+      aliases: ['pg'],
+      env,
+      user: `${POSTGRES_UID}:${POSTGRES_UID}`,
+      readOnly: true,
+      tmpfs: ['/var/run/postgresql', '/tmp'],
+      capDropAll: true,
+      noNewPrivileges: true,
+      volumes: [`${volume}:/var/lib/postgresql/data`],
+    });
+    const ready = () => exec(name, ['pg_isready', '-h', '127.0.0.1', '-U', 'expense', '-d', 'expenses']).then((r) => r.exitCode === 0);
+    await eventually('postgres to accept TCP connections', ready, 90, () => logsOf(name));
+    expect(await logsOf(name, 200)).toContain('PostgreSQL init process complete');
+    expect(await processUids(name)).toSatisfy((uids: number[]) => uids.length > 0 && uids.every((u) => u === POSTGRES_UID));
+
+    // A client in another container, by DNS name, with scram-sha-256 password authentication.
+    const url = 'postgresql://expense:pg-test-secret@pg:5432/expenses';
+    const client = (sql: string) => d(['run', '--rm', '--network', net, '--label', `org.expense-tracker.test-run=${engine.run}`, POSTGRES, 'psql', url, '-tAc', sql], { reject: false });
+    const created = await client('CREATE TABLE kept (v text); INSERT INTO kept VALUES ($$survives$$); SELECT current_user');
+    expect(created.exitCode, String(created.all)).toBe(0);
+    expect(created.stdout.trim().split('\n').at(-1)).toBe('expense');
+    const wrong = await d(['run', '--rm', '--network', net, POSTGRES, 'psql', 'postgresql://expense:wrong@pg:5432/expenses', '-c', 'select 1'], { reject: false });
+    expect(wrong.exitCode).not.toBe(0);
+    expect(String(wrong.all)).toMatch(/password authentication failed/);
+
+    await d(['restart', '--time', '30', name]);
+    await eventually('postgres to come back', ready, 60, () => logsOf(name));
+    expect(await logsOf(name, 200)).toContain('Skipping initialization');
+    const kept = await client('SELECT v FROM kept');
+    expect(kept.stdout.trim()).toBe('survives');
+  });
+});
+
+describe('redis', () => {
+  it("runs the chart's redis-server arguments as UID 999 in /data with protected mode off", async () => {
+    const name = `etk-redis-${engine.run}`;
+    await runContainer(engine, {
+      name,
+      image: REDIS,
+      network: net,
+      aliases: ['cache'],
+      command: ['redis-server', '--port', '6379', '--dir', '/data', '--requirepass', 'redis-test-secret', '--appendonly', 'no', '--save', ''],
+    });
+    const cli = (...args: string[]) => d(['run', '--rm', '--network', net, REDIS, 'redis-cli', '-h', 'cache', ...args], { reject: false });
+    await eventually('redis PONG', async () => (await cli('-a', 'redis-test-secret', '--no-auth-warning', 'ping')).stdout.trim() === 'PONG', 30, () => logsOf(name));
+    expect((await cli('ping')).stdout).toMatch(/NOAUTH/);
+    expect(await processUids(name)).toEqual([REDIS_UID]);
+    const dir = await cli('-a', 'redis-test-secret', '--no-auth-warning', 'config', 'get', 'dir');
+    expect(dir.stdout.split('\n')[1]).toBe('/data');
+  });
+
+  it('answers clients on other hosts without a password when none is set (official default)', async () => {
+    const name = `etk-redis2-${engine.run}`;
+    await runContainer(engine, { name, image: REDIS, network: net, aliases: ['open'] });
+    await eventually(
+      'redis PONG from another container',
+      async () => (await d(['run', '--rm', '--network', net, REDIS, 'redis-cli', '-h', 'open', 'ping'], { reject: false })).stdout.trim() === 'PONG',
+      30,
+      () => logsOf(name),
+    );
+  });
+});
+
+describe('haproxy', () => {
+  it('runs /usr/local/etc/haproxy/haproxy.cfg as UID 99 on a read-only root and serves it on a published port', async () => {
+    const cfgDir = join(engine.scratch, 'haproxy');
+    mkdirSync(cfgDir, { recursive: true });
+    writeFileSync(
+      join(cfgDir, 'haproxy.cfg'),
+      [
+        'global',
+        '  log stdout format raw local0',
+        'defaults',
+        '  mode http',
+        '  timeout connect 5s',
+        '  timeout client 30s',
+        '  timeout server 30s',
+        'frontend http-in',
+        '  bind :8080',
+        '  http-request use-service prometheus-exporter if { path /metrics }',
+        '  http-request return status 200 content-type text/plain string "haproxy ok\\n"',
+        '',
+      ].join('\n'),
+    );
+    const check = await d(['run', '--rm', '-v', `${cfgDir}:/usr/local/etc/haproxy:ro`, HAPROXY, 'haproxy', '-c', '-f', '/usr/local/etc/haproxy/haproxy.cfg'], { reject: false });
+    expect(check.exitCode, String(check.all)).toBe(0);
+
+    const port = await freePort();
+    const name = `etk-hap-${engine.run}`;
+    await runContainer(engine, {
+      name,
+      image: HAPROXY,
+      network: net,
+      publish: [[port, 8080]],
+      readOnly: true,
+      capDropAll: true,
+      noNewPrivileges: true,
+      volumes: [`${cfgDir}:/usr/local/etc/haproxy:ro`],
+    });
+    const body = await eventually('haproxy on the published port', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      return res.status === 200 ? res.text() : undefined;
+    }, 30, () => logsOf(name));
+    expect(body).toBe('haproxy ok\n');
+    expect((await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())).toContain('haproxy_process_');
+    expect(await processUids(name)).toSatisfy((uids: number[]) => uids.length >= 2 && uids.every((u) => u === HAPROXY_UID));
+  });
+});
