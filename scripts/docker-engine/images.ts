@@ -37,6 +37,11 @@ export interface BaseImageSpec {
   readonly dir: string;
   /** The exact reference the consumers use, e.g. `postgres:15.10-bookworm`. */
   readonly tag: string;
+  /**
+   * Stage the build machine's npm CA bundle as `npm-ca.pem` in the context (empty when npm
+   * uses the default CAs); the Dockerfile decides what to do with it.
+   */
+  readonly npmCaBundle?: boolean;
 }
 
 /** Tag given to the imported debootstrap root filesystem. */
@@ -48,7 +53,7 @@ export const DEBIAN_TAG = 'debian:bookworm-slim';
  * (haproxy) and the seeds' local registry (`registry:2`); test/containers checks they agree.
  */
 export const BASE_IMAGES: readonly BaseImageSpec[] = [
-  { dir: 'node', tag: 'node:20.18.1-bookworm-slim' },
+  { dir: 'node', tag: 'node:20.18.1-bookworm-slim', npmCaBundle: true },
   { dir: 'postgres', tag: 'postgres:15.10-bookworm' },
   { dir: 'redis', tag: 'redis:7.0.15-bookworm' },
   { dir: 'haproxy', tag: 'haproxy:2.6.18-bookworm' },
@@ -166,6 +171,17 @@ export async function ensureDebianBase(paths: EnginePaths = enginePaths(), force
   return { tag: DEBIAN_TAG, cached: false, seconds: (Date.now() - began) / 1000, sizeBytes: built.size, id: built.id };
 }
 
+/**
+ * Content of the CA file the host's npm uses (`npm config get cafile`), or '' when npm uses
+ * Node's built-in CAs.
+ */
+async function hostNpmCaBundle(): Promise<string> {
+  const r = await execa('npm', ['config', 'get', 'cafile'], { reject: false });
+  const file = String(r.stdout).trim();
+  if (r.exitCode !== 0 || !file || file === 'null' || file === 'undefined' || !existsSync(file)) return '';
+  return readFileSync(file, 'utf8');
+}
+
 /** Downloads pinned npm tarballs into `dir` with `npm pack` and checks their integrity. */
 async function fetchNpmTarballs(tarballs: readonly NpmTarball[], dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
@@ -250,7 +266,10 @@ export async function ensureImage(spec: BaseImageSpec, paths: EnginePaths = engi
   }
   const sourcesFile = join(dir, 'sources.json');
   const tarballs: NpmTarball[] = existsSync(sourcesFile) ? (JSON.parse(readFileSync(sourcesFile, 'utf8')) as { npmTarballs: NpmTarball[] }).npmTarballs : [];
-  const key = hashInputs(dir, [spec.tag, ...parentIds]);
+  // The build machine's npm CA bundle (its npm `cafile`): where the npm registry is reached
+  // through a TLS-inspecting egress proxy, npm inside the image must trust the same CAs.
+  const npmCa = spec.npmCaBundle ? await hostNpmCaBundle() : undefined;
+  const key = hashInputs(dir, [spec.tag, ...parentIds, npmCa === undefined ? '' : createHash('sha256').update(npmCa).digest('hex')]);
   const existing = await inspectImage(spec.tag, paths);
   if (existing && existing.key === key && !force) {
     return { tag: spec.tag, cached: true, seconds: 0, sizeBytes: existing.size, id: existing.id };
@@ -263,6 +282,7 @@ export async function ensureImage(spec: BaseImageSpec, paths: EnginePaths = engi
     mkdirSync(dirname(join(context, f)), { recursive: true });
     copyFileSync(join(dir, f), join(context, f));
   }
+  if (npmCa !== undefined) writeFileSync(join(context, 'npm-ca.pem'), npmCa);
   if (tarballs.length > 0) {
     const downloads = join(paths.baseCache, 'npm');
     await fetchNpmTarballs(tarballs, downloads);
