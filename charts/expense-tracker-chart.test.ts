@@ -37,7 +37,9 @@ describe('ExpenseTrackerChart', () => {
       'Service/redis',
       'Ingress/expense-web',
       'NetworkPolicy/default-deny-ingress',
-      'NetworkPolicy/allow-ingress-controller-to-web',
+      // HAProxy sits behind the Ingress (issue 4): ingress controller → haproxy → web.
+      'NetworkPolicy/allow-ingress-controller-to-haproxy',
+      'NetworkPolicy/allow-haproxy-to-web',
       'NetworkPolicy/allow-web-to-postgres',
       'NetworkPolicy/allow-web-to-redis',
     ]) {
@@ -165,7 +167,7 @@ describe('ExpenseTrackerChart', () => {
   it('renders the Ingress per environment', () => {
     expect(find(local(), 'Ingress', 'expense-web').spec).toEqual({
       ingressClassName: 'nginx',
-      rules: [{ host: 'expense.local', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'expense-web', port: { number: 80 } } } }] } }],
+      rules: [{ host: 'expense.local', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'haproxy', port: { number: 80 } } } }] } }],
     });
     expect(find(ibm(), 'Ingress', 'expense-web').spec.ingressClassName).toBe('public-iks-k8s-nginx');
     const tls = synthesizeEnvironment(loadEnvironment('ibm', { imageTag: '1', set: ['ingress.tlsSecretName=expense-tls'] }));
@@ -180,7 +182,7 @@ describe('ExpenseTrackerChart', () => {
     const toPg = find(objects, 'NetworkPolicy', 'allow-web-to-postgres').spec;
     expect(toPg.ingress).toEqual([{ from: [{ podSelector: { matchLabels: web } }], ports: [{ protocol: 'TCP', port: 5432 }] }]);
     expect(toPg.podSelector.matchLabels).toEqual(find(objects, 'StatefulSet', 'postgres').spec.selector.matchLabels);
-    const fromIngress = find(objects, 'NetworkPolicy', 'allow-ingress-controller-to-web').spec.ingress[0];
+    const fromIngress = find(objects, 'NetworkPolicy', 'allow-ingress-controller-to-haproxy').spec.ingress[0];
     expect(fromIngress.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
   });
 

@@ -1,13 +1,16 @@
 import { Chart, type ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { APP_PORT } from './app-contract.js';
 import { AppConfigMap } from './config-map.js';
 import { type EnvironmentConfig, loadEnvironment } from './environments.js';
+import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import { WebIngress } from './ingress.js';
-import { MANAGED_BY, PART_OF } from './labels.js';
+import { MANAGED_BY, PART_OF, recommendedLabels } from './labels.js';
 import { RestrictedNamespace } from './namespace.js';
-import { NetworkPolicies } from './network-policy.js';
+import { type AllowIngressRule, NetworkPolicies } from './network-policy.js';
+import { HAPROXY_HTTP_PORT, HAPROXY_STATS_PORT } from '../haproxy/render.js';
 import { Postgres } from './postgres.js';
 import { Redis } from './redis.js';
 import { Web } from './web.js';
@@ -24,7 +27,8 @@ export interface ExpenseTrackerChartProps extends Omit<ChartProps, 'namespace'> 
 /**
  * Every Kubernetes object of the expense tracker for one environment: the restricted
  * Namespace, `expense-config` ConfigMap, web Deployment/Service/PDB, PostgreSQL StatefulSet
- * with its Services, Redis, the Ingress and the NetworkPolicies.
+ * with its Services, Redis, HAProxy (Deployment, ConfigMap, Services, headless web Service)
+ * when enabled, the Ingress and the NetworkPolicies.
  *
  * Secrets are referenced by name and never rendered (see `SECRETS` in `app-contract.ts` and
  * `scripts/create-secrets.ts`), so no secret value can reach a manifest.
@@ -35,6 +39,8 @@ export class ExpenseTrackerChart extends Chart {
   readonly postgres: Postgres;
   readonly redis: Redis;
   readonly config: AppConfigMap;
+  /** HAProxy in front of the web pods; undefined when `haproxy.enabled` is false. */
+  readonly haproxy?: HaproxyLoadBalancer;
 
   constructor(scope: Construct, id: string, props: ExpenseTrackerChartProps = {}) {
     const env = props.environment ?? loadEnvironment('local');
@@ -78,15 +84,52 @@ export class ExpenseTrackerChart extends Chart {
       configMap: this.config.configMap,
       instance,
     });
-    new WebIngress(this, 'Ingress', {
-      service: this.web.service,
-      host: env.ingress.host,
-      className: env.ingress.className,
-      tlsSecretName: env.ingress.tlsSecretName,
-    });
+
+    // Traffic path per environment (charts/environments.ts, docs/haproxy.md):
+    // - haproxy disabled:                 Ingress → Service expense-web → web pods
+    // - haproxy behind-ingress (local, ibm): Ingress → Service haproxy → HAProxy → web pods
+    //   (through the headless Service expense-web-headless); web pods accept only HAProxy.
+    // - haproxy replaces-ingress:         LoadBalancer Service haproxy → HAProxy → web pods; no Ingress.
+    const h = env.haproxy;
+    const rules: AllowIngressRule[] = [];
+    if (h.enabled) {
+      this.haproxy = new HaproxyLoadBalancer(this, 'Haproxy', {
+        environment: env,
+        webSelector: this.web.selector,
+        webLabels: recommendedLabels(this.web.identity),
+        instance,
+      });
+      if (h.placement === 'behind-ingress') {
+        rules.push({ name: 'allow-ingress-controller-to-haproxy', to: this.haproxy.selector, port: HAPROXY_HTTP_PORT, fromNamespaces: [env.ingressControllerNamespace] });
+      } else {
+        // The LoadBalancer forwards client traffic from anywhere to the HAProxy pods.
+        new k8s.KubeNetworkPolicy(this, 'AllowAnyToHaproxy', {
+          metadata: { name: 'allow-any-to-haproxy' },
+          spec: {
+            podSelector: { matchLabels: this.haproxy.selector },
+            policyTypes: ['Ingress'],
+            ingress: [{ ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(HAPROXY_HTTP_PORT) }] }],
+          },
+        });
+      }
+      rules.push({ name: 'allow-haproxy-to-web', to: this.web.selector, port: APP_PORT, fromPods: this.haproxy.selector });
+      if (h.metricsScrapeNamespaces.length > 0) {
+        rules.push({ name: 'allow-metrics-scrape-to-haproxy', to: this.haproxy.selector, port: HAPROXY_STATS_PORT, fromNamespaces: h.metricsScrapeNamespaces });
+      }
+    } else {
+      rules.push({ name: 'allow-ingress-controller-to-web', to: this.web.selector, port: APP_PORT, fromNamespaces: [env.ingressControllerNamespace] });
+    }
+    if (!h.enabled || h.placement === 'behind-ingress') {
+      new WebIngress(this, 'Ingress', {
+        service: this.haproxy?.service ?? this.web.service,
+        host: env.ingress.host,
+        className: env.ingress.className,
+        tlsSecretName: env.ingress.tlsSecretName,
+      });
+    }
     new NetworkPolicies(this, 'NetworkPolicies', {
       allow: [
-        { name: 'allow-ingress-controller-to-web', to: this.web.selector, port: APP_PORT, fromNamespaces: [env.ingressControllerNamespace] },
+        ...rules,
         { name: 'allow-web-to-postgres', to: this.postgres.selector, port: Postgres.PORT, fromPods: this.web.selector },
         { name: 'allow-web-to-redis', to: this.redis.selector, port: Redis.PORT, fromPods: this.web.selector },
       ],

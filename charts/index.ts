@@ -13,3 +13,4 @@ export * from './redis.js';
 export * from './resources.js';
 export * from './synthesize.js';
 export * from './web.js';
+export * from './haproxy-load-balancer.js';

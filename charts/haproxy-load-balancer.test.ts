@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import { Chart, Testing } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { renderHaproxyConfig } from '../haproxy/render.js';
+import { loadEnvironment, type EnvironmentConfig } from './environments.js';
+import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
+import { synthesizeEnvironment, type KubeObject } from './synthesize.js';
+import { validateManifests } from './validate.js';
+
+const env = (name: string, set: string[] = []) => loadEnvironment(name, { imageTag: '1.0.0', set });
+const find = (objects: KubeObject[], kind: string, name: string): any => {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  expect(o, `${kind}/${name}`).toBeDefined();
+  return o;
+};
+const networkPolicy = (objects: KubeObject[], name: string) => objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name) as any;
+
+describe('HaproxyLoadBalancer in the chart', () => {
+  for (const name of ['local', 'ibm']) {
+    const environment = env(name);
+    const objects = synthesizeEnvironment(environment);
+
+    it(`${name}: ConfigMap carries the rendered cfg and the pod template its SHA-256`, () => {
+      const cm = find(objects, 'ConfigMap', 'haproxy-config');
+      const cfg = renderHaproxyConfig(environment, { kind: 'kubernetes' });
+      expect(cm.data).toEqual({ 'haproxy.cfg': cfg });
+      const deployment = find(objects, 'Deployment', 'haproxy');
+      expect(deployment.spec.template.metadata.annotations['checksum/haproxy-config']).toBe(createHash('sha256').update(cfg).digest('hex'));
+    });
+
+    it(`${name}: Deployment runs the pinned official image as UID 99 with a read-only root and writable emptyDirs`, () => {
+      const d = find(objects, 'Deployment', 'haproxy');
+      expect(d.spec.replicas).toBe(environment.haproxy.replicas);
+      const pod = d.spec.template.spec;
+      const [c] = pod.containers;
+      expect(c.image).toBe('haproxy:2.6.18-bookworm');
+      expect(c.args).toEqual(['haproxy', '-f', '/usr/local/etc/haproxy/haproxy.cfg']);
+      expect(pod.securityContext).toMatchObject({ runAsUser: 99, runAsGroup: 99, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(c.volumeMounts).toEqual([
+        { mountPath: '/usr/local/etc/haproxy', name: 'config', readOnly: true },
+        { mountPath: '/var/run/haproxy', name: 'run' },
+        { mountPath: '/tmp', name: 'tmp' },
+      ]);
+      expect(pod.volumes.map((v: any) => [v.name, v.configMap?.name ?? Object.keys(v)[0]])).toEqual([
+        ['config', 'haproxy-config'],
+        ['run', 'emptyDir'],
+        ['tmp', 'emptyDir'],
+      ]);
+      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+        expect(c[probe].httpGet, probe).toMatchObject({ path: '/haproxy-healthz', port: 8080 });
+      }
+      expect(c.ports).toEqual([
+        { containerPort: 8080, name: 'http' },
+        { containerPort: 8404, name: 'stats' },
+      ]);
+      expect(c.resources.requests.cpu).toBe(environment.haproxy.resources.requests.cpu);
+      // Soft stop after the preStop pause; the grace period outlasts hard-stop-after (25 s).
+      expect(c.lifecycle.preStop.exec.command.join(' ')).toContain('kill -USR1 1');
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25 + 5);
+    });
+
+    it(`${name}: Ingress → haproxy Service → HAProxy; web pods reachable only from HAProxy`, () => {
+      expect(find(objects, 'Ingress', 'expense-web').spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'haproxy', port: { number: 80 } });
+      expect(find(objects, 'Service', 'haproxy').spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'http', port: 80, targetPort: 'http' }] });
+      expect(find(objects, 'Service', 'haproxy-stats').spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'stats', port: 8404, targetPort: 'stats' }] });
+      const headless = find(objects, 'Service', 'expense-web-headless');
+      const web = find(objects, 'Deployment', 'expense-web');
+      expect(headless.spec.clusterIP).toBe('None');
+      expect(headless.spec.publishNotReadyAddresses).toBe(false);
+      expect(headless.spec.selector).toEqual(web.spec.selector.matchLabels);
+      expect(headless.spec.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP', targetPort: 'http' }]);
+
+      const haproxyPods = find(objects, 'Deployment', 'haproxy').spec.selector.matchLabels;
+      const toWeb = networkPolicy(objects, 'allow-haproxy-to-web');
+      expect(toWeb.spec.podSelector.matchLabels).toEqual(web.spec.selector.matchLabels);
+      expect(toWeb.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: haproxyPods } }], ports: [{ protocol: 'TCP', port: 8080 }] }]);
+      const toHaproxy = networkPolicy(objects, 'allow-ingress-controller-to-haproxy');
+      expect(toHaproxy.spec.podSelector.matchLabels).toEqual(haproxyPods);
+      expect(toHaproxy.spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': environment.ingressControllerNamespace } } }]);
+      expect(networkPolicy(objects, 'allow-ingress-controller-to-web')).toBeUndefined();
+      expect(validateManifests(objects)).toEqual([]);
+    });
+  }
+
+  it('ibm: 2 replicas spread over nodes with a PodDisruptionBudget; metrics scrape allowed from monitoring', () => {
+    const objects = synthesizeEnvironment(env('ibm'));
+    const d = find(objects, 'Deployment', 'haproxy');
+    expect(d.spec.replicas).toBe(2);
+    expect(d.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
+    expect(find(objects, 'PodDisruptionBudget', 'haproxy').spec.maxUnavailable).toBe(1);
+    expect(networkPolicy(objects, 'allow-metrics-scrape-to-haproxy').spec.ingress[0].ports).toEqual([{ protocol: 'TCP', port: 8404 }]);
+  });
+
+  it('local: one replica, no PodDisruptionBudget (it would block node drains)', () => {
+    const objects = synthesizeEnvironment(env('local'));
+    expect(objects.find((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'haproxy')).toBeUndefined();
+    expect(networkPolicy(objects, 'allow-metrics-scrape-to-haproxy')).toBeUndefined();
+  });
+
+  it('a cfg change rolls the pods; an unrelated change does not', () => {
+    const checksum = (e: EnvironmentConfig) =>
+      find(synthesizeEnvironment(e), 'Deployment', 'haproxy').spec.template.metadata.annotations['checksum/haproxy-config'];
+    const base = checksum(env('ibm'));
+    expect(checksum(env('ibm', ['haproxy.balance.web=leastconn']))).not.toBe(base);
+    expect(checksum(env('ibm', ['haproxy.timeouts.serverSeconds=60']))).not.toBe(base);
+    expect(checksum(env('ibm', ['web.replicas=4']))).toBe(base);
+  });
+
+  it('replaces-ingress: LoadBalancer Service, no Ingress, HTTP port open to any source', () => {
+    const objects = synthesizeEnvironment(env('ibm', ['haproxy.placement=replaces-ingress']));
+    expect(objects.some((o) => o.kind === 'Ingress')).toBe(false);
+    expect(find(objects, 'Service', 'haproxy').spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
+    expect(find(objects, 'Service', 'haproxy-stats').spec.type).toBe('ClusterIP');
+    const any = networkPolicy(objects, 'allow-any-to-haproxy');
+    expect(any.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8080 }] }]);
+    expect(networkPolicy(objects, 'allow-ingress-controller-to-haproxy')).toBeUndefined();
+    expect(validateManifests(objects)).toEqual([]);
+  });
+
+  it('disabled: no HAProxy objects, the Ingress targets expense-web directly', () => {
+    const objects = synthesizeEnvironment(env('local', ['haproxy.enabled=false']));
+    expect(objects.filter((o) => /haproxy|headless-web|expense-web-headless/.test(o.metadata.name))).toEqual([]);
+    expect(find(objects, 'Ingress', 'expense-web').spec.rules[0].http.paths[0].backend.service.name).toBe('expense-web');
+    expect(networkPolicy(objects, 'allow-ingress-controller-to-web').spec.podSelector.matchLabels).toEqual(
+      find(objects, 'Deployment', 'expense-web').spec.selector.matchLabels,
+    );
+    expect(validateManifests(objects)).toEqual([]);
+  });
+
+  it('refuses a disabled environment, an empty web selector and a bad preStop pause', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    expect(() => new HaproxyLoadBalancer(chart, 'a', { environment: env('local', ['haproxy.enabled=false']), webSelector: { app: 'web' } })).toThrow(
+      /haproxy.enabled is false in environment "local"/,
+    );
+    expect(() => new HaproxyLoadBalancer(chart, 'b', { environment: env('local'), webSelector: {} })).toThrow(/webSelector must not be empty/);
+    expect(() => new HaproxyLoadBalancer(chart, 'c', { environment: env('local'), webSelector: { app: 'web' }, preStopSleepSeconds: -1 })).toThrow(
+      /preStopSleepSeconds/,
+    );
+  });
+});
