@@ -9,17 +9,27 @@ export function isCurrency(code: string): boolean {
   return /^[A-Z]{3}$/.test(code) && CURRENCIES.has(code);
 }
 
+/** One formatter per currency: constructing Intl.NumberFormat is far costlier than using it. */
+const formatters = new Map<string, { format: Intl.NumberFormat; digits: number }>();
+function formatter(currency: string) {
+  let f = formatters.get(currency);
+  if (!f) {
+    const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    f = { format: new Intl.NumberFormat('en', { style: 'currency', currency, minimumFractionDigits: digits }), digits };
+    if (isCurrency(currency)) formatters.set(currency, f);
+  }
+  return f;
+}
+
 /** Number of minor-unit digits of a currency (USD 2, JPY 0, KWD 3), from ICU. */
 export function minorDigits(currency: string): number {
-  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  return formatter(currency).digits;
 }
 
 /** Formats minor units for display, e.g. `(12345, 'USD')` -> `$123.45`. */
 export function formatMoney(cents: number, currency: string): string {
-  const digits = minorDigits(currency);
-  return new Intl.NumberFormat('en', { style: 'currency', currency, minimumFractionDigits: digits }).format(
-    cents / 10 ** digits,
-  );
+  const f = formatter(currency);
+  return f.format.format(cents / 10 ** f.digits);
 }
 
 /**

@@ -70,7 +70,7 @@ export function isUuid(id: string): boolean {
 export async function createUser(db: Queryable, email: string, passwordHash: string, adminEmail?: string): Promise<User | null> {
   const res = await db.query(
     `INSERT INTO users (email, password_hash, is_admin)
-     VALUES ($1, $2, $1 = $3 OR EXISTS (SELECT 1 FROM admin_grants WHERE email = $1))
+     VALUES ($1, $2, COALESCE($1 = $3, false) OR EXISTS (SELECT 1 FROM admin_grants WHERE email = $1))
      ON CONFLICT (email) DO NOTHING
      RETURNING id, email, is_admin`,
     [email, passwordHash, adminEmail ?? null],

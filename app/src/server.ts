@@ -16,6 +16,16 @@ import { createRedis, connectRedis } from './redis.js';
 import { createSendgridMailer } from './mailer.js';
 import { buildApp, type AppOptions, type BuiltApp } from './app.js';
 
+/** Resolves once no pool client has been checked out for `quietMs` (or after `maxMs`). */
+async function poolQuiet(pool: { totalCount: number; idleCount: number; waitingCount: number }, quietMs: number, maxMs: number) {
+  const deadline = Date.now() + maxMs;
+  let quietSince = Date.now();
+  while (Date.now() < deadline && Date.now() - quietSince < quietMs) {
+    if (pool.totalCount > pool.idleCount || pool.waitingCount > 0) quietSince = Date.now();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export interface StartOptions extends AppOptions {
   drainDelayMs?: number;
   forceExitMs?: number;
@@ -57,7 +67,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       }, opts.forceExitMs ?? 20_000);
       force.unref();
       await new Promise((r) => setTimeout(r, opts.drainDelayMs ?? 2_000));
-      await built.app.close(); // stops accepting, waits for in-flight requests, stops the alert loop
+      await built.app.close(); // stops accepting, waits for open connections, stops the alert loop
+      // Handlers of requests whose client disconnected may still be running (their socket is
+      // gone, so close() did not wait for them): wait until the pool has been idle for 100 ms.
+      await poolQuiet(pool, 100, 5_000);
+      await built.alerts.stop(); // and alert sends they started
       await pool.end();
       await redis.quit().catch(() => redis.disconnect());
       logger.info('shutdown complete');
