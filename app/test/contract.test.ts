@@ -95,6 +95,30 @@ describe('routes contract', () => {
   });
 });
 
+describe('TLS-dependent cookie and header settings', () => {
+  it('marks cookies Secure and sends HSTS only when PUBLIC_BASE_URL is https', async () => {
+    for (const [base, secure] of [['https://expense.example.com', true], ['http://127.0.0.1:8080', false]] as const) {
+      const config = loadConfig({ ...validEnv, PUBLIC_BASE_URL: base });
+      const pool = new pg.Pool({ host: '127.0.0.1', port: 1 });
+      const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false });
+      const { app } = await buildApp({ config, pool, redis, mailer: { send: async () => {} }, logger: pino({ level: 'silent' }) });
+      try {
+        const res = await app.inject({ method: 'GET', url: '/login' });
+        expect(res.statusCode).toBe(200);
+        const csrfCookie = String(res.headers['set-cookie']);
+        expect(csrfCookie).toMatch(/HttpOnly/i);
+        expect(csrfCookie).toMatch(/SameSite=Lax/i);
+        expect(/;\s*Secure/i.test(csrfCookie), base).toBe(secure);
+        expect(res.headers['strict-transport-security'] !== undefined, base).toBe(secure);
+      } finally {
+        await app.close();
+        await pool.end();
+        redis.disconnect();
+      }
+    }
+  });
+});
+
 describe('image contract (app/Dockerfile)', () => {
   const dockerfile = file('../Dockerfile');
   const instructions = dockerfile

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../test/support/index.js';
-import { Client, eventually, expense, startStack, type Stack } from './harness.js';
+import { sign } from '@fastify/cookie';
+import { Client, eventually, expense, SESSION_SECRET, startStack, type Stack } from './harness.js';
 
 let stack: Stack;
 
@@ -45,10 +46,19 @@ describe('Redis outage', () => {
     const login = await other.request('POST', '/login', { form: { email: 'later@example.com', password: 'correct horse battery', _csrf: loginToken } });
     expect(login.status).toBe(503);
     expect(login.text).toContain('Sign-in is temporarily unavailable');
-    // an unknown session cookie cannot be checked: pages answer 503, the API 503 JSON
+    // a validly signed session this replica has not seen cannot be checked: 503, not a wrong 401
     const stranger = new Client(stack.baseUrl);
-    stranger.cookies.set('sid', user.cookies.get('sid')!.replace(/^s%3A|^./, 'x'));
-    expect((await stranger.get('/api/expenses')).status).toBe(401); // bad signature: anonymous, no lookup
+    stranger.cookies.set('sid', encodeURIComponent(sign('session-from-another-replica', SESSION_SECRET)));
+    const api = await stranger.get('/api/expenses');
+    expect(api.status).toBe(503);
+    expect(api.json).toMatchObject({ error: 'sessions_unavailable' });
+    const pageRes = await stranger.get('/dashboard');
+    expect(pageRes.status).toBe(503);
+    expect(pageRes.text).toContain('temporarily unavailable');
+    // a cookie with a bad signature is simply anonymous (no lookup needed)
+    const forged = new Client(stack.baseUrl);
+    forged.cookies.set('sid', 'forged.signature');
+    expect((await forged.get('/api/expenses')).status).toBe(401);
 
     await stack.redis.start();
     await eventually('readyz recovers', async () => (await user.get('/readyz')).status === 200, 15_000);
