@@ -36,7 +36,7 @@ import {
   type ExpenseInput,
   type ExpensePatch,
 } from './validation.js';
-import { centsToDecimal, formatMoney, isCurrency, parseDecimalAmount } from './money.js';
+import { centsToDecimal, isCurrency, parseDecimalAmount } from './money.js';
 import * as views from './views.js';
 import type { Html } from './html.js';
 import { HEALTH_PATH, METRICS_PATH, READY_PATH } from './contract.js';
@@ -572,4 +572,3 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   return { app, state, alerts, metrics };
 }
 
-export { formatMoney };

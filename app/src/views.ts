@@ -2,7 +2,7 @@
  * Server-rendered pages. Every dynamic value goes through the escaping {@link html} template;
  * charts are inline SVG built here (no client-side JavaScript, no CDN).
  */
-import { html, raw, type Html } from './html.js';
+import { html, type Html } from './html.js';
 import { centsToDecimal, formatMoney } from './money.js';
 import type { Expense, MonthAggregates, Settings, User } from './repo.js';
 
@@ -272,4 +272,3 @@ export function errorPage(ctx: PageContext, status: number, message: string): Ht
   return layout({ ...ctx, error: undefined }, html`<div class="card"><h1>${status}</h1><p data-testid="error">${message}</p><p><a href="/">Home</a></p></div>`);
 }
 
-export { raw };
