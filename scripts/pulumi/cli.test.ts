@@ -1,0 +1,52 @@
+/**
+ * `npm run preview|up|destroy` argument handling and the "Pulumi CLI not found" path
+ * (no Pulumi CLI on PATH, an empty tool cache).
+ */
+import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const emptyCache = mkdtempSync(join(tmpdir(), 'pulumi-cli-test-'));
+afterAll(() => rmSync(emptyCache, { recursive: true, force: true }));
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const nodeDir = join(process.execPath, '..');
+  return execa(process.execPath, ['--import', 'tsx', 'scripts/pulumi.ts', ...args], {
+    cwd: root,
+    reject: false,
+    extendEnv: false,
+    env: { PATH: `${nodeDir}:/usr/bin:/bin`, HOME: emptyCache, EXPENSE_TRACKER_CACHE: emptyCache, ...env },
+  });
+}
+
+describe('scripts/pulumi.ts', () => {
+  it('prints a clear "Pulumi CLI not found" message, without a stack trace, when there is no CLI', async () => {
+    const result = await run(['preview', '--stack', 'local']);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('Pulumi CLI not found');
+    expect(result.stderr).toContain('npm run pulumi-tools');
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  }, 60_000);
+
+  it('rejects bad usage with exit status 2 and names the problem', async () => {
+    const noStack = await run(['up']);
+    expect(noStack.exitCode).toBe(2);
+    expect(noStack.stderr).toContain('--stack is required');
+    const badOp = await run(['apply', '--stack', 'ci']);
+    expect(badOp.exitCode).toBe(2);
+    expect(badOp.stderr).toContain('unknown operation "apply"');
+    const badFlag = await run(['up', '--stack', 'ci', '--yes']);
+    expect(badFlag.exitCode).toBe(2);
+    expect(badFlag.stderr).toMatch(/Unknown option '--yes'/);
+  }, 60_000);
+
+  it('rejects an unknown stack', async () => {
+    const result = await run(['preview', '--stack', 'staging'], { PULUMI_CLI: '/bin/true' });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('--stack staging: unknown stack; this project defines local, ibm, ci');
+  }, 60_000);
+});

@@ -1,0 +1,72 @@
+/**
+ * Opens a stack of the `expense-tracker` Pulumi project through the Automation API
+ * (LocalWorkspace, inline program = `stacks/program.ts` run in this process).
+ *
+ * Inline programs let the Pulumi CLI talk to this process's language runtime (`--client`),
+ * so no `pulumi-language-nodejs` plugin is needed; the TypeScript program runs through
+ * whatever loads this file (tsx).
+ */
+import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automation/index.js';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { program, STACKS } from '../../stacks/program.js';
+import { locatePulumi, REPO_ROOT, type PulumiInstallation } from '../pulumi-tools/tools.js';
+
+/** Options of {@link openStack}. */
+export interface OpenStackOptions {
+  /** Stack name: `local`, `ibm` or `ci`. */
+  stack: string;
+  /** Directory holding Pulumi.yaml and Pulumi.<stack>.yaml. @default the repository root */
+  workDir?: string;
+  /**
+   * State backend URL.
+   * @default $PULUMI_BACKEND_URL, else `file://~/.pulumi-expense-tracker` (local backend)
+   */
+  backendUrl?: string;
+  /** Extra environment for the CLI (e.g. PULUMI_CONFIG_PASSPHRASE in tests). */
+  env?: Record<string, string>;
+  /** A Pulumi CLI to use instead of {@link locatePulumi}'s choice. */
+  installation?: PulumiInstallation;
+}
+
+/** The opened stack and the CLI it runs. */
+export interface OpenedStack {
+  stack: Stack;
+  installation: PulumiInstallation;
+  backendUrl: string;
+}
+
+/**
+ * Selects (or creates, with the passphrase secrets provider) the stack.
+ * @throws Error for an unknown stack or a missing passphrase; PulumiNotFoundError without a CLI.
+ */
+export async function openStack(options: OpenStackOptions): Promise<OpenedStack> {
+  if (!(STACKS as readonly string[]).includes(options.stack)) {
+    throw new Error(`--stack ${options.stack}: unknown stack; this project defines ${STACKS.join(', ')}`);
+  }
+  const installation = options.installation ?? locatePulumi();
+  const env: Record<string, string> = { ...options.env };
+  const passphraseSet = ['PULUMI_CONFIG_PASSPHRASE', 'PULUMI_CONFIG_PASSPHRASE_FILE'].some((k) => env[k] !== undefined || process.env[k] !== undefined);
+  if (!passphraseSet) {
+    throw new Error('PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is not set: the stacks encrypt their secrets with a passphrase');
+  }
+  const backendUrl = options.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? `file://${join(homedir(), '.pulumi-expense-tracker')}`;
+  const pulumiCommand = await PulumiCommand.get({ root: installation.root ?? join(installation.binary, '..', '..'), skipVersionCheck: true });
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: options.stack, projectName: 'expense-tracker', program },
+    {
+      workDir: options.workDir ?? REPO_ROOT,
+      pulumiCommand,
+      secretsProvider: 'passphrase',
+      envVars: {
+        ...installation.env,
+        PULUMI_BACKEND_URL: backendUrl,
+        PULUMI_SKIP_UPDATE_CHECK: 'true',
+        // Dynamic providers (IKS, ICR, minikube) run in a separate node process that must load TypeScript too.
+        NODE_OPTIONS: [process.env.NODE_OPTIONS, '--import tsx'].filter(Boolean).join(' '),
+        ...env,
+      },
+    },
+  );
+  return { stack, installation, backendUrl };
+}

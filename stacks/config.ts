@@ -1,0 +1,95 @@
+/**
+ * Stack configuration of the `expense-tracker` Pulumi project, read from `Pulumi.<stack>.yaml`
+ * (namespace `expense-tracker:`) and validated with zod. Every error names the config key.
+ *
+ * Secrets are never read here as plain values: `secretString()` returns them as Pulumi
+ * secret Outputs (set them with `pulumi config set --secret <key> <value>`).
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { z } from 'zod';
+
+/** The Pulumi project name; also the config namespace. */
+export const PROJECT = 'expense-tracker';
+
+/** Raised for invalid stack configuration; the message names the key (`expense-tracker:<key>`). */
+export class StackConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StackConfigError';
+  }
+}
+
+/** Image reference `repository:tag` (no digest), split at the tag's colon. */
+export function parseImageReference(reference: string, key = `${PROJECT}:image`): { repository: string; tag: string } {
+  const slash = reference.lastIndexOf('/');
+  const colon = reference.lastIndexOf(':');
+  if (colon <= slash || colon === reference.length - 1 || reference.includes('@')) {
+    throw new StackConfigError(`${key}: "${reference}" must be an image reference "repository:tag" (no digest)`);
+  }
+  return { repository: reference.slice(0, colon), tag: reference.slice(colon + 1) };
+}
+
+/** Reads and validates an object-valued key. @throws StackConfigError naming the key and field. */
+export function readObject<T extends z.ZodType>(config: pulumi.Config, key: string, schema: T): z.infer<T> {
+  const raw = config.getObject<unknown>(key) ?? {};
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = [key, ...issue.path.map(String)].join('.');
+    throw new StackConfigError(`${PROJECT}:${path}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Settings shared by every stack. */
+export interface CommonSettings {
+  /** Built-in environment the chart is synthesized for (`local` | `ibm`). */
+  environment: string;
+  /** Helm-style `path=value` overrides applied to the environment (see charts/environments.ts). */
+  set: string[];
+  /** Image reference `repository:tag`, or undefined to use the environment's. */
+  image: string | undefined;
+}
+
+/** Reads `environment`, `set` and `image`. */
+export function readCommon(config: pulumi.Config, defaultEnvironment: string): CommonSettings {
+  const set = config.getObject<unknown>('set') ?? [];
+  if (!Array.isArray(set) || set.some((s) => typeof s !== 'string')) {
+    throw new StackConfigError(`${PROJECT}:set: must be a list of "path=value" strings`);
+  }
+  const image = config.get('image');
+  if (image !== undefined) parseImageReference(image);
+  return { environment: config.get('environment') ?? defaultEnvironment, set: set as string[], image };
+}
+
+/** Where a stack deploys: an explicit kubeconfig (path or YAML) and/or context. */
+export interface KubeTarget {
+  /** Path to a kubeconfig file or the kubeconfig YAML itself; undefined = provider default (KUBECONFIG, ~/.kube/config). */
+  kubeconfig: pulumi.Output<string> | undefined;
+  /** Context name; undefined = current-context. */
+  context: string | undefined;
+}
+
+/** Reads `kubeconfig` (may be a secret) and `kubeContext`. */
+export function readKubeTarget(config: pulumi.Config): KubeTarget {
+  const kubeconfig = config.getSecret('kubeconfig');
+  return { kubeconfig, context: config.get('kubeContext') };
+}
+
+/** Application secrets; each is a Pulumi secret Output, or undefined to generate one. */
+export interface AppSecretSettings {
+  postgresPassword: pulumi.Output<string> | undefined;
+  redisPassword: pulumi.Output<string> | undefined;
+  sessionSecret: pulumi.Output<string> | undefined;
+  sendgridApiKey: pulumi.Output<string> | undefined;
+}
+
+/** Reads the optional secret keys `postgresPassword`, `redisPassword`, `sessionSecret`, `sendgridApiKey`. */
+export function readAppSecrets(config: pulumi.Config): AppSecretSettings {
+  return {
+    postgresPassword: config.getSecret('postgresPassword'),
+    redisPassword: config.getSecret('redisPassword'),
+    sessionSecret: config.getSecret('sessionSecret'),
+    sendgridApiKey: config.getSecret('sendgridApiKey'),
+  };
+}

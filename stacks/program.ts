@@ -1,0 +1,179 @@
+/**
+ * The Pulumi program of the `expense-tracker` project; chooses what to build by stack name
+ * (`pulumi.getStack()`):
+ *
+ * - `local`: MinikubeTarget + LocalRegistry (build + push) + ExpenseTrackerDeployment(local);
+ * - `ibm`:   IbmCloudCluster (IKS + ICR, or your cluster) + image pushed to ICR +
+ *            ExpenseTrackerDeployment(ibm);
+ * - `ci`:    ExpenseTrackerDeployment on the kubeconfig/context it is given, image from config.
+ *
+ * Used by `stacks/index.ts` (the `main` of Pulumi.yaml, for the `pulumi` CLI) and by
+ * `scripts/pulumi.ts` as an Automation API inline program.
+ * @returns the stack outputs (`url`, `namespace`, `objectCount`, plus per-stack extras).
+ * @throws StackConfigError / ConfigError naming the config key or environment field.
+ */
+import * as docker from '@pulumi/docker';
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { loadEnvironment, type EnvironmentConfig } from '../charts/environments.js';
+import { parseImageReference, PROJECT, readAppSecrets, readCommon, readKubeTarget, readObject, StackConfigError } from './config.js';
+import { ExpenseTrackerDeployment } from './expense-tracker-deployment.js';
+import { IbmCloudCluster } from './ibm-cloud-cluster.js';
+import { IBM_DEFAULT_ENDPOINTS } from './ibm/ibm-api.js';
+import { LocalRegistry } from './local-registry.js';
+import { MinikubeTarget } from './minikube-target.js';
+
+/** Stack names this program knows. */
+export const STACKS = ['local', 'ibm', 'ci'] as const;
+export type StackName = (typeof STACKS)[number];
+
+/** Stack outputs. */
+export type StackOutputs = Record<string, pulumi.Input<unknown>>;
+
+function sendgridKey(config: pulumi.Config, required: boolean): pulumi.Output<string> {
+  const key = readAppSecrets(config).sendgridApiKey;
+  if (key) return key;
+  if (required) throw new StackConfigError(`${PROJECT}:sendgridApiKey: required (pulumi config set --secret sendgridApiKey <key>)`);
+  pulumi.log.warn(`${PROJECT}:sendgridApiKey is not set: the app starts, but sending e-mail fails`);
+  return pulumi.secret('SG.not-configured');
+}
+
+function deployment(env: EnvironmentConfig, provider: k8s.Provider, config: pulumi.Config, sendgridApiKey: pulumi.Output<string>, opts?: pulumi.ComponentResourceOptions): ExpenseTrackerDeployment {
+  const secrets = readAppSecrets(config);
+  return new ExpenseTrackerDeployment(
+    'expense-tracker',
+    {
+      environment: env,
+      provider,
+      postgresPassword: secrets.postgresPassword,
+      redisPassword: secrets.redisPassword,
+      sessionSecret: secrets.sessionSecret,
+      sendgridApiKey,
+    },
+    opts,
+  );
+}
+
+function outputs(app: ExpenseTrackerDeployment, env: EnvironmentConfig, extra: StackOutputs = {}): StackOutputs {
+  return { url: app.url, namespace: env.namespace, image: `${env.image.repository}:${env.image.tag}`, objectCount: app.objects.length, ...extra };
+}
+
+const minikubeSchema = z.strictObject({
+  context: z.string().min(1).default('minikube'),
+  start: z.boolean().default(false),
+  cpus: z.number().int().min(2).default(4),
+  memoryMiB: z.number().int().min(2048).default(8192),
+  enableIngress: z.boolean().default(true),
+  deleteOnDestroy: z.boolean().default(false),
+});
+const registrySchema = z.strictObject({
+  port: z.number().int().min(1024).max(65535).default(5000),
+  containerName: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a DNS label').default('expense-registry'),
+  /** Docker networks the registry joins; default: the minikube profile's network. */
+  networks: z.array(z.string().min(1)).optional(),
+});
+
+/** `local`: minikube + loopback registry + the local environment. */
+export function localStack(config = new pulumi.Config()): StackOutputs {
+  const common = readCommon(config, 'local');
+  const minikube = readObject(config, 'minikube', minikubeSchema);
+  const registryConfig = readObject(config, 'registry', registrySchema);
+  const base = loadEnvironment(common.environment, { set: common.set, ...(common.image ? { imageTag: parseImageReference(common.image).tag } : {}) });
+  const sendgrid = sendgridKey(config, false);
+
+  const target = new MinikubeTarget('minikube', { ...minikube, insecureRegistries: [`${registryConfig.containerName}:5000`] });
+  const registry = new LocalRegistry(
+    'registry',
+    { port: registryConfig.port, containerName: registryConfig.containerName, networks: registryConfig.networks ?? [minikube.context], imageTag: base.image.tag },
+    { dependsOn: target.cluster ? [target.cluster] : [] },
+  );
+  const env = loadEnvironment(common.environment, { set: [...common.set, `image.repository=${registry.networkRepository}`], imageTag: base.image.tag });
+  const app = deployment(env, target.provider, config, sendgrid, { dependsOn: [registry] });
+  return outputs(app, env, { imageRef: registry.imageRef, kubeContext: target.context });
+}
+
+const ibmSchema = z.strictObject({
+  cluster: z.strictObject({
+    name: z.string().min(1),
+    existing: z.boolean().default(false),
+    vpcId: z.string().optional(),
+    flavor: z.string().optional(),
+    workerCount: z.number().int().min(1).optional(),
+    zones: z.array(z.strictObject({ id: z.string().min(1), subnetId: z.string().min(1) })).optional(),
+    kubeVersion: z.string().optional(),
+    resourceGroupId: z.string().optional(),
+    readyTimeoutSeconds: z.number().int().min(60).optional(),
+  }),
+  registry: z.strictObject({ namespace: z.string().min(1), accountId: z.string().min(1) }),
+  endpoints: z.strictObject({ iam: z.url().optional(), containers: z.url().optional(), registry: z.url().optional() }).optional(),
+});
+
+/** `ibm`: IKS (or your cluster) + ICR + the ibm environment. */
+export function ibmStack(config = new pulumi.Config()): StackOutputs {
+  const common = readCommon(config, 'ibm');
+  const ibm = readObject(config, 'ibm', ibmSchema);
+  const apiKey = config.getSecret('ibmApiKey');
+  if (!apiKey) throw new StackConfigError(`${PROJECT}:ibmApiKey: required (pulumi config set --secret ibmApiKey <IBM Cloud API key>)`);
+  const sendgrid = sendgridKey(config, true);
+  const endpoints = { ...IBM_DEFAULT_ENDPOINTS, ...ibm.endpoints };
+  const registryHost = new URL(endpoints.registry).host;
+  const repository = `${registryHost}/${ibm.registry.namespace}/expense-tracker`;
+  const tag = common.image ? parseImageReference(common.image).tag : undefined;
+  const env = loadEnvironment(common.environment, { set: [...common.set, `image.repository=${repository}`], ...(tag ? { imageTag: tag } : {}) });
+
+  const cluster = new IbmCloudCluster('ibm', {
+    apiKey,
+    cluster: ibm.cluster,
+    kubeconfig: readKubeTarget(config).kubeconfig,
+    context: readKubeTarget(config).context,
+    registry: ibm.registry,
+    endpoints,
+  });
+  const appDirectory = fileURLToPath(new URL('../app', import.meta.url));
+  const image = new docker.Image(
+    'app-image',
+    {
+      imageName: `${env.image.repository}:${env.image.tag}`,
+      build: { context: appDirectory, dockerfile: `${appDirectory}/Dockerfile`, platform: 'linux/amd64' },
+      // ICR accepts the literal user "iamapikey" with an API key as password.
+      registry: { server: cluster.registryServer, username: 'iamapikey', password: apiKey },
+    },
+    { dependsOn: [cluster.namespace] },
+  );
+  const app = deployment(env, cluster.provider, config, sendgrid, { dependsOn: [image] });
+  return outputs(app, env, { imageRef: image.repoDigest, clusterId: cluster.cluster?.clusterId ?? 'bring-your-own', ingressHostname: cluster.cluster?.ingressHostname ?? '' });
+}
+
+/** `ci`: deploy to whatever cluster the kubeconfig/context points at; image from config. */
+export function ciStack(config = new pulumi.Config()): StackOutputs {
+  const common = readCommon(config, 'local');
+  if (!common.image) throw new StackConfigError(`${PROJECT}:image: required for the ci stack ("repository:tag" the cluster can pull)`);
+  const { repository, tag } = parseImageReference(common.image);
+  const env = loadEnvironment(common.environment, { set: [...common.set, `image.repository=${repository}`], imageTag: tag });
+  const sendgrid = sendgridKey(config, false);
+  const target = readKubeTarget(config);
+  const provider = new k8s.Provider('ci', {
+    ...(target.kubeconfig ? { kubeconfig: target.kubeconfig } : {}),
+    ...(target.context ? { context: target.context } : {}),
+    enableServerSideApply: true,
+  });
+  const app = deployment(env, provider, config, sendgrid);
+  return outputs(app, env);
+}
+
+/** Runs the program for the current stack. @throws StackConfigError for unknown stacks. */
+export async function program(): Promise<StackOutputs> {
+  const stack = pulumi.getStack();
+  switch (stack) {
+    case 'local':
+      return localStack();
+    case 'ibm':
+      return ibmStack();
+    case 'ci':
+      return ciStack();
+    default:
+      throw new StackConfigError(`unknown stack "${stack}": this project defines ${STACKS.join(', ')}`);
+  }
+}
