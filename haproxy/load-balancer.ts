@@ -3,8 +3,8 @@
  *
  * Layout of the rendered file (HAProxy 2.6 keywords):
  * - `global`: logs to stdout, `maxconn`, a runtime API socket, `hard-stop-after`;
- * - `defaults`: `mode http`, `option httplog`, `option forwardfor`, `option redispatch`,
- *   `retries`, `retry-on`, timeouts;
+ * - `defaults`: `mode http`, `option httplog`, `option forwardfor`, `option redispatch 1`,
+ *   `retries`, `retry-on conn-failure empty-response 503` (idempotent methods only), timeouts;
  * - `resolvers <name>` (Kubernetes target): nameservers from `/etc/resolv.conf`;
  * - `frontend http-in`: the public listener, its own health URI (`monitor-uri`), ACL path
  *   routing (`/api` and `/api/...` → backend `api`, everything else → backend `web`);
@@ -219,11 +219,10 @@ export function buildLoadBalancerConfig(spec: LoadBalancerSpec): HaproxyConfig {
     .blank()
     .line('option', ['redispatch', '1'], 'A retried request goes to another server, not the one that just failed.')
     .line('retries', [spec.retries])
-    .line(
-      'retry-on',
-      ['conn-failure', 'empty-response'],
-      'Also retry when a server closed the connection without answering (killed or restarting instance).',
-    )
+    .comment('Retry when a server closed the connection without answering (killed or restarting instance),')
+    .comment('or answered 503 (the app does while it drains on SIGTERM). Non-idempotent requests are')
+    .comment('excluded in the frontend (disable-l7-retry): they are retried only if never sent.')
+    .line('retry-on', ['conn-failure', 'empty-response', '503'])
     .blank()
     .line('timeout connect', [duration(t.connectSeconds)])
     .line('timeout client', [duration(t.clientSeconds)])
@@ -260,7 +259,7 @@ export function buildLoadBalancerConfig(spec: LoadBalancerSpec): HaproxyConfig {
     .line(
       'http-request',
       ['disable-l7-retry', 'unless', '{', 'method', 'GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', '}'],
-      'Only idempotent methods are replayed after an empty response; a POST or PATCH is retried only if it never reached a server.',
+      'Only idempotent methods are replayed after an empty response or a 503; a POST or PATCH is retried only if it never reached a server.',
     );
   const routed = spec.backends.filter((b) => b.pathPrefixes.length > 0);
   for (const b of routed) {

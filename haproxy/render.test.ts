@@ -48,7 +48,15 @@ describe('renderHaproxyConfig: kubernetes target', () => {
         'hard-stop-after 25s',
       ]);
       expect(body(cfg, 'defaults')).toEqual(
-        expect.arrayContaining(['mode http', 'option httplog', 'option forwardfor', 'option redispatch 1', `retries ${env.haproxy.retries}`, 'timeout connect 5s']),
+        expect.arrayContaining([
+          'mode http',
+          'option httplog',
+          'option forwardfor',
+          'option redispatch 1',
+          `retries ${env.haproxy.retries}`,
+          'retry-on conn-failure empty-response 503',
+          'timeout connect 5s',
+        ]),
       );
       expect(body(cfg, 'frontend http-in')).toEqual([
         'bind :8080',
