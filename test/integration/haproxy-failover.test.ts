@@ -181,7 +181,7 @@ describe('HAProxy in front of two real app instances on loopback', () => {
       console.log(`haproxy-failover: roll: ${result.requests.total} requests in ${result.duration} s`);
       expect(result.requests.total).toBeGreaterThan(500);
       expect(failures(result), logTail()).toMatchObject({ errors: 0, timeouts: 0, non2xx: 0 });
-      expect(Object.keys(result.statusCodeStats)).toEqual(['200']);
+      expect(Object.keys(result.statusCodeStats ?? {})).toEqual(['200']);
     },
     240_000,
   );
