@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,8 +15,11 @@ import { HAPROXY_METRICS_PATH, HAPROXY_MONITOR_URI } from './render.js';
 
 const run = promisify(execFile);
 
-/** HAProxy binary: `HAPROXY_BIN`, else `haproxy` from PATH (Debian installs /usr/sbin/haproxy). */
-export const HAPROXY_BIN = process.env.HAPROXY_BIN ?? 'haproxy';
+/**
+ * HAProxy binary: `HAPROXY_BIN`, else Debian's `/usr/sbin/haproxy` (not on a non-root user's
+ * PATH on Debian), else `haproxy` from PATH.
+ */
+export const HAPROXY_BIN = process.env.HAPROXY_BIN ?? (existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy');
 
 /** Result of `haproxy -c`. */
 export interface ConfigCheck {
