@@ -7,6 +7,7 @@ import type { EnvironmentConfig } from '../../charts/environments.js';
 import { manifestFileName, synthesizeEnvironment, toYaml, type KubeObject } from '../../charts/synthesize.js';
 import { formatFindings, validateManifests } from '../../charts/validate.js';
 import { renderHaproxyConfig } from '../../haproxy/render.js';
+import { renderComposeFiles } from '../docker-compose/render.js';
 
 /** The rendered outputs of one environment. */
 export interface EnvironmentOutputs {
@@ -42,5 +43,10 @@ export function renderEnvironment(environment: EnvironmentConfig): EnvironmentOu
   // The cfg the HaproxyLoadBalancer's ConfigMap carries, as a plain file for review and `haproxy -c`
   // (kubectl apply -f dist/<env> reads only .yaml/.yml/.json files, so it is not applied twice).
   if (environment.haproxy.enabled) files.set('haproxy.cfg', renderHaproxyConfig(environment, { kind: 'kubernetes' }));
+  // The seeds' docker-compose topology for local use (issue 8), in a subdirectory so that
+  // `kubectl apply -f dist/local` (not recursive) never reads the compose file as a manifest.
+  if (environment.name === 'local' && environment.haproxy.enabled) {
+    for (const [name, content] of renderComposeFiles(environment)) files.set(name, content);
+  }
   return { environment, objects, files };
 }

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { APP_CONFIG_KEYS, APP_SECRET_ENV, APP_UID } from '../../charts/app-contract.js';
+import { loadEnvironment } from '../../charts/environments.js';
+import { COMPOSE_DIR, SECRET_ENV_FILES, composeModel, renderComposeFiles } from './render.js';
+
+type Service = Record<string, unknown> & { environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> };
+
+describe('compose renderer', () => {
+  const env = loadEnvironment('local');
+  const files = renderComposeFiles(env);
+  const text = files.get(`${COMPOSE_DIR}/docker-compose.yml`)!;
+  const model = parse(text, { version: '1.1' }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+
+  it('is deterministic and lives in a subdirectory kubectl apply -f dist/<env> does not read', () => {
+    expect([...files.keys()]).toEqual([`${COMPOSE_DIR}/docker-compose.yml`, `${COMPOSE_DIR}/haproxy.cfg`]);
+    expect(renderComposeFiles(env)).toEqual(files);
+  });
+
+  it('runs web x web.replicas from the model, hardened as the chart', () => {
+    const web = model.services.web!;
+    expect(web.scale).toBe(env.web.replicas);
+    expect(web.image).toBe(`${env.image.repository}:${env.image.tag}`);
+    expect(web.user).toBe(`${APP_UID}:${APP_UID}`);
+    expect(web).toMatchObject({ read_only: true, cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'], init: true, tmpfs: ['/tmp'] });
+    expect(Object.keys(web.environment!).sort()).toEqual([...APP_CONFIG_KEYS].sort());
+  });
+
+  it('orders start-up with depends_on conditions and keeps Postgres on a named volume', () => {
+    expect(model.services.migrate!.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+    expect(model.services.web!.depends_on).toMatchObject({ migrate: { condition: 'service_completed_successfully' }, redis: { condition: 'service_healthy' } });
+    expect(model.services.haproxy!.depends_on).toEqual({ web: { condition: 'service_healthy' } });
+    expect(model.services.postgres!.volumes).toEqual(['postgres-data:/var/lib/postgresql/data']);
+    expect(Object.keys(model.volumes)).toEqual(['postgres-data']);
+    for (const name of ['postgres', 'redis', 'web', 'haproxy']) expect(model.services[name]!.healthcheck, name).toBeDefined();
+    // YAML 1.1 readers (docker-compose 1.x) must see the string "no", not false.
+    expect(model.services.migrate!.restart).toBe('no');
+  });
+
+  it('carries no secret value: every secret variable comes from an env file', () => {
+    const inline = Object.values(model.services).flatMap((s) => Object.keys(s.environment ?? {}));
+    for (const secret of [...Object.keys(APP_SECRET_ENV), 'POSTGRES_PASSWORD', 'REDISCLI_AUTH']) expect(inline).not.toContain(secret);
+    expect(SECRET_ENV_FILES['app.env']).toEqual(expect.arrayContaining(Object.keys(APP_SECRET_ENV)));
+    expect(text).not.toMatch(/PASSWORD=|SECRET=|API_KEY=/);
+  });
+
+  it('points HAProxy at the compose service through Docker DNS', () => {
+    const cfg = files.get(`${COMPOSE_DIR}/haproxy.cfg`)!;
+    expect(cfg).toMatch(/server-template web \d+ web:8080 check resolvers dockerdns init-addr none/);
+    expect(cfg).toContain('resolvers dockerdns');
+  });
+
+  it('refuses an environment without HAProxy', () => {
+    expect(() => composeModel(loadEnvironment('local', { set: ['haproxy.enabled=false'] }))).toThrow(/haproxy\.enabled/);
+  });
+});
