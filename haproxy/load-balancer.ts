@@ -88,6 +88,11 @@ export interface LoadBalancerSpec {
   readonly header: readonly string[];
   /** `global maxconn` (also bounds the frontend). */
   readonly maxconn: number;
+  /**
+   * `global nbthread`: worker threads.
+   * @default - HAProxy's default, one thread per CPU it may run on
+   */
+  readonly nbthread?: number;
   /** Path of the runtime API socket (`stats socket`); its directory must be writable. */
   readonly statsSocket: string;
   /** `hard-stop-after`: upper bound of a soft stop (SIGUSR1) before lingering connections are closed. */
@@ -141,6 +146,7 @@ function hostPort(address: string, port: number): string {
 /** Checks the cross-field rules of a spec. @throws HaproxyConfigError naming the field */
 function validateSpec(spec: LoadBalancerSpec): void {
   checkPositiveInt('maxconn', spec.maxconn, 1_000_000);
+  if (spec.nbthread !== undefined) checkPositiveInt('nbthread', spec.nbthread, 64);
   checkPort('bind.port', spec.bind.port);
   checkPort('stats.port', spec.stats.port);
   if (spec.bind.port === spec.stats.port && spec.bind.address === spec.stats.address) {
@@ -202,10 +208,14 @@ export function buildLoadBalancerConfig(spec: LoadBalancerSpec): HaproxyConfig {
   const cfg = new HaproxyConfig(spec.header);
   const t = spec.timeouts;
 
-  cfg
-    .section('global', undefined, ['Process-wide settings.'])
+  const g = cfg.section('global', undefined, ['Process-wide settings.']);
+  g
     .line('log', ['stdout', 'format', 'raw', 'local0', 'info'], 'Log to stdout (HAProxy >= 1.9): the container runtime or `npm run local` collects it.')
-    .line('maxconn', [spec.maxconn], 'Concurrent connections this process accepts; more wait in the kernel backlog.')
+    .line('maxconn', [spec.maxconn], 'Concurrent connections this process accepts; more wait in the kernel backlog.');
+  if (spec.nbthread !== undefined) {
+    g.line('nbthread', [spec.nbthread], 'Sized to the container CPU limit: HAProxy would otherwise start one thread per node CPU.');
+  }
+  g
     .line('stats', ['socket', spec.statsSocket, 'mode', '600', 'level', 'admin'], 'Runtime API (show stat, set server state drain, ...); its directory must be writable.')
     .line('stats', ['timeout', '30s'])
     .line('hard-stop-after', [duration(spec.hardStopAfterSeconds)], 'A soft stop (SIGUSR1) closes what is still open after this long.');

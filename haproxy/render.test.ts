@@ -43,6 +43,8 @@ describe('renderHaproxyConfig: kubernetes target', () => {
       expect(body(cfg, 'global')).toEqual([
         'log stdout format raw local0 info',
         `maxconn ${env.haproxy.maxconn}`,
+        // local: limit 250m → 1 thread; ibm: limit 1 CPU → 1 thread
+        'nbthread 1',
         'stats socket /var/run/haproxy/admin.sock mode 600 level admin',
         'stats timeout 30s',
         'hard-stop-after 25s',
@@ -93,6 +95,16 @@ describe('renderHaproxyConfig: kubernetes target', () => {
     expect(body(cfg, 'defaults')).toContain('timeout server 90s');
   });
 
+  it('sizes nbthread to the CPU limit in whole CPUs', () => {
+    const threads = (cpu: string) =>
+      body(renderHaproxyConfig(loadEnvironment('ibm', { imageTag: '1', set: [`haproxy.resources.limits.cpu=${cpu}`] }), { kind: 'kubernetes' }), 'global').find((l) =>
+        l.startsWith('nbthread'),
+      );
+    expect(threads('500m')).toBe('nbthread 1');
+    expect(threads('2')).toBe('nbthread 2');
+    expect(threads('2500m')).toBe('nbthread 2');
+  });
+
   it('is deterministic and starts with a generated-file header', () => {
     const env = loadEnvironment('ibm', { imageTag: '1' });
     const a = renderHaproxyConfig(env, { kind: 'kubernetes' });
@@ -113,6 +125,7 @@ describe('renderHaproxyConfig: local target', () => {
     expect(body(cfg, 'frontend http-in')[0]).toBe('bind 127.0.0.1:18080');
     expect(body(cfg, 'frontend stats')[0]).toBe('bind 127.0.0.1:18404');
     expect(body(cfg, 'global')).toContain('stats socket /tmp/haproxy-test/admin.sock mode 600 level admin');
+    expect(cfg).not.toContain('nbthread');
     expect(cfg).not.toContain('resolvers');
     expect(cfg).not.toContain('server-template');
   });

@@ -13,7 +13,7 @@
  * own balance algorithm, health checks and statistics.
  */
 import { APP_PORT, READY_PATH } from '../charts/app-contract.js';
-import type { EnvironmentConfig } from '../charts/environments.js';
+import { toMillicores, type EnvironmentConfig } from '../charts/environments.js';
 import { HaproxyConfigError } from './config-builder.js';
 import { renderLoadBalancer, type BackendSpec, type LoadBalancerSpec, type ServerSource } from './load-balancer.js';
 
@@ -138,6 +138,8 @@ export function loadBalancerSpec(env: EnvironmentConfig, target: HaproxyTarget):
   return {
     header,
     maxconn: h.maxconn,
+    // In a pod: one thread per whole CPU of the limit (at least 1). Locally: HAProxy's default.
+    nbthread: target.kind === 'kubernetes' ? Math.max(1, Math.floor(toMillicores(h.resources.limits.cpu) / 1000)) : undefined,
     statsSocket,
     hardStopAfterSeconds: HAPROXY_HARD_STOP_AFTER_SECONDS,
     bind,
