@@ -140,11 +140,11 @@ describe('HAProxy in front of two real app instances on loopback', () => {
     'an instance killed during a bounded load: zero failed requests, reported DOWN, then UP after restart',
     async () => {
       const [web1] = topology.instances;
-      const amount = 3000;
+      const amount = 5000;
       const load = startLoad(topology.url, { amount });
       await eventually('the load to get going', 30_000, () => load.responses() >= 300);
-      expect(await web1.stop('SIGKILL')).toBe('SIGKILL');
       const killedAt = load.responses();
+      expect(await web1.stop('SIGKILL')).toBe('SIGKILL');
       const result = await load.result;
       console.log(`haproxy-failover: kill: ${killedAt}/${amount} responses before the kill, ${result.requests.average} req/s`);
       expect(killedAt, 'the kill happened during the load').toBeLessThan(amount);
