@@ -123,7 +123,7 @@ describe('app container against Postgres and Redis containers', () => {
   });
 
   it('serves register → add expense → dashboard over HTTP', async () => {
-    const html = await registerAddExpenseDashboard(`http://127.0.0.1:${port}`, `container-${engine.run}@example.com`, {
+    const { html } = await registerAddExpenseDashboard(`http://127.0.0.1:${port}`, `container-${engine.run}@example.com`, {
       amount: '42.17',
       category: 'Groceries',
       description: 'containers tier',

@@ -45,21 +45,36 @@ export class PageClient {
   }
 }
 
+/** Password every test user gets. */
+export const TEST_PASSWORD = 'correct horse battery staple';
+
+/**
+ * Logs `email` in on a new client.
+ * @throws Error unless the app redirects to /dashboard.
+ */
+export async function logIn(baseUrl: string, email: string): Promise<PageClient> {
+  const c = new PageClient(baseUrl);
+  const login = await c.submit('/login', '/login', { email, password: TEST_PASSWORD });
+  if (login.status !== 303 || login.headers.get('location') !== '/dashboard') throw new Error(`POST /login: HTTP ${login.status} → ${login.headers.get('location')}`);
+  return c;
+}
+
 /**
  * Register → log in → add one expense → read the dashboard, asserting each redirect.
- * @returns the dashboard HTML.
+ * @returns the dashboard HTML and the logged-in client.
  * @throws Error naming the step that did not answer as the app does.
  */
-export async function registerAddExpenseDashboard(baseUrl: string, email: string, expense: { amount: string; category: string; description: string; date: string }): Promise<string> {
-  const c = new PageClient(baseUrl);
-  const password = 'correct horse battery staple';
-  const reg = await c.submit('/register', '/register', { email, password });
+export async function registerAddExpenseDashboard(
+  baseUrl: string,
+  email: string,
+  expense: { amount: string; category: string; description: string; date: string },
+): Promise<{ html: string; client: PageClient }> {
+  const reg = await new PageClient(baseUrl).submit('/register', '/register', { email, password: TEST_PASSWORD });
   if (reg.status !== 303) throw new Error(`POST /register: HTTP ${reg.status} ${reg.text.slice(0, 300)}`);
-  const login = await c.submit('/login', '/login', { email, password });
-  if (login.status !== 303 || login.headers.get('location') !== '/dashboard') throw new Error(`POST /login: HTTP ${login.status} → ${login.headers.get('location')}`);
+  const c = await logIn(baseUrl, email);
   const add = await c.submit('/expenses', '/expenses', { ...expense, currency: 'USD' });
   if (add.status !== 303) throw new Error(`POST /expenses: HTTP ${add.status} ${add.text.slice(0, 300)}`);
   const dash = await c.get(`/dashboard?month=${expense.date.slice(0, 7)}`);
   if (dash.status !== 200) throw new Error(`GET /dashboard: HTTP ${dash.status}`);
-  return dash.text;
+  return { html: dash.text, client: c };
 }

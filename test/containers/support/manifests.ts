@@ -8,13 +8,19 @@ import { execa } from 'execa';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from '../../../scripts/docker-engine/images.js';
 
+/** Runs `npm run synth -- --env <env> --out <outDir>`; returns `<outDir>/<env>`. */
+export async function synthesize(env: string, outDir: string): Promise<string> {
+  await execa('npm', ['run', '-s', 'synth', '--', '--env', env, '--out', outDir], { cwd: REPO_ROOT });
+  return join(outDir, env);
+}
+
 /**
  * Runs `npm run synth -- --env <env> --out <outDir>` (the real CLI) and returns the `data` of
  * the ConfigMap named `name` from `<outDir>/<env>/*.yaml`.
  * @throws Error when synth fails or no such ConfigMap was written.
  */
 export async function synthesizedConfigMap(env: string, outDir: string, name = 'expense-config'): Promise<Record<string, string>> {
-  await execa('npm', ['run', '-s', 'synth', '--', '--env', env, '--out', outDir], { cwd: REPO_ROOT });
+  await synthesize(env, outDir);
   const dir = join(outDir, env);
   for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
     for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {

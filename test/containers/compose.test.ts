@@ -1,0 +1,173 @@
+/**
+ * The compose file `npm run synth` writes (dist/local/compose/) on the private engine with
+ * Debian's docker-compose 1.29: it comes up healthy, the app answers through HAProxy, killing one
+ * web replica under load fails no client request, and `down` + `up` keeps the Postgres data.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa, type Result } from 'execa';
+import { loadEnvironment } from '../../charts/environments.js';
+import { DOCKER_COMPOSE, dockerEnv } from '../../scripts/docker-engine/engine.js';
+import { buildAppImage } from '../../scripts/docker-engine/images.js';
+import { COMPOSE_DIR, SERVICES } from '../../scripts/docker-compose/render.js';
+import { ensureComposeSecrets } from '../../scripts/docker-compose/secrets.js';
+import { freePort } from '../support/ports.js';
+import { d, eventually, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';
+import { logIn, registerAddExpenseDashboard, type PageClient } from './support/http.js';
+import { synthesize } from './support/manifests.js';
+
+const local = loadEnvironment('local');
+/** Compose projects of this suite are `etkc<pid>`; leftovers of killed runs are removed by PID. */
+const PROJECT_PREFIX = 'etkc';
+
+let engine: TestEngine;
+let project: string;
+let composeFile: string;
+let composeEnv: Record<string, string>;
+let port: number;
+let statsPort: number;
+let baseUrl: string;
+const email = () => `compose-${engine.run}@example.com`;
+
+function compose(args: readonly string[]): Promise<Result> {
+  return execa(DOCKER_COMPOSE, ['--project-name', project, '--file', composeFile, ...args], { env: { ...process.env, ...composeEnv }, all: true, reject: false });
+}
+
+/** Removes containers, networks and volumes of `etkc<pid>` projects whose PID is gone. */
+async function removeStaleProjects(): Promise<void> {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const stale = (p: string) => p.startsWith(PROJECT_PREFIX) && !alive(Number(p.slice(PROJECT_PREFIX.length)));
+  const list = async (kind: string[], fmt: string) =>
+    (await d([...kind, '--filter', 'label=com.docker.compose.project', '--format', fmt])).stdout
+      .split('\n')
+      .map((l) => l.trim().split(' '))
+      .filter(([id, p]) => id && p && stale(p))
+      .map(([id]) => id!);
+  const containers = await list(['ps', '-a'], '{{.ID}} {{.Label "com.docker.compose.project"}}');
+  if (containers.length) await d(['rm', '--force', ...containers], { reject: false });
+  for (const n of await list(['network', 'ls'], '{{.ID}} {{.Label "com.docker.compose.project"}}')) await d(['network', 'rm', n], { reject: false });
+  for (const v of await list(['volume', 'ls'], '{{.Name}} {{.Label "com.docker.compose.project"}}')) await d(['volume', 'rm', '--force', v], { reject: false });
+}
+
+/** Per-server response counters of HAProxy's `web` backend (Prometheus exporter). */
+async function webServerResponses(): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${statsPort}/metrics`)).text();
+  const counts = new Map<string, number>();
+  for (const m of text.matchAll(/^haproxy_server_http_responses_total\{proxy="web",server="([^"]+)",code="2xx"\} (\d+)/gm)) {
+    counts.set(m[1]!, Number(m[2]));
+  }
+  return counts;
+}
+
+beforeAll(async () => {
+  engine = await setupEngine();
+  await removeStaleProjects();
+  project = `${PROJECT_PREFIX}${engine.run}`;
+  await buildAppImage(`${local.image.repository}:${local.image.tag}`);
+  // Exactly what `npm run synth` writes.
+  const dist = await synthesize('local', join(engine.scratch, 'dist'));
+  composeFile = join(dist, COMPOSE_DIR, 'docker-compose.yml');
+  const secretsDir = join(engine.scratch, 'compose-secrets');
+  ensureComposeSecrets(secretsDir);
+  [port, statsPort] = [await freePort(), await freePort()];
+  baseUrl = `http://127.0.0.1:${port}`;
+  composeEnv = {
+    ...dockerEnv(engine.paths),
+    EXPENSE_COMPOSE_SECRETS_DIR: secretsDir,
+    HAPROXY_PORT: String(port),
+    HAPROXY_STATS_PORT: String(statsPort),
+    COMPOSE_BRIDGE_NAME: `etkd-c${Number(engine.run).toString(36)}`,
+  };
+});
+afterAll(async () => {
+  try {
+    if (project) await compose(['down', '--volumes', '--remove-orphans', '--timeout', '10']);
+  } finally {
+    await teardownEngine(engine);
+  }
+});
+
+describe('generated docker-compose topology', () => {
+  it('is a valid compose file for docker-compose 1.29', async () => {
+    const r = await compose(['config', '--quiet']);
+    expect(r.exitCode, String(r.all)).toBe(0);
+  });
+
+  it(`comes up healthy: web x ${local.web.replicas} behind HAProxy, migrations applied`, async () => {
+    const began = Date.now();
+    const up = await compose(['up', '--detach']);
+    expect(up.exitCode, String(up.all)).toBe(0);
+    await eventually('the app ready through HAProxy', async () => (await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(5000) })).status === 200, 60, async () => String((await compose(['logs', '--tail', '20'])).all));
+    console.log(`docker-compose up to ready through HAProxy: ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    const ps = await d(['ps', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${SERVICES.web}`, '--format', '{{.Status}}']);
+    const statuses = ps.stdout.split('\n').filter(Boolean);
+    expect(statuses).toHaveLength(local.web.replicas);
+    const migrate = await d(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${SERVICES.migrate}`, '--format', '{{.Status}}']);
+    expect(migrate.stdout.trim()).toMatch(/^Exited \(0\)/);
+  });
+
+  let client: PageClient;
+  it('serves register → add expense → dashboard through HAProxy, spread over the replicas', async () => {
+    const r = await registerAddExpenseDashboard(baseUrl, email(), { amount: '19.99', category: 'Books', description: 'kept across restarts', date: '2026-04-02' });
+    expect(r.html).toMatch(/data-testid="month-total">\$19\.99</);
+    client = r.client;
+    for (let i = 0; i < 20; i++) expect((await client.get('/dashboard?month=2026-04')).status).toBe(200);
+    const served = [...(await webServerResponses()).values()].filter((n) => n > 0);
+    expect(served.length).toBe(local.web.replicas);
+  });
+
+  it('kill one web container during a bounded load → zero failed client requests', async () => {
+    const ids = (await d(['ps', '--quiet', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${SERVICES.web}`])).stdout.split('\n').filter(Boolean);
+    expect(ids.length).toBe(local.web.replicas);
+    const startState = (await d(['inspect', '--format', '{{.State.Running}} {{.State.StartedAt}} {{.RestartCount}}', ids[0]!])).stdout.trim();
+    const total = 600;
+    const concurrency = 8;
+    const killAfter = 150;
+    let started = 0;
+    let completed = 0;
+    const failures: string[] = [];
+    let killed: Promise<unknown> | undefined;
+    const worker = async () => {
+      while (started < total) {
+        const i = started++;
+        const path = i % 2 === 0 ? '/dashboard?month=2026-04' : '/';
+        try {
+          const res = await client.get(path);
+          if (res.status !== 200) failures.push(`${path}: HTTP ${res.status}`);
+        } catch (err) {
+          failures.push(`${path}: ${String(err)}`);
+        }
+        completed++;
+        if (completed === killAfter) killed = d(['kill', ids[0]!]);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    await killed;
+    expect(failures).toEqual([]);
+    expect(completed).toBe(total);
+    // The kill really happened (the container exited, or its restart policy started it again).
+    const state = (await d(['inspect', '--format', '{{.State.Running}} {{.State.StartedAt}} {{.RestartCount}}', ids[0]!])).stdout.trim();
+    expect(state).not.toBe(startState);
+  });
+
+  it('keeps the Postgres data across docker-compose down and up', async () => {
+    const down = await compose(['down', '--timeout', '20']);
+    expect(down.exitCode, String(down.all)).toBe(0);
+    expect((await d(['ps', '-a', '--quiet', '--filter', `label=com.docker.compose.project=${project}`])).stdout.trim()).toBe('');
+    const up = await compose(['up', '--detach']);
+    expect(up.exitCode, String(up.all)).toBe(0);
+    await eventually('the app ready again', async () => (await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(5000) })).status === 200, 60);
+    const again = await logIn(baseUrl, email());
+    const dash = await again.get('/dashboard?month=2026-04');
+    expect(dash.status).toBe(200);
+    expect(dash.text).toMatch(/data-testid="month-total">\$19\.99</);
+    expect(dash.text).toContain('kept across restarts');
+  });
+});
