@@ -2,7 +2,7 @@
  * `npm run local [-- --instances N] [--backup N] [--port P] [--stats-port P] [--pg-port P] [--env local] [--set path=value]... [--log-level L]`
  *
  * The compose topology of the seeds as processes on loopback, no Docker: PostgreSQL (data in
- * `.local/postgres/`, git-ignored, kept across runs), Redis, a mail sink standing in for
+ * `.local/postgres/`, git-ignored, kept across runs; `--state-dir` moves it), Redis, a mail sink standing in for
  * SendGrid (mails are logged), N app instances (default 2) and HAProxy in front, configured
  * from the environment model (`--env`, `--set` as in `npm run synth`). The app is served on
  * one port (default 8080); HAProxy's stats page and Prometheus metrics on another (default 8404).
@@ -20,7 +20,7 @@ import { startLocalTopology, type LocalTopology } from '../haproxy/local-topolog
 import { HAPROXY_METRICS_PATH, HAPROXY_STATS_URI } from '../haproxy/render.js';
 
 const USAGE =
-  'usage: npm run local -- [--instances N] [--backup N] [--port P] [--stats-port P] [--pg-port P] [--env local|ibm] [--set path=value]... [--log-level warn] [--quiet]';
+  'usage: npm run local -- [--instances N] [--backup N] [--port P] [--stats-port P] [--pg-port P] [--env local|ibm] [--set path=value]... [--log-level warn] [--state-dir .local] [--quiet]';
 
 function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -41,6 +41,7 @@ async function main(): Promise<number> {
         'pg-port': { type: 'string' },
         env: { type: 'string', default: 'local' },
         'log-level': { type: 'string', default: 'warn' },
+        'state-dir': { type: 'string', default: '.local' },
         set: { type: 'string', multiple: true },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
@@ -61,6 +62,7 @@ async function main(): Promise<number> {
       environment: loadEnvironment(values.env!, { set: values.set ?? [] }),
       quiet: values.quiet!,
       logLevel: values['log-level']!,
+      stateDir: values['state-dir']!,
     };
     if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(flags.logLevel)) {
       throw new Error(`--log-level must be one of fatal, error, warn, info, debug, trace; got "${flags.logLevel}"`);
@@ -74,7 +76,8 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const root = resolve(import.meta.dirname, '..', '.local');
+  // PostgreSQL data and HAProxy's cfg/socket live here (relative paths from the repository root).
+  const root = resolve(import.meta.dirname, '..', flags.stateDir);
   const log = (source: string, line: string) => {
     if (!flags.quiet || source === 'local') console.log(`${source.padEnd(11)}| ${line}`);
   };
