@@ -78,5 +78,7 @@ export function manifestFileName(obj: KubeObject): string {
 
 /** Renders one object as a YAML document (stable key order as produced by cdk8s). */
 export function toYaml(obj: KubeObject): string {
-  return stringify(obj, { lineWidth: 0, aliasDuplicateObjects: false });
+  // YAML 1.1 rules: kubectl and the API server parse manifests as YAML 1.1, where an unquoted
+  // `no`, `yes`, `on` or `off` is a boolean; this quotes such strings (e.g. redis `--appendonly no`).
+  return stringify(obj, { lineWidth: 0, aliasDuplicateObjects: false, version: '1.1' });
 }
