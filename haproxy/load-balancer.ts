@@ -18,7 +18,7 @@ import { duration, HaproxyConfig, HaproxyConfigError, type Section } from './con
 /** Backend `balance` algorithms offered by the model (HAProxy 2.6 manual, `balance`). */
 export type BalanceAlgorithm = 'roundrobin' | 'leastconn';
 
-/** Servers addressed through DNS: `server-template <prefix> <count> <fqdn>:<port> check resolvers <r> init-addr none`. */
+/** Servers addressed through DNS: `server-template <prefix> <count> <fqdn>:<port> check resolvers <r> [resolve-prefer <family>] init-addr none`. */
 export interface ServerTemplateSource {
   readonly kind: 'template';
   /** Server name prefix; servers are named `<prefix>1` … `<prefix><count>`. */
@@ -31,6 +31,12 @@ export interface ServerTemplateSource {
   readonly port: number;
   /** Name of the `resolvers` section used for runtime resolution. */
   readonly resolvers: string;
+  /**
+   * `resolve-prefer`: address family queried first (`ipv4` avoids a useless AAAA query per
+   * resolution in an IPv4 cluster).
+   * @default - HAProxy's default (ipv6 first, then ipv4)
+   */
+  readonly resolvePrefer?: 'ipv4' | 'ipv6';
 }
 
 /** One static server line. */
@@ -71,13 +77,29 @@ export interface BackendSpec {
   readonly servers: ServerSource;
 }
 
-/** A `resolvers` section fed from `/etc/resolv.conf` (`parse-resolv-conf`). */
+/** One `nameserver <name> <address>:<port>` line (UDP). */
+export interface Nameserver {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+/** A `resolvers` section: nameservers from `/etc/resolv.conf` (`parse-resolv-conf`) and/or listed ones. */
 export interface ResolversSpec {
   readonly name: string;
+  /** `parse-resolv-conf`: use the nameservers of the process's `/etc/resolv.conf` (in a pod: the cluster DNS). */
+  readonly parseResolvConf: boolean;
+  /**
+   * Explicit nameservers, after those of resolv.conf.
+   * @default []
+   */
+  readonly nameservers?: readonly Nameserver[];
   /** `hold valid`: seconds a resolution result is trusted before re-resolving. */
   readonly holdValidSeconds: number;
-  /** `hold nx|refused|timeout|other|obsolete`: seconds an error is tolerated before servers go DOWN / records are dropped. */
+  /** `hold nx|refused|timeout|other`: seconds a resolution error is tolerated before the servers go DOWN. */
   readonly holdErrorSeconds: number;
+  /** `hold obsolete`: seconds a record missing from answers keeps its server slot (the slot then returns to maintenance). */
+  readonly holdObsoleteSeconds: number;
   /** `accepted_payload_size` in bytes (EDNS0); large enough for one A record per pod. */
   readonly acceptedPayloadSize: number;
 }
@@ -160,6 +182,12 @@ function validateSpec(spec: LoadBalancerSpec): void {
   checkPositiveInt('healthCheck.fall', spec.healthCheck.fall, 100);
   checkPositiveInt('healthCheck.rise', spec.healthCheck.rise, 100);
   if (spec.backends.length === 0) throw new HaproxyConfigError('backends must not be empty');
+  if (spec.resolvers) {
+    if (!spec.resolvers.parseResolvConf && (spec.resolvers.nameservers ?? []).length === 0) {
+      throw new HaproxyConfigError('resolvers: needs parseResolvConf or at least one nameserver');
+    }
+    for (const n of spec.resolvers.nameservers ?? []) checkPort(`resolvers.nameservers.${n.name}.port`, n.port);
+  }
   const defaults = spec.backends.filter((b) => b.pathPrefixes.length === 0);
   if (defaults.length !== 1) {
     throw new HaproxyConfigError(`exactly one backend must have no pathPrefixes (the default backend), found ${defaults.length}`);
@@ -244,22 +272,22 @@ export function buildLoadBalancerConfig(spec: LoadBalancerSpec): HaproxyConfig {
 
   if (spec.resolvers) {
     const r = spec.resolvers;
-    cfg
-      .section('resolvers', r.name, [
-        'Runtime DNS resolution of server-template names: pods that appear or disappear',
-        'behind the headless Service are picked up without a reload.',
-      ])
-      .line('parse-resolv-conf', [], "The pod's /etc/resolv.conf names the cluster DNS (kube-dns / CoreDNS).")
-      .line('accepted_payload_size', [r.acceptedPayloadSize], 'EDNS0 payload: room for one A record per pod.')
+    const rs = cfg.section('resolvers', r.name, [
+      'Runtime DNS resolution of server-template names: pods that appear or disappear',
+      'behind the headless Service are picked up without a reload.',
+    ]);
+    if (r.parseResolvConf) rs.line('parse-resolv-conf', [], "The pod's /etc/resolv.conf names the cluster DNS (kube-dns / CoreDNS).");
+    for (const n of r.nameservers ?? []) rs.line('nameserver', [n.name, hostPort(n.address, n.port)]);
+    rs.line('accepted_payload_size', [r.acceptedPayloadSize], 'EDNS0 payload: room for one A record per pod.')
       .line('resolve_retries', [3])
-      .line('timeout resolve', ['1s'])
+      .line('timeout resolve', ['1s'], 'Re-resolve every second: new pods get a slot within about a second.')
       .line('timeout retry', ['1s'])
       .line('hold valid', [duration(r.holdValidSeconds)])
-      .line('hold other', [duration(r.holdErrorSeconds)])
+      .line('hold other', [duration(r.holdErrorSeconds)], 'A DNS hiccup does not take servers DOWN for this long.')
       .line('hold refused', [duration(r.holdErrorSeconds)])
       .line('hold nx', [duration(r.holdErrorSeconds)])
       .line('hold timeout', [duration(r.holdErrorSeconds)])
-      .line('hold obsolete', [duration(r.holdErrorSeconds)]);
+      .line('hold obsolete', [duration(r.holdObsoleteSeconds)], 'A pod gone from DNS keeps its slot this long (health checks mark it DOWN first).');
   }
 
   const fe = cfg.section('frontend', FRONTEND_NAME, ['Public entry point.']);
@@ -312,7 +340,17 @@ function addServers(be: Section, source: ServerSource): void {
   if (source.kind === 'template') {
     be.line(
       'server-template',
-      [source.prefix, source.count, `${source.fqdn}:${source.port}`, 'check', 'resolvers', source.resolvers, 'init-addr', 'none'],
+      [
+        source.prefix,
+        source.count,
+        `${source.fqdn}:${source.port}`,
+        'check',
+        'resolvers',
+        source.resolvers,
+        ...(source.resolvePrefer ? ['resolve-prefer', source.resolvePrefer] : []),
+        'init-addr',
+        'none',
+      ],
       `${source.count} slots filled from DNS; unused slots stay in maintenance. init-addr none: start before the names resolve.`,
     );
     return;

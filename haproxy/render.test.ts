@@ -32,7 +32,7 @@ describe('renderHaproxyConfig: kubernetes target', () => {
     const cfg = renderHaproxyConfig(env, { kind: 'kubernetes' });
 
     it(`${name}: discovers web pods through the headless Service with runtime DNS`, () => {
-      const template = `server-template web ${env.haproxy.serverSlots} expense-web-headless.${env.namespace}.svc.cluster.local:8080 check resolvers kubedns init-addr none`;
+      const template = `server-template web ${env.haproxy.serverSlots} expense-web-headless.${env.namespace}.svc.cluster.local:8080 check resolvers kubedns resolve-prefer ipv4 init-addr none`;
       expect(body(cfg, 'backend web')).toContain(template);
       expect(body(cfg, 'backend api')).toContain(template);
       expect(body(cfg, 'resolvers kubedns')).toEqual(expect.arrayContaining(['parse-resolv-conf', 'accepted_payload_size 8192', 'hold valid 10s']));

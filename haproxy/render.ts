@@ -111,6 +111,8 @@ export function loadBalancerSpec(env: EnvironmentConfig, target: HaproxyTarget):
       fqdn: `${WEB_HEADLESS_SERVICE}.${env.namespace}.svc.${domain}`,
       port: APP_PORT,
       resolvers: KUBE_RESOLVERS,
+      // Kubernetes Services on minikube and IKS are IPv4 (single-stack).
+      resolvePrefer: 'ipv4',
     };
     bind = { address: '', port: HAPROXY_HTTP_PORT };
     stats = { address: '', port: HAPROXY_STATS_PORT, uri: HAPROXY_STATS_URI, metricsPath: HAPROXY_METRICS_PATH };
@@ -150,7 +152,7 @@ export function loadBalancerSpec(env: EnvironmentConfig, target: HaproxyTarget):
     healthCheck,
     resolvers:
       target.kind === 'kubernetes'
-        ? { name: KUBE_RESOLVERS, holdValidSeconds: 10, holdErrorSeconds: 30, acceptedPayloadSize: 8192 }
+        ? { name: KUBE_RESOLVERS, parseResolvConf: true, holdValidSeconds: 10, holdErrorSeconds: 30, holdObsoleteSeconds: 30, acceptedPayloadSize: 8192 }
         : undefined,
     backends,
   };
