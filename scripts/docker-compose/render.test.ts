@@ -22,7 +22,7 @@ describe('compose renderer', () => {
     expect(web.scale).toBe(env.web.replicas);
     expect(web.image).toBe(`${env.image.repository}:${env.image.tag}`);
     expect(web.user).toBe(`${APP_UID}:${APP_UID}`);
-    expect(web).toMatchObject({ read_only: true, cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'], init: true, tmpfs: ['/tmp'] });
+    expect(web).toMatchObject({ read_only: true, cap_drop: ['ALL'], security_opt: ['no-new-privileges'], init: true, tmpfs: ['/tmp'] });
     expect(Object.keys(web.environment!).sort()).toEqual([...APP_CONFIG_KEYS].sort());
   });
 

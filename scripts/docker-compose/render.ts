@@ -83,7 +83,7 @@ export function renderComposeHaproxyConfig(env: EnvironmentConfig): string {
 const hardened = {
   read_only: true,
   cap_drop: ['ALL'],
-  security_opt: ['no-new-privileges:true'],
+  security_opt: ['no-new-privileges'],
   init: true,
 };
 

@@ -114,6 +114,8 @@ export function daemonConfig(paths: EnginePaths): Record<string, unknown> {
     'log-driver': 'json-file',
     'log-opts': { 'max-size': '10m', 'max-file': '2' },
     features: { buildkit: true },
+    // Bound the BuildKit cache in data-root (every app source change adds layers).
+    builder: { gc: { enabled: true, defaultKeepStorage: '8GB' } },
     'live-restore': false,
     // Seconds dockerd waits for containers to stop on its own shutdown.
     'shutdown-timeout': 15,

@@ -364,6 +364,8 @@ export async function buildAppImage(tag: string, extraArgs: readonly string[] = 
     paths,
   });
   const image = (await inspectImage(tag, paths))!;
+  // The previous build of this tag is now dangling: drop it (the BuildKit cache keeps its layers).
+  await docker(['image', 'prune', '--force', '--filter', 'dangling=true'], { reject: false }, paths);
   progress(`${tag} built in ${seconds.toFixed(1)} s, ${(image.size / 2 ** 20).toFixed(0)} MiB`);
   return { tag, seconds, sizeBytes: image.size, id: image.id };
 }
