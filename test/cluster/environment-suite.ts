@@ -130,7 +130,7 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       // What our apply owns must be untouched: generation, our managedFields entry, and for
       // objects no controller writes to, the resourceVersion itself.
       const snapshot = async () => {
-        const list = await cluster.kubectl.json<{ items: any[] }>(['get', ...files.flatMap((f) => ['-f', f])]);
+        const list = await cluster.kubectl.json<{ items: any[] }>(['get', '--show-managed-fields', ...files.flatMap((f) => ['-f', f])]);
         return Object.fromEntries(list.items.map((o) => [`${o.kind}/${o.metadata.name}`, {
           generation: o.metadata.generation,
           applied: o.metadata.managedFields.find((m: any) => m.manager === FIELD_MANAGER && m.operation === 'Apply'),

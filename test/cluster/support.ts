@@ -139,9 +139,18 @@ export function watch(kubectl: Kubectl, args: string[], onEvent: (event: { type:
       }
     }
   });
+  let stopped = false;
   const ended = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
-    child.on('exit', (code, signal) => (signal === 'SIGTERM' || code === 0 ? resolve() : reject(new Error(`kubectl watch exited ${code}: ${stderr}`))));
+    // kubectl traps SIGTERM and exits 1; only an exit we did not ask for is an error.
+    child.on('exit', (code) => (stopped || code === 0 ? resolve() : reject(new Error(`kubectl watch exited ${code}: ${stderr}`))));
   });
-  return { stop: () => child.kill('SIGTERM'), ended };
+  ended.catch(() => undefined); // surfaced to callers that await it, never as an unhandled rejection
+  return {
+    stop: () => {
+      stopped = true;
+      child.kill('SIGTERM');
+    },
+    ended,
+  };
 }
