@@ -58,7 +58,7 @@ export interface StartOptions {
   persistentVolumesPerClass?: number;
   /** Capacity of each PersistentVolume (default `100Gi`; claims bind to any PV at least as large). */
   persistentVolumeCapacity?: string;
-  /** kwok delays pod readiness by a uniform random time in [min, max] milliseconds (default 300..1500). */
+  /** kwok delays pod readiness by a uniform random time in [min, max] milliseconds (default 300..1500; max 0 = none). */
   podReadyDelayMs?: { min: number; max: number };
   progress?: Progress;
 }
@@ -196,7 +196,7 @@ function apiGet(server: string, pki: ClusterPki, path: string): Promise<{ status
 function kwokConfig(delay: { min: number; max: number }): string {
   const stages = parseAllDocuments(readFileSync(kwokStagesPath(), 'utf8')).map((doc) => doc.toJS());
   for (const stage of stages) {
-    if (stage?.metadata?.name === 'pod-ready') {
+    if (stage?.metadata?.name === 'pod-ready' && delay.max > 0) {
       // kwok: the delay is durationMilliseconds, extended at random up to jitterDurationMilliseconds.
       stage.spec.delay = { durationMilliseconds: delay.min, jitterDurationMilliseconds: delay.max };
     }

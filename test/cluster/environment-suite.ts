@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../charts/synthesize.js';
 import { startCluster, stopCluster, type TestCluster } from '../../scripts/test-cluster/cluster.js';
 import { waitFor } from '../../scripts/test-cluster/kubectl.js';
-import { FIELD_MANAGER, deployEnvironment, deploymentReady, manifestFiles, serverSideApply, synth, waitForWorkloads, watch } from './support.js';
+import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, manifestFiles, serverSideApply, synth, waitForWorkloads, watch } from './support.js';
 
 const NAMESPACE = 'expense-tracker';
 
@@ -47,7 +47,7 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
 
     it('server-side applies the Namespace, the external Secrets and every manifest with zero API warnings', async () => {
       expect(of('Namespace').map((n) => n.metadata.name)).toEqual([NAMESPACE]);
-      const warnings = await deployEnvironment(cluster.kubectl, env, dir);
+      const warnings = await deployEnvironment(cluster.kubectl, dir, await secretsYaml(env));
       expect(warnings).toEqual([]);
       // Every object in dist/ now exists (Ingress, ConfigMaps, NetworkPolicies, PDBs, ...).
       const { stdout } = await cluster.kubectl.run(['get', ...manifestFiles(dir).flatMap((f) => ['-f', f]), '-o', 'name']);

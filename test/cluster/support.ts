@@ -52,15 +52,16 @@ export async function serverSideApply(kubectl: Kubectl, source: { files: string[
 }
 
 /**
- * Deploys an environment the documented way: Namespace first, then the external Secrets, then
- * everything (`kubectl apply --server-side -f dist/<env>`). Resolves every warning printed.
+ * Deploys an environment the documented way: Namespace first, then the external Secrets
+ * (`secrets`: YAML from `secretsYaml(env)`), then everything (`kubectl apply --server-side -f
+ * dist/<env>`). Resolves every warning printed.
  */
-export async function deployEnvironment(kubectl: Kubectl, env: string, dir: string): Promise<string[]> {
+export async function deployEnvironment(kubectl: Kubectl, dir: string, secrets: string): Promise<string[]> {
   const files = manifestFiles(dir);
   const namespaceFiles = files.filter((f) => /-namespace-/.test(f));
   const warnings: string[] = [];
   warnings.push(...(await serverSideApply(kubectl, { files: namespaceFiles })).warnings);
-  warnings.push(...(await serverSideApply(kubectl, { yaml: await secretsYaml(env) })).warnings);
+  warnings.push(...(await serverSideApply(kubectl, { yaml: secrets })).warnings);
   warnings.push(...(await serverSideApply(kubectl, { files })).warnings);
   return warnings;
 }
