@@ -66,6 +66,12 @@ async function webServerResponses(): Promise<Map<string, number>> {
   return counts;
 }
 
+/** Number of servers of HAProxy's `web` backend in state UP. */
+async function upWebServers(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${statsPort}/metrics`)).text();
+  return [...text.matchAll(/^haproxy_server_status\{proxy="web",server="[^"]+",state="UP"\} 1$/gm)].length;
+}
+
 beforeAll(async () => {
   engine = await setupEngine();
   await removeStaleProjects();
@@ -106,6 +112,8 @@ describe('generated docker-compose topology', () => {
     expect(up.exitCode, String(up.all)).toBe(0);
     await eventually('the app ready through HAProxy', async () => (await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(5000) })).status === 200, 60, async () => String((await compose(['logs', '--tail', '20'])).all));
     console.log(`docker-compose up to ready through HAProxy: ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    // Every replica found through Docker's DNS and passing HAProxy's health checks.
+    await eventually(`${local.web.replicas} web servers UP in HAProxy`, async () => (await upWebServers()) === local.web.replicas, 60);
     const ps = await d(['ps', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${SERVICES.web}`, '--format', '{{.Status}}']);
     const statuses = ps.stdout.split('\n').filter(Boolean);
     expect(statuses).toHaveLength(local.web.replicas);
