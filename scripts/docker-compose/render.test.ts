@@ -48,6 +48,8 @@ describe('compose renderer', () => {
     const cfg = files.get(`${COMPOSE_DIR}/haproxy.cfg`)!;
     expect(cfg).toMatch(/server-template web \d+ web:8080 check resolvers dockerdns init-addr none/);
     expect(cfg).toContain('resolvers dockerdns');
+    expect(cfg).toContain('nameserver docker 127.0.0.11:53');
+    expect(cfg).not.toContain('parse-resolv-conf');
   });
 
   it('refuses an environment without HAProxy', () => {
