@@ -10,8 +10,8 @@
  *   `npm run pulumi-tools`, offline, until Pulumi's await logic reports every object ready.
  *
  * Between the two the namespace is deleted and its deletion awaited. Pulumi's figure includes
- * its engine, plugin start and the Automation API; both include kwok's 0.3-1.5 s readiness
- * delay per pod. Prints one line per figure and `ratio pulumi/kubectl`; `--json` prints one JSON
+ * its engine, plugin start and the Automation API. kwok's simulated readiness delay is 0, as in
+ * bench/deploy.ts. Prints one line per figure and `ratio pulumi/kubectl`; `--json` prints one JSON
  * document instead. Exit 1 on failure, 2 on bad usage.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { openOfflineCiStack, startIngressStatusWriter } from '../scripts/pulumi/offline.js';
 import { startCluster } from '../scripts/test-cluster/cluster.js';
 import { waitFor, type Kubectl } from '../scripts/test-cluster/kubectl.js';
-import { deployEnvironment, synth } from '../test/cluster/support.js';
+import { deployEnvironment, secretsYaml, synth } from '../test/cluster/support.js';
 
 const NAMESPACE = 'expense-tracker';
 const IMAGE = 'localhost:5000/expense-tracker:0.1.0';
@@ -40,16 +40,18 @@ async function main(): Promise<number> {
   }
   const say = (m: string) => process.stderr.write(`[bench:pulumi-deploy] ${m}\n`);
   const work = mkdtempSync(join(tmpdir(), 'expense-tracker-bench-pulumi-'));
-  const cluster = await startCluster({ progress: say });
+  // No simulated readiness delay (as bench/deploy.ts): both figures are the tools' and the control plane's own work.
+  const cluster = await startCluster({ podReadyDelayMs: { min: 0, max: 0 }, progress: say });
   const stopIngress = startIngressStatusWriter(cluster.kubectl);
   let offline: Awaited<ReturnType<typeof openOfflineCiStack>> | undefined;
   try {
     const { dir, objects } = await synth('local', join(work, 'dist'), [`image.repository=localhost:5000/expense-tracker`, 'image.tag=0.1.0']);
     const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet').map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`);
 
+    const secrets = await secretsYaml('local'); // generated before the clock starts
     say('kubectl apply --server-side + rollout status');
     let started = performance.now();
-    await deployEnvironment(cluster.kubectl, 'local', dir);
+    await deployEnvironment(cluster.kubectl, dir, secrets);
     await rolloutStatus(cluster.kubectl, workloads);
     const kubectlSeconds = (performance.now() - started) / 1000;
 
