@@ -62,9 +62,9 @@ export const iksClusterProvider: pulumi.dynamic.ResourceProvider = {
     const state = await readCluster(props, id);
     return state ? { id, props: { ...props, ...state } } : { id: '', props: {} };
   },
-  async update(_id: string, _olds: ops.IksClusterArgs & ops.IksClusterState, news: ops.IksClusterArgs) {
+  async update(_id: string, olds: ops.IksClusterArgs & ops.IksClusterState, news: ops.IksClusterArgs) {
     // Only endpoints/timeouts can change in place (everything else replaces): keep the outputs.
-    return { outs: { ..._olds, ...news } };
+    return { outs: { ...olds, ...news } };
   },
   async delete(id: string, props: ops.IksClusterArgs) {
     const { deleteCluster } = (await import(OPERATIONS_URL)) as typeof ops;
