@@ -85,6 +85,7 @@ export interface TestCluster extends ClusterState {
   kubectl: Kubectl;
   /** Seconds from process start to a ready, bootstrapped cluster (binaries already built). */
   startSeconds: number;
+  /** Stops every process (see stopCluster); also removes the directory if startCluster created it (no `dir` option). */
   stop(): Promise<void>;
 }
 
@@ -393,7 +394,12 @@ export async function startCluster(options: StartOptions = {}): Promise<TestClus
 
     const startSeconds = (Date.now() - started) / 1000;
     progress(`cluster ready in ${startSeconds.toFixed(1)}s: ${nodes} fake nodes; KUBECONFIG=${state.kubeconfig}`);
-    return { ...state, kubectl, startSeconds, stop: () => stopCluster(dir) };
+    const ownsDir = options.dir === undefined;
+    const stop = async () => {
+      await stopCluster(dir);
+      if (ownsDir) rmSync(dir, { recursive: true, force: true });
+    };
+    return { ...state, kubectl, startSeconds, stop };
   } catch (error) {
     await stopCluster(dir).catch(() => undefined);
     throw error;
