@@ -7,6 +7,7 @@
  * whatever loads this file (tsx).
  */
 import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automation/index.js';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { program, STACKS } from '../../stacks/program.js';
@@ -51,6 +52,8 @@ export async function openStack(options: OpenStackOptions): Promise<OpenedStack>
     throw new Error('PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is not set: the stacks encrypt their secrets with a passphrase');
   }
   const backendUrl = options.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? `file://${join(homedir(), '.pulumi-expense-tracker')}`;
+  // The file backend does not create its own directory.
+  if (backendUrl.startsWith('file://')) await mkdir(backendUrl.slice('file://'.length), { recursive: true });
   const pulumiCommand = await PulumiCommand.get({ root: installation.root ?? join(installation.binary, '..', '..'), skipVersionCheck: true });
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: options.stack, projectName: 'expense-tracker', program },
