@@ -176,6 +176,15 @@ export function appVersion(): string {
   return pkg.version ?? '0.0.0';
 }
 
+/** HAProxy settings both environments share (the seed's `inter 2s fall 3 rise 2`, `retries 3`). */
+const haproxyDefaults = {
+  image: 'haproxy:2.6.18-bookworm',
+  balance: { web: 'roundrobin', api: 'leastconn' },
+  retries: 3,
+  timeouts: { connectSeconds: 5, clientSeconds: 30, serverSeconds: 30, httpRequestSeconds: 10, httpKeepAliveSeconds: 10, queueSeconds: 10 },
+  healthCheck: { intervalSeconds: 2, fall: 3, rise: 2 },
+};
+
 function baseEnvironments(tag: string): Record<EnvironmentName, unknown> {
   return {
     local: {
@@ -203,15 +212,11 @@ function baseEnvironments(tag: string): Record<EnvironmentName, unknown> {
         // minikube's ingress-nginx addon stays the entry point (host expense.local); HAProxy adds
         // app-aware routing, /readyz health checks, retries/redispatch and per-server metrics.
         placement: 'behind-ingress',
-        image: 'haproxy:2.6.18-bookworm',
         replicas: 1,
         resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '250m', memory: '128Mi' } },
         maxconn: 2000,
         serverSlots: 6,
-        balance: { web: 'roundrobin', api: 'leastconn' },
-        retries: 3,
-        timeouts: { connectSeconds: 5, clientSeconds: 30, serverSeconds: 30, httpRequestSeconds: 10, httpKeepAliveSeconds: 10, queueSeconds: 10 },
-        healthCheck: { intervalSeconds: 2, fall: 3, rise: 2 },
+        ...haproxyDefaults,
         metricsScrapeNamespaces: [],
       },
       app: { logLevel: 'debug', mailFrom: 'budget@expense.local', adminEmail: '' },
@@ -248,15 +253,11 @@ function baseEnvironments(tag: string): Record<EnvironmentName, unknown> {
         // over nodes) balances behind it. `--set haproxy.placement=replaces-ingress` exposes
         // HAProxy through a VPC load balancer instead.
         placement: 'behind-ingress',
-        image: 'haproxy:2.6.18-bookworm',
         replicas: 2,
         resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
         maxconn: 10000,
         serverSlots: 10,
-        balance: { web: 'roundrobin', api: 'leastconn' },
-        retries: 3,
-        timeouts: { connectSeconds: 5, clientSeconds: 30, serverSeconds: 30, httpRequestSeconds: 10, httpKeepAliveSeconds: 10, queueSeconds: 10 },
-        healthCheck: { intervalSeconds: 2, fall: 3, rise: 2 },
+        ...haproxyDefaults,
         metricsScrapeNamespaces: ['monitoring'],
       },
       app: { logLevel: 'info', mailFrom: 'budget@example.com', adminEmail: '' },

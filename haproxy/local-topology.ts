@@ -20,7 +20,7 @@ import { READY_PATH } from '../charts/app-contract.js';
 import type { EnvironmentConfig } from '../charts/environments.js';
 import { startPostgres, startRedis, type RedisServer } from '../test/support/index.js';
 import { freePort, waitForPort } from '../test/support/ports.js';
-import { startHaproxy, type HaproxyProcess } from './process.js';
+import { onOutputLines, startHaproxy, type HaproxyProcess } from './process.js';
 import { renderHaproxyConfig, type LocalTarget } from './render.js';
 
 const run = promisify(execFile);
@@ -32,22 +32,6 @@ const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
 /** Receives log lines of every process, tagged with the process name. */
 export type LogSink = (source: string, line: string) => void;
-
-function pipeLines(child: ChildProcess, source: string, sink: LogSink): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        sink(source, buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
-  }
-}
 
 async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -99,10 +83,10 @@ export class AppInstance {
     this.child = child;
     this.exit = new Promise((r) => child.once('exit', (code, signal) => r(code ?? signal ?? 'unknown')));
     const out: string[] = [];
-    pipeLines(child, this.name, (s, l) => {
+    onOutputLines(child, (l) => {
       out.push(l);
       if (out.length > 50) out.shift();
-      this.sink(s, l);
+      this.sink(this.name, l);
     });
     try {
       await until(`${this.name} ${READY_PATH}`, timeoutMs, async () => {

@@ -22,6 +22,26 @@ const run = promisify(execFile);
 export const HAPROXY_BIN = process.env.HAPROXY_BIN ?? (existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy');
 
 /** Result of `haproxy -c`. */
+/**
+ * Calls `onLine` for every complete line a child process writes to stdout or stderr
+ * (UTF-8, without the trailing newline).
+ */
+export function onOutputLines(child: ChildProcess, onLine: (line: string) => void): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    });
+  }
+}
+
 export interface ConfigCheck {
   /** True when HAProxy accepted the file without warnings (`-dW`: warnings are errors). */
   readonly valid: boolean;
@@ -185,18 +205,7 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
   };
   // -W master-worker, -db foreground (no daemon), as the official image's entrypoint does.
   const child: ChildProcess = spawn(HAPROXY_BIN, ['-W', '-db', '-f', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        onLine(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
-  }
+  onOutputLines(child, onLine);
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   let gone = false;
   void exited.then(() => (gone = true));

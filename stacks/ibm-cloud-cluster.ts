@@ -11,25 +11,14 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { IbmEndpoints } from './ibm/ibm-api.js';
 import { IcrNamespace, IksCluster } from './ibm/providers.js';
-import type { IksZone } from './ibm/iks-operations.js';
+import type { IksClusterArgs } from './ibm/iks-operations.js';
 
 /** Arguments of {@link IbmCloudCluster}. */
 export interface IbmCloudClusterArgs {
   /** IBM Cloud API key (Pulumi secret). */
   apiKey: pulumi.Input<string>;
-  cluster: {
-    name: string;
-    /** Adopt an existing IKS cluster by name instead of creating one. */
-    existing?: boolean;
-    vpcId?: string;
-    flavor?: string;
-    workerCount?: number;
-    zones?: IksZone[];
-    kubeVersion?: string;
-    resourceGroupId?: string;
-    /** Seconds to wait for state `normal`. @default 5400 */
-    readyTimeoutSeconds?: number;
-  };
+  /** The IKS cluster to create or adopt (see {@link IksClusterArgs}). */
+  cluster: Omit<IksClusterArgs, 'apiKey' | 'endpoints' | 'pollIntervalSeconds'>;
   /** Bring your own cluster by kubeconfig (path or YAML): no IKS API call at all. */
   kubeconfig?: pulumi.Input<string>;
   /** kubeconfig context with `kubeconfig`. */
