@@ -8,11 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DNS_LABEL, DNS_SUBDOMAIN, IMAGES, STORAGE_QUANTITY } from './conventions.js';
 
-/** RFC 1123 DNS label (Namespace names, Service names): https://kubernetes.io/docs/concepts/overview/working-with-objects/names/ */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-/** RFC 1123 subdomain, as used for Ingress hosts (no wildcard, no port). */
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Docker tag grammar: https://docs.docker.com/reference/cli/docker/image/tag/ */
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 /** Image repository without tag or digest, e.g. `localhost:5000/expense-tracker`. */
@@ -27,7 +24,7 @@ const cpuQuantity = z
 /** Memory quantity in bytes with a binary suffix, e.g. `128Mi`, `1Gi`. */
 const memoryQuantity = z.string().regex(/^[1-9][0-9]*(Ki|Mi|Gi)$/, 'must be a memory quantity such as "128Mi" or "1Gi"');
 /** Storage quantity in bytes with a binary suffix, e.g. `1Gi`, `20Gi`. */
-const storageQuantity = z.string().regex(/^[1-9][0-9]*(Mi|Gi|Ti)$/, 'must be a storage quantity such as "1Gi" or "20Gi"');
+const storageQuantity = z.string().regex(STORAGE_QUANTITY, 'must be a storage quantity such as "1Gi" or "20Gi"');
 
 const notLatest = (tag: string) => tag !== 'latest';
 
@@ -178,7 +175,7 @@ export function appVersion(): string {
 
 /** HAProxy settings both environments share (the seed's `inter 2s fall 3 rise 2`, `retries 3`). */
 const haproxyDefaults = {
-  image: 'haproxy:2.6.18-bookworm',
+  image: IMAGES.haproxy,
   balance: { web: 'roundrobin', api: 'leastconn' },
   retries: 3,
   timeouts: { connectSeconds: 5, clientSeconds: 30, serverSeconds: 30, httpRequestSeconds: 10, httpKeepAliveSeconds: 10, queueSeconds: 10 },
@@ -193,7 +190,7 @@ function baseEnvironments(tag: string): Record<EnvironmentName, unknown> {
       image: { repository: 'localhost:5000/expense-tracker', tag, pullPolicy: 'IfNotPresent' },
       web: { replicas: 2, resources: smallResources, terminationGracePeriodSeconds: 30, preStopSleepSeconds: 5 },
       postgres: {
-        image: 'postgres:15.10-bookworm',
+        image: IMAGES.postgres,
         database: 'expenses',
         username: 'expense',
         storage: '1Gi',
@@ -201,7 +198,7 @@ function baseEnvironments(tag: string): Record<EnvironmentName, unknown> {
         resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
       },
       redis: {
-        image: 'redis:7.0.15-bookworm',
+        image: IMAGES.redis,
         persistence: { enabled: false, storage: '1Gi', storageClassName: 'standard' },
         resources: smallResources,
       },
@@ -232,7 +229,7 @@ function baseEnvironments(tag: string): Record<EnvironmentName, unknown> {
         preStopSleepSeconds: 10,
       },
       postgres: {
-        image: 'postgres:15.10-bookworm',
+        image: IMAGES.postgres,
         database: 'expenses',
         username: 'expense',
         storage: '20Gi',
@@ -240,7 +237,7 @@ function baseEnvironments(tag: string): Record<EnvironmentName, unknown> {
         resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } },
       },
       redis: {
-        image: 'redis:7.0.15-bookworm',
+        image: IMAGES.redis,
         persistence: { enabled: true, storage: '10Gi', storageClassName: 'ibmc-vpc-block-10iops-tier' },
         resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
       },

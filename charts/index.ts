@@ -1,5 +1,6 @@
 export * from './app-contract.js';
 export * from './config-map.js';
+export * from './conventions.js';
 export * from './environments.js';
 export * from './expense-tracker-chart.js';
 export * from './ingress.js';

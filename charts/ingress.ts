@@ -1,5 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { DNS_SUBDOMAIN } from './conventions.js';
 
 /** Props for `WebIngress`. */
 export interface WebIngressProps {
@@ -43,7 +44,7 @@ export class WebIngress extends Construct {
   constructor(scope: Construct, id: string, props: WebIngressProps) {
     super(scope, id);
     const host = props.host ?? 'expense.local';
-    if (!/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(host)) {
+    if (!DNS_SUBDOMAIN.test(host)) {
       throw new Error(`WebIngress host must be a DNS name, got "${host}"`);
     }
     const tls = props.tlsSecretName

@@ -1,6 +1,7 @@
 import { ApiObject, type ApiObjectMetadata, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { DNS_LABEL } from './conventions.js';
 
 /** Pod Security Standard levels (https://kubernetes.io/docs/concepts/security/pod-security-admission/). */
 export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
@@ -36,7 +37,7 @@ export class RestrictedNamespace extends Construct {
   constructor(scope: Construct, id: string, props: RestrictedNamespaceProps = {}) {
     super(scope, id);
     this.name = props.name ?? 'expense-tracker';
-    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(this.name)) {
+    if (!DNS_LABEL.test(this.name)) {
       throw new Error(`RestrictedNamespace name must be a DNS label, got "${this.name}"`);
     }
     const level = props.level ?? 'restricted';

@@ -7,6 +7,7 @@ import { type ComponentIdentity, recommendedLabels, selectorLabels } from './lab
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
 import { containerResources, type ResourceSpec } from './resources.js';
 import { imageTag } from './web.js';
+import { IMAGES, STORAGE_QUANTITY } from './conventions.js';
 
 /** Props for `Postgres`. */
 export interface PostgresProps {
@@ -69,9 +70,9 @@ export class Postgres extends Construct {
 
   constructor(scope: Construct, id: string, props: PostgresProps = {}) {
     super(scope, id);
-    const image = props.image ?? 'postgres:15.10-bookworm';
+    const image = props.image ?? IMAGES.postgres;
     const storage = props.storage ?? '1Gi';
-    if (!/^[1-9][0-9]*(Mi|Gi|Ti)$/.test(storage)) throw new Error(`Postgres storage must look like "1Gi", got "${storage}"`);
+    if (!STORAGE_QUANTITY.test(storage)) throw new Error(`Postgres storage must look like "1Gi", got "${storage}"`);
     const secretName = props.credentialsSecretName ?? SECRETS.postgres.name;
 
     this.identity = { name: 'postgresql', instance: props.instance ?? 'expense-tracker', component: 'database', version: imageTag(image) };

@@ -7,6 +7,7 @@ import { type ComponentIdentity, recommendedLabels, selectorLabels } from './lab
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
 import { containerResources, type ResourceSpec } from './resources.js';
 import { imageTag } from './web.js';
+import { IMAGES, STORAGE_QUANTITY } from './conventions.js';
 
 /** Props for `Redis`. */
 export interface RedisProps {
@@ -65,10 +66,10 @@ export class Redis extends Construct {
 
   constructor(scope: Construct, id: string, props: RedisProps = {}) {
     super(scope, id);
-    const image = props.image ?? 'redis:7.0.15-bookworm';
+    const image = props.image ?? IMAGES.redis;
     const persistence = props.persistence ?? false;
     const storage = props.storage ?? '1Gi';
-    if (!/^[1-9][0-9]*(Mi|Gi|Ti)$/.test(storage)) throw new Error(`Redis storage must look like "1Gi", got "${storage}"`);
+    if (!STORAGE_QUANTITY.test(storage)) throw new Error(`Redis storage must look like "1Gi", got "${storage}"`);
 
     this.identity = { name: 'redis', instance: props.instance ?? 'expense-tracker', component: 'cache', version: imageTag(image) };
     this.selector = selectorLabels(this.identity);
