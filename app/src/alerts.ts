@@ -19,7 +19,7 @@ import { formatMoney } from './money.js';
 import { escapeHtml } from './html.js';
 
 /** Percentages of the monthly limit that trigger an email. */
-export const THRESHOLDS = [80, 100] as const;
+const THRESHOLDS = [80, 100] as const;
 
 export interface AlertOptions {
   /** Milliseconds between scans for due retries (default 30 000). */

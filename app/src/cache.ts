@@ -10,7 +10,7 @@ import type { MonthAggregates } from './repo.js';
 import type { Metrics } from './metrics.js';
 
 /** Seconds a cached aggregate lives. */
-export const SUMMARY_TTL_SECONDS = 30;
+const SUMMARY_TTL_SECONDS = 30;
 
 export class SummaryCache {
   /** Keys whose delete failed -> time (ms since epoch) after which Redis has expired them anyway. */

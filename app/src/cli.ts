@@ -15,7 +15,7 @@ import { grantAdmin } from './repo.js';
 const USAGE = 'usage: cli.js migrate | cli.js create-admin <email>';
 
 /** Database settings only, validated like the server's (so migrate needs no Redis/SendGrid env). */
-export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Config['postgres'] {
+function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Config['postgres'] {
   const schema = envSchema.pick({ DATABASE_URL: true, PGHOST: true, PGPORT: true, PGDATABASE: true, PGUSER: true, PGPASSWORD: true });
   const r = schema.safeParse({
     DATABASE_URL: env.DATABASE_URL,

@@ -9,6 +9,7 @@
  * variable, so a misconfigured pod fails fast instead of half-working.
  */
 import { z } from 'zod';
+import { DEFAULT_PORT } from './contract.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -27,7 +28,7 @@ const httpUrl = (what: string) =>
  */
 export const envSchema = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
-  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  PORT: z.coerce.number().int().min(1).max(65535).default(DEFAULT_PORT),
   DATABASE_URL: optionalString.pipe(
     z.union([z.undefined(), z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')]),
   ),

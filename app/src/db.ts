@@ -8,10 +8,10 @@ import { runner } from 'node-pg-migrate';
 import type { Config } from './config.js';
 
 /** Directory holding the SQL migrations (`app/migrations`, next to `src/` and `dist/`). */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 
 /** Table node-pg-migrate records applied migrations in. */
-export const MIGRATIONS_TABLE = 'pgmigrations';
+const MIGRATIONS_TABLE = 'pgmigrations';
 
 /**
  * Creates the connection pool. `max` connections (default 10); queries time out after

@@ -47,7 +47,3 @@ export async function connectRedis(redis: Redis, log: Logger, waitMs = 2_000): P
   await Promise.race([connecting, new Promise((r) => setTimeout(r, waitMs).unref())]);
 }
 
-/** True when the connection is established (commands will be attempted, not rejected at once). */
-export function redisReady(redis: Redis): boolean {
-  return redis.status === 'ready';
-}

@@ -6,20 +6,20 @@ import { z } from 'zod';
 import { isCurrency } from './money.js';
 
 /** Largest amount accepted: 10^12 minor units (10 billion in a 2-digit currency). */
-export const MAX_AMOUNT_CENTS = 1_000_000_000_000;
-export const MAX_DESCRIPTION = 500;
-export const MAX_CATEGORY = 40;
+const MAX_AMOUNT_CENTS = 1_000_000_000_000;
+const MAX_DESCRIPTION = 500;
+const MAX_CATEGORY = 40;
 
 const isoDate = z.iso.date({ error: 'must be an ISO date (YYYY-MM-DD)' }).refine((d) => {
   const y = Number(d.slice(0, 4));
   return y >= 1900 && y <= 2999;
 }, 'must be between 1900-01-01 and 2999-12-31');
 
-export const currencySchema = z
+const currencySchema = z
   .string({ error: 'must be an ISO 4217 code' })
   .refine(isCurrency, 'must be a known ISO 4217 currency code (e.g. USD)');
 
-export const amountSchema = z
+const amountSchema = z
   .number({ error: 'must be an integer number of minor units (cents)' })
   .int('must be an integer number of minor units (cents)')
   .positive('must be greater than 0')
@@ -105,4 +105,45 @@ export function monthRange(month: string): { from: string; to: string } {
   const [y, m] = month.split('-').map(Number) as [number, number];
   const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, '0')}`;
   return { from: `${month}-01`, to: `${next}-01` };
+}
+
+/** Validation failure carrying the field name; answered with 400 (`validation_failed`). */
+export class ValidationError extends Error {
+  readonly statusCode = 400;
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/**
+ * Parses `value` with `schema`. @throws ValidationError naming `fieldName` (or the first issue's
+ * field path) and the first issue's message.
+ */
+export function parseInput<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: z.ZodError } },
+  value: unknown,
+  fieldName?: string,
+): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const { field, message } = firstIssue(r.error);
+    throw new ValidationError(fieldName ?? field, message);
+  }
+  return r.data;
+}
+
+/** A form field as a string: the first value when repeated, `''` when absent or not text. */
+export function formString(body: unknown, key: string): string {
+  const v = (body as Record<string, unknown> | undefined)?.[key];
+  return typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : '';
+}
+
+/** The `month` query parameter (`YYYY-MM`), the current month when absent. @throws ValidationError */
+export function monthParam(query: unknown): string {
+  const m = (query as Record<string, unknown> | undefined)?.month;
+  if (m === undefined || m === '') return currentMonth();
+  return parseInput(monthSchema, m, 'month');
 }

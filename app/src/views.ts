@@ -158,7 +158,7 @@ function dayChart(month: string, days: { date: string; totalCents: number }[], c
   return html`<svg data-testid="chart-day" role="img" aria-label="Spending by day" viewBox="0 0 ${width} ${height}" width="100%" height="${height}"><title>Spending by day</title>${cols}</svg>`;
 }
 
-export interface DashboardData {
+interface DashboardData {
   month: string;
   settings: Settings;
   aggregates: MonthAggregates;

@@ -1,0 +1,45 @@
+/**
+ * HTML responses for the whole app (fastify-plugin): `reply.page(body, status)` sends a rendered
+ * page uncached, {@link pageContext} builds the layout context (user, CSRF token, title, flash),
+ * and the app-wide error and not-found handlers render HTML error pages. The JSON API replaces
+ * both handlers inside its own prefix.
+ */
+import fp from 'fastify-plugin';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Html } from '../html.js';
+import * as views from '../views.js';
+import { describeError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Sends `body` as `text/html` with `cache-control: no-store` and `status` (default 200). */
+    page(body: Html, status?: number): FastifyReply;
+  }
+}
+
+/** The layout context of a page: who is logged in, a fresh CSRF token, the title and messages. */
+export function pageContext(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  title: string,
+  extra: { flash?: string | undefined; error?: string | undefined } = {},
+): views.PageContext {
+  return { user: req.user ?? null, csrfToken: reply.generateCsrf(), title, ...extra };
+}
+
+const htmlPlugin: FastifyPluginAsync = async (app) => {
+  app.decorateReply('page', function (this: FastifyReply, body: Html, status = 200) {
+    return this.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body.value);
+  });
+
+  app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const { status, message } = describeError(err, req);
+    return reply.page(views.errorPage(pageContext(req, reply, String(status)), status, message), status);
+  });
+
+  app.setNotFoundHandler(async (req, reply) =>
+    reply.page(views.errorPage(pageContext(req, reply, 'Not found'), 404, 'This page does not exist.'), 404),
+  );
+};
+
+export default fp(htmlPlugin, { name: 'html', dependencies: ['@fastify/csrf-protection'] });
