@@ -8,7 +8,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { envSchema, ConfigError, type Config } from './config.js';
+import { envSchema, ConfigError, readEnvironment, type Config } from './config.js';
 import { createPool, migrate } from './db.js';
 import { grantAdmin } from './repo.js';
 
@@ -17,15 +17,10 @@ const USAGE = 'usage: cli.js migrate | cli.js create-admin <email>';
 /** Database settings only, validated like the server's (so migrate needs no Redis/SendGrid env). */
 function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Config['postgres'] {
   const schema = envSchema.pick({ DATABASE_URL: true, PGHOST: true, PGPORT: true, PGDATABASE: true, PGUSER: true, PGPASSWORD: true });
-  const r = schema.safeParse({
-    DATABASE_URL: env.DATABASE_URL,
-    PGHOST: env.PGHOST,
-    PGPORT: env.PGPORT,
-    PGDATABASE: env.PGDATABASE,
-    PGUSER: env.PGUSER,
-    PGPASSWORD: env.PGPASSWORD,
-  });
-  if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
+  const { picked, issues, label } = readEnvironment(env, Object.keys(schema.shape));
+  if (issues.length > 0) throw new ConfigError(issues);
+  const r = schema.safeParse(picked);
+  if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${label(String(i.path[0]))}: ${i.message}`));
   const e = r.data;
   if (e.DATABASE_URL) return { connectionString: e.DATABASE_URL, ...(e.PGPASSWORD ? { password: e.PGPASSWORD } : {}) };
   const missing = (['PGHOST', 'PGDATABASE', 'PGUSER'] as const).filter((k) => !e[k]);

@@ -5,9 +5,14 @@
  * (see `charts/app-contract.ts`), plus two optional overrides: `DATABASE_URL` (instead of the
  * libpq-style `PG*` variables) and `SENDGRID_API_URL` (points the SendGrid client at a stub in tests).
  *
+ * Each secret ({@link SECRET_KEYS}) may instead be read from a file named by `<NAME>_FILE` (the
+ * convention of the official postgres/redis images, for Secrets mounted as volumes); the file's
+ * trailing newlines are dropped, as the images' `file_env` does. Setting both is an error.
+ *
  * {@link loadConfig} validates everything at start and throws a {@link ConfigError} naming each bad
  * variable, so a misconfigured pod fails fast instead of half-working.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_PORT } from './contract.js';
 
@@ -21,6 +26,11 @@ const optionalString = z
 
 const httpUrl = (what: string) =>
   z.url({ protocol: /^https?$/, error: `must be an http(s) URL (${what})` });
+
+/** Secret variables: each may come from `<NAME>_FILE` instead (a path, read at start). */
+export const SECRET_KEYS = ['PGPASSWORD', 'REDIS_PASSWORD', 'SESSION_SECRET', 'SENDGRID_API_KEY'] as const;
+type SecretKey = (typeof SECRET_KEYS)[number];
+const fileVar = (key: SecretKey) => `${key}_FILE` as const;
 
 /**
  * The raw environment schema: exactly the variables the app reads. Keys are env names.
@@ -48,6 +58,10 @@ export const envSchema = z.object({
   PUBLIC_BASE_URL: httpUrl('the URL users reach the app at'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   ADMIN_EMAIL: optionalString.pipe(z.union([z.undefined(), z.email({ error: 'must be an email address or empty' })])),
+  PGPASSWORD_FILE: optionalString,
+  REDIS_PASSWORD_FILE: optionalString,
+  SESSION_SECRET_FILE: optionalString,
+  SENDGRID_API_KEY_FILE: optionalString,
 });
 
 /** Every environment variable name the app reads (the contract test compares it with the chart). */
@@ -81,19 +95,48 @@ export interface Config {
 }
 
 /**
+ * Picks `keys` from `env` and replaces each secret whose `<NAME>_FILE` is set by the file's
+ * content. `label(key)` names where a value came from in messages (`SESSION_SECRET_FILE (path)`);
+ * `issues` has one line per unreadable file or secret set both ways.
+ */
+export function readEnvironment(env: NodeJS.ProcessEnv, keys: readonly string[]) {
+  const picked: Record<string, string | undefined> = {};
+  for (const key of keys) picked[key] = env[key];
+  const issues: string[] = [];
+  const fromFile = new Map<string, string>();
+  for (const key of SECRET_KEYS) {
+    const path = env[fileVar(key)]?.trim();
+    if (!keys.includes(key) || !path) continue;
+    fromFile.set(key, `${fileVar(key)} (${path})`);
+    if (env[key]?.trim()) {
+      issues.push(`${fileVar(key)} (${path}): ${key} is set too; set only one of ${key} and ${fileVar(key)}`);
+      continue;
+    }
+    try {
+      picked[key] = readFileSync(path, 'utf8').replace(/(\r?\n)+$/, '');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      issues.push(`${fileVar(key)} (${path}): cannot read the file (${code})`);
+    }
+  }
+  const label = (key: string) => fromFile.get(key) ?? key;
+  return { picked, issues, label };
+}
+
+/**
  * Validates `env` and returns the typed config.
- * @throws ConfigError naming each missing or invalid variable.
+ * @throws ConfigError naming each missing or invalid variable (or the `_FILE` variable and path
+ *   a secret was read from).
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const picked: Record<string, string | undefined> = {};
-  for (const key of ENV_KEYS) picked[key] = env[key];
+  const { picked, issues, label } = readEnvironment(env, ENV_KEYS);
   const parsed = envSchema.safeParse(picked);
-  const issues: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
+  if (!parsed.success || issues.length > 0) {
+    for (const issue of parsed.error?.issues ?? []) {
       const key = String(issue.path[0] ?? '(environment)');
+      if (issues.some((i) => i.startsWith(`${label(key)}:`))) continue; // already explained (unreadable file, both set)
       const msg = issue.code === 'invalid_type' && picked[key] === undefined ? 'is required' : issue.message;
-      issues.push(`${key}: ${msg}`);
+      issues.push(`${label(key)}: ${msg}`);
     }
     throw new ConfigError(issues);
   }

@@ -2,7 +2,9 @@
  * The app against the deploy contract (charts/app-contract.ts): environment variable names,
  * port, probe and metrics routes, the image's user, workdir and commands.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -21,7 +23,8 @@ import {
   METRICS_PATH,
   READY_PATH,
 } from '../../charts/app-contract.js';
-import { ENV_KEYS, envSchema, loadConfig } from '../src/config.js';
+import { ENV_KEYS, envSchema, loadConfig, SECRET_KEYS } from '../src/config.js';
+import { runCli } from '../src/cli.js';
 import * as appContract from '../src/contract.js';
 import { buildApp } from '../src/app.js';
 
@@ -48,9 +51,11 @@ const validEnv = {
 };
 
 describe('environment contract', () => {
-  it('reads exactly the ConfigMap keys, the Secret env vars and the two app-only overrides', () => {
-    const expected = [...APP_CONFIG_KEYS, ...Object.keys(APP_SECRET_ENV), ...APP_ONLY_ENV].sort();
+  it('reads exactly the ConfigMap keys, the Secret env vars (each also as <NAME>_FILE) and the two app-only overrides', () => {
+    const secretEnv = Object.keys(APP_SECRET_ENV);
+    const expected = [...APP_CONFIG_KEYS, ...secretEnv, ...secretEnv.map((k) => `${k}_FILE`), ...APP_ONLY_ENV].sort();
     expect([...ENV_KEYS].sort()).toEqual(expected);
+    expect([...SECRET_KEYS].sort()).toEqual([...secretEnv].sort());
   });
 
   it('defaults PORT to the chart port and accepts a chart-shaped environment', () => {
@@ -72,6 +77,61 @@ describe('environment contract', () => {
     expect(() => loadConfig({ ...validEnv, REDIS_URL: 'redis://:secret@redis:6379' })).toThrow(/REDIS_URL: .*without credentials/);
     expect(() => loadConfig({ ...validEnv, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
     expect(() => loadConfig({ ...validEnv, PGPORT: '99999' })).toThrow(/PGPORT/);
+  });
+});
+
+describe('secrets from files (<NAME>_FILE, as the official images)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'secret-files-'));
+  const secret = (name: string, content: string) => {
+    const p = path.join(dir, name);
+    writeFileSync(p, content, { mode: 0o600 });
+    return p;
+  };
+  const { PGPASSWORD: _p, REDIS_PASSWORD: _r, SESSION_SECRET: _s, SENDGRID_API_KEY: _k, ...noSecrets } = validEnv;
+
+  it('reads every secret from its file, without the trailing newline', () => {
+    const cfg = loadConfig({
+      ...noSecrets,
+      PGPASSWORD_FILE: secret('pg', 'pg-pass\n'),
+      REDIS_PASSWORD_FILE: secret('redis', 'redis-pass\r\n'),
+      SESSION_SECRET_FILE: secret('session', `${'s'.repeat(40)}\n\n`),
+      SENDGRID_API_KEY_FILE: secret('sendgrid', 'SG.from-file'),
+    });
+    expect(cfg.postgres.password).toBe('pg-pass');
+    expect(cfg.redis.password).toBe('redis-pass');
+    expect(cfg.sessionSecret).toBe('s'.repeat(40));
+    expect(cfg.sendgrid.apiKey).toBe('SG.from-file');
+  });
+
+  it('names the _FILE variable and path for a missing file, both ways set, or bad content', () => {
+    const missing = path.join(dir, 'nope');
+    expect(() => loadConfig({ ...validEnv, SESSION_SECRET: '', SESSION_SECRET_FILE: missing })).toThrow(
+      `SESSION_SECRET_FILE (${missing}): cannot read the file (ENOENT)`,
+    );
+    expect(() => loadConfig({ ...validEnv, SENDGRID_API_KEY_FILE: secret('k2', 'SG.x') })).toThrow(
+      /SENDGRID_API_KEY_FILE \(.*k2\): SENDGRID_API_KEY is set too; set only one of SENDGRID_API_KEY and SENDGRID_API_KEY_FILE/,
+    );
+    const short = secret('short', 'tooshort\n');
+    expect(() => loadConfig({ ...noSecrets, PGPASSWORD: 'x', REDIS_PASSWORD: 'x', SENDGRID_API_KEY: 'SG.x', SESSION_SECRET_FILE: short })).toThrow(
+      `SESSION_SECRET_FILE (${short}): must be at least 32 characters`,
+    );
+    expect(() => loadConfig({ ...noSecrets, SESSION_SECRET: 'x'.repeat(32), SENDGRID_API_KEY_FILE: dir })).toThrow(
+      `SENDGRID_API_KEY_FILE (${dir}): cannot read the file (EISDIR)`,
+    );
+  });
+
+  it('cli reads PGPASSWORD_FILE too and reports an unreadable one with exit code 2', async () => {
+    const missing = path.join(dir, 'missing-pg');
+    const errors: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      expect(await runCli(['migrate'], { DATABASE_URL: 'postgresql://u@127.0.0.1:1/db', PGPASSWORD_FILE: missing })).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(errors.join('')).toContain(`PGPASSWORD_FILE (${missing}): cannot read the file (ENOENT)`);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

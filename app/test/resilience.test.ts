@@ -3,6 +3,9 @@
  * (the real server entry point in a child process).
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,8 +81,16 @@ describe('graceful shutdown', () => {
   it('SIGTERM: readyz turns 503, the in-flight request finishes, the process exits 0', async () => {
     const port = await freePort();
     const serverTs = fileURLToPath(new URL('../src/server.ts', import.meta.url));
+    // Every secret from a mounted file (<NAME>_FILE), as the chart's Secret volumes deliver them.
+    const secrets = await mkdtemp(path.join(tmpdir(), 'app-secrets-'));
+    const fileEnv: Record<string, string> = {};
+    for (const key of ['SESSION_SECRET', 'REDIS_PASSWORD', 'SENDGRID_API_KEY'] as const) {
+      await writeFile(path.join(secrets, key), `${stack.env[key]}\n`, { mode: 0o600 });
+      fileEnv[key] = '';
+      fileEnv[`${key}_FILE`] = path.join(secrets, key);
+    }
     const child = spawn(process.execPath, ['--import', 'tsx', serverTs], {
-      env: { ...process.env, ...stack.env, PORT: String(port), LOG_LEVEL: 'info' },
+      env: { ...process.env, ...stack.env, ...fileEnv, PORT: String(port), LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -121,6 +132,7 @@ describe('graceful shutdown', () => {
     } finally {
       await locker.end().catch(() => undefined);
       if (child.exitCode === null) child.kill('SIGKILL');
+      await rm(secrets, { recursive: true, force: true });
     }
   });
 
