@@ -1,6 +1,6 @@
 /**
  * `npm run bench:app`: HTTP throughput and latency of the expense tracker on real PostgreSQL 15
- * and Redis 7 (started on loopback by test/support), with and without the Redis dashboard cache.
+ * and Redis 7 (started on loopback by testkit/src/servers), with and without the Redis dashboard cache.
  *
  * The app runs in a child process (`node --import tsx bench/app.ts --serve`), so autocannon and
  * the server do not share an event loop. Scenarios, each measured for BENCH_DURATION seconds
@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { startPostgres, startRedis, freePort, waitForPort } from '../test/support/index.js';
+import { startPostgres, startRedis, freePort, waitForPort } from '@expense-tracker/testkit/servers/index';
 import { Client } from '../app/test/harness.js';
 import { loadConfig } from '../app/src/config.js';
 import { migrate } from '../app/src/db.js';

@@ -4,7 +4,7 @@
  * Time from an empty cluster to every workload ready, per environment, the way a deploy job does
  * it: `kubectl apply --server-side` of the Namespace, the external Secrets and `dist/<env>`, then
  * `kubectl rollout status` for every Deployment and StatefulSet. Each run gets a fresh control
- * plane (scripts/test-cluster; kwok plays the kubelets with no readiness delay, so image pulls,
+ * plane (testkit/src/test-cluster; kwok plays the kubelets with no readiness delay, so image pulls,
  * container starts and probes are not part of the figure: it measures the API server, admission,
  * scheduler and controllers driving the manifests to ready).
  *
@@ -17,9 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ENVIRONMENT_NAMES } from '../charts/environments.js';
-import { ensureBinaries } from '../scripts/test-cluster/build.js';
-import { startCluster } from '../scripts/test-cluster/cluster.js';
-import type { Kubectl } from '../scripts/test-cluster/kubectl.js';
+import { ensureBinaries } from '@expense-tracker/testkit/test-cluster/build';
+import { startCluster } from '@expense-tracker/testkit/test-cluster/cluster';
+import type { Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { deployEnvironment, secretsYaml, serverSideApply, synth } from '../test/cluster/support.js';
 
 const USAGE = 'usage: npm run bench:deploy -- [--env <local|ibm>]... [--runs <1-10>] [--json]';

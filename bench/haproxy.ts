@@ -22,7 +22,7 @@ import { loadEnvironment } from '../charts/environments.js';
 import { startLocalTopology, type LocalTopology } from '../haproxy/local-topology.js';
 import { startHaproxy, type HaproxyProcess } from '../haproxy/process.js';
 import { renderHaproxyConfig } from '../haproxy/render.js';
-import { freePort } from '../test/support/ports.js';
+import { freePort } from '@expense-tracker/testkit/process/ports';
 
 interface Figures {
   readonly name: string;

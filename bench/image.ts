@@ -1,6 +1,6 @@
 /**
  * `npm run bench:image [-- --skip-cold]`: container image and compose figures on the private
- * Docker engine (scripts/docker-engine).
+ * Docker engine (testkit/src/docker-engine).
  *
  * 1. Cold build of app/Dockerfile (`--no-cache`: every step runs, npm ci downloads, argon2 compiles).
  * 2. Warm build right after with unchanged inputs (BuildKit cache hit on every step).
@@ -16,11 +16,11 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { loadEnvironment } from '../charts/environments.js';
-import { acquireEngine, DOCKER_COMPOSE, dockerEnv, releaseEngine } from '../scripts/docker-engine/engine.js';
-import { buildAppImage, dockerfileParents, ensureBaseImages, inspectImage, REPO_ROOT } from '../scripts/docker-engine/images.js';
+import { acquireEngine, DOCKER_COMPOSE, dockerEnv, releaseEngine } from '@expense-tracker/testkit/docker-engine/engine';
+import { buildAppImage, dockerfileParents, ensureBaseImages, inspectImage, REPO_ROOT } from '@expense-tracker/testkit/docker-engine/images';
 import { COMPOSE_DIR, renderComposeFiles } from '../scripts/docker-compose/render.js';
 import { ensureComposeSecrets } from '../scripts/docker-compose/secrets.js';
-import { freePort } from '../test/support/ports.js';
+import { freePort } from '@expense-tracker/testkit/process/ports';
 
 const MiB = 2 ** 20;
 const { values } = parseArgs({ options: { 'skip-cold': { type: 'boolean', default: false } } });

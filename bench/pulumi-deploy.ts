@@ -1,7 +1,7 @@
 /**
  * `npm run bench:pulumi-deploy`
  *
- * On one fresh test control plane (scripts/test-cluster; kwok plays the kubelets), deploys the
+ * On one fresh test control plane (testkit/src/test-cluster; kwok plays the kubelets), deploys the
  * `local` environment twice and prints both times and their ratio:
  *
  * - baseline: `kubectl apply --server-side` of the Namespace, the Secrets and `dist/local`, then
@@ -19,8 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openOfflineCiStack, startIngressStatusWriter } from '../scripts/pulumi/offline.js';
-import { startCluster } from '../scripts/test-cluster/cluster.js';
-import { waitFor, type Kubectl } from '../scripts/test-cluster/kubectl.js';
+import { startCluster } from '@expense-tracker/testkit/test-cluster/cluster';
+import { waitFor, type Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { deployEnvironment, secretsYaml, synth } from '../test/cluster/support.js';
 
 const NAMESPACE = 'expense-tracker';

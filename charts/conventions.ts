@@ -11,7 +11,7 @@ export const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z
 export const STORAGE_QUANTITY = /^[1-9][0-9]*(Mi|Gi|Ti)$/;
 
 /**
- * Pinned official images (Debian variants) the charts run. `scripts/docker-engine/images.ts`
+ * Pinned official images (Debian variants) the charts run. `testkit/src/docker-engine/images.ts`
  * builds stand-ins under exactly these tags where no registry is reachable.
  */
 export const IMAGES = {

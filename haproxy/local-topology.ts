@@ -4,7 +4,7 @@
  * by the same renderer as the cluster (`renderHaproxyConfig(env, { kind: 'local', … })`).
  *
  * Used by `npm run local` (persistent PostgreSQL data), the HAProxy integration tests and
- * `bench/haproxy.ts` (throwaway PostgreSQL from test/support). Every process is a child of the
+ * `bench/haproxy.ts` (throwaway PostgreSQL from testkit/src/servers). Every process is a child of the
  * caller; `stop()` ends them all and waits for each to exit.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -18,8 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { READY_PATH } from '../charts/app-contract.js';
 import type { EnvironmentConfig } from '../charts/environments.js';
-import { startPostgres, startRedis, type RedisServer } from '../test/support/index.js';
-import { freePort, waitForPort } from '../test/support/ports.js';
+import { startPostgres, startRedis, type RedisServer } from '@expense-tracker/testkit/servers/index';
+import { freePort, waitForPort } from '@expense-tracker/testkit/process/ports';
 import { onOutputLines, startHaproxy, type HaproxyProcess } from './process.js';
 import { renderHaproxyConfig, type LocalTarget } from './render.js';
 
@@ -221,7 +221,7 @@ export interface LocalTopologyOptions {
   readonly workDir: string;
   /**
    * `persistent`: PostgreSQL data in `dir` survives restarts (`npm run local`);
-   * `ephemeral`: a throwaway cluster from test/support (tests, benchmarks).
+   * `ephemeral`: a throwaway cluster from testkit/src/servers (tests, benchmarks).
    */
   readonly postgres: { readonly kind: 'persistent'; readonly dir: string; readonly port?: number } | { readonly kind: 'ephemeral' };
   /** Health check overrides of the rendered cfg. */

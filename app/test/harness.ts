@@ -1,11 +1,11 @@
 /**
- * Test harness: real PostgreSQL and Redis (test/support), a local SendGrid stub that records
+ * Test harness: real PostgreSQL and Redis (testkit/src/servers), a local SendGrid stub that records
  * requests, and the app built with `buildApp` listening on 127.0.0.1 on a free port. One stack per
  * test file; `stop()` tears everything down (call it in afterAll, it tolerates partial starts).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startPostgres, startRedis, type PostgresServer, type RedisServer } from '../../test/support/index.js';
+import { startPostgres, startRedis, type PostgresServer, type RedisServer } from '@expense-tracker/testkit/servers/index';
 import { loadConfig, type Config } from '../src/config.js';
 import { createPool, migrate } from '../src/db.js';
 import { createRedis, connectRedis } from '../src/redis.js';

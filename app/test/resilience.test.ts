@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../test/support/index.js';
+import { freePort } from '@expense-tracker/testkit/servers/index';
 import { sign } from '@fastify/cookie';
 import { Client, eventually, expense, SESSION_SECRET, startStack, type Stack } from './harness.js';
 

@@ -11,7 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { program, STACKS } from '../../stacks/program.js';
-import { locatePulumi, REPO_ROOT, type PulumiInstallation } from '../pulumi-tools/tools.js';
+import { locatePulumi, REPO_ROOT, type PulumiInstallation } from '@expense-tracker/testkit/pulumi-tools/tools';
 
 /** Options of {@link openStack}. */
 export interface OpenStackOptions {

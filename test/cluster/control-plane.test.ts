@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBinaries, type BinaryPaths } from '../../scripts/test-cluster/build.js';
-import { readState, stopCluster, type ClusterState } from '../../scripts/test-cluster/cluster.js';
-import { kubectlFor } from '../../scripts/test-cluster/kubectl.js';
-import { ETCD_VERSION, KUBERNETES_VERSION } from '../../scripts/test-cluster/versions.js';
+import { ensureBinaries, type BinaryPaths } from '@expense-tracker/testkit/test-cluster/build';
+import { readState, stopCluster, type ClusterState } from '@expense-tracker/testkit/test-cluster/cluster';
+import { kubectlFor } from '@expense-tracker/testkit/test-cluster/kubectl';
+import { ETCD_VERSION, KUBERNETES_VERSION } from '@expense-tracker/testkit/test-cluster/versions';
 import { ROOT } from './support.js';
 
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
-const cli = (args: string[]) => execa(TSX, ['scripts/test-cluster/cli.ts', ...args], { cwd: ROOT, reject: false });
+const cli = (args: string[]) => execa(TSX, ['testkit/src/test-cluster/cli.ts', ...args], { cwd: ROOT, reject: false });
 
 const portOpen = (port: number) =>
   new Promise<boolean>((resolve) => {

@@ -1,6 +1,6 @@
 /**
  * The cluster tier's checks for one environment's manifests, run against a real control plane
- * (scripts/test-cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler; kwok
+ * (testkit/src/test-cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler; kwok
  * plays the kubelets). One fresh cluster per test file, shared by its tests, which run in order:
  * apply -> admission -> readiness -> idempotence -> rolling update -> deletion.
  */
@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../charts/synthesize.js';
-import { startCluster, stopCluster, type TestCluster } from '../../scripts/test-cluster/cluster.js';
-import { waitFor } from '../../scripts/test-cluster/kubectl.js';
+import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
+import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, manifestFiles, serverSideApply, synth, waitForWorkloads, watch } from './support.js';
 
 const NAMESPACE = 'expense-tracker';

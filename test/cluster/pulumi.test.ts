@@ -1,7 +1,7 @@
 /**
  * `pulumi up` for real: the `ci` stack deployed by the Pulumi CLI and Kubernetes provider built
  * from the Go module proxy (`npm run pulumi-tools`) to the test control plane
- * (scripts/test-cluster), fully offline: file backend in a temp dir, passphrase secrets, a temp
+ * (testkit/src/test-cluster), fully offline: file backend in a temp dir, passphrase secrets, a temp
  * PULUMI_HOME with the provider installed from file, no update checks, no plugin downloads.
  *
  * The test plays the ingress controller's status writer (as minikube's ingress addon does):
@@ -15,8 +15,8 @@ import { SECRETS } from '../../charts/app-contract.js';
 import { loadEnvironment } from '../../charts/environments.js';
 import { synthesizeEnvironment, type KubeObject } from '../../charts/synthesize.js';
 import { openOfflineCiStack, startIngressStatusWriter, type OfflineCiStack } from '../../scripts/pulumi/offline.js';
-import { startCluster, type TestCluster } from '../../scripts/test-cluster/cluster.js';
-import { waitFor } from '../../scripts/test-cluster/kubectl.js';
+import { startCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
+import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { deploymentReady, statefulSetReady } from './support.js';
 
 const IMAGE = 'localhost:5000/expense-tracker:0.1.0';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { KubeObject } from '../../charts/synthesize.js';
 import { readManifests } from '../../scripts/lib/manifests.js';
-import { warningsIn, waitFor, type Kubectl } from '../../scripts/test-cluster/kubectl.js';
+import { warningsIn, waitFor, type Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Server-side apply field manager of the tests (as a CI deploy job would use one). */

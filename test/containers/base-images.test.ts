@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironment } from '../../charts/environments.js';
 import { HAPROXY_UID, POSTGRES_UID, REDIS_UID } from '../../charts/app-contract.js';
-import { BASE_IMAGES, BUILD_KEY_LABEL, ensureBaseImages } from '../../scripts/docker-engine/images.js';
-import { freePort } from '../support/ports.js';
+import { BASE_IMAGES, BUILD_KEY_LABEL, ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
+import { freePort } from '@expense-tracker/testkit/process/ports';
 import { createNetwork, createVolume, d, eventually, exec, logsOf, runContainer, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';
 
 const local = loadEnvironment('local');

@@ -22,7 +22,7 @@ import { loadEnvironment } from '../../charts/environments.js';
 import { renderLoadBalancer, type LoadBalancerSpec } from '../../haproxy/load-balancer.js';
 import { startHaproxy, type HaproxyProcess } from '../../haproxy/process.js';
 import { loadBalancerSpec, WEB_HEADLESS_SERVICE } from '../../haproxy/render.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '@expense-tracker/testkit/process/ports';
 
 /** A tiny authoritative DNS responder (RFC 1035) answering A queries for one name. */
 class FakeClusterDns {

@@ -1,0 +1,106 @@
+/**
+ * Building Go programs from the Go module proxy into the shared cache: one environment for every
+ * `go` command (project-specific module and build caches, static binaries, no toolchain
+ * download, go.sum enforced) and one build routine with progress while a cold cache fills.
+ */
+import { renameSync, rmSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
+import { cacheRoot } from './cache.js';
+import { LineTail, onLines, type Progress } from './log.js';
+
+/**
+ * Environment of every `go` invocation. `GOMODCACHE`/`GOCACHE` default to `<cache>/gomod` and
+ * `<cache>/gocache` (override with `EXPENSE_TRACKER_GOMODCACHE`/`EXPENSE_TRACKER_GOCACHE`); the
+ * Go build cache is safe to share between concurrent builds.
+ */
+export function goEnv(extra: Record<string, string> = {}, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return {
+    GOTOOLCHAIN: 'local',
+    CGO_ENABLED: '0',
+    GOFLAGS: '-trimpath -mod=readonly',
+    GOMODCACHE: env.EXPENSE_TRACKER_GOMODCACHE ?? join(cacheRoot(env), 'gomod'),
+    GOCACHE: env.EXPENSE_TRACKER_GOCACHE ?? join(cacheRoot(env), 'gocache'),
+    GOPROXY: env.GOPROXY || 'https://proxy.golang.org,direct',
+    ...extra,
+  };
+}
+
+export interface RunGoOptions {
+  /** Module directory to run in. */
+  cwd: string;
+  /** Names the step in progress and error messages. */
+  what: string;
+  progress?: Progress;
+  /** Added to `goEnv()`. */
+  env?: Record<string, string>;
+  /** Progress heartbeat interval in milliseconds. @default 15 000 */
+  heartbeatMs?: number;
+}
+
+/**
+ * Runs `nice -n 10 go <args>`, reporting module downloads and, every `heartbeatMs`, the number
+ * of packages compiled so far (lines of `-v` output).
+ * @returns go's stdout.
+ * @throws Error with the last 40 lines of go's output when it exits non-zero.
+ */
+export async function runGo(args: readonly string[], options: RunGoOptions): Promise<string> {
+  const started = Date.now();
+  const tail = new LineTail(40);
+  let packages = 0;
+  let last = '';
+  const child = execa('nice', ['-n', '10', 'go', ...args], { cwd: options.cwd, env: goEnv(options.env), reject: false, buffer: { stdout: true, stderr: false }, stderr: 'pipe' });
+  onLines(child.stderr, (line) => {
+    tail.push(line);
+    if (line.startsWith('go: downloading ')) options.progress?.(`  ${options.what}: ${line.slice(4)}`);
+    else {
+      packages += 1;
+      last = line;
+    }
+  });
+  const heartbeat = setInterval(() => {
+    options.progress?.(`  ${options.what}: ${Math.round((Date.now() - started) / 1000)}s, ${packages} packages compiled (last: ${last})`);
+  }, options.heartbeatMs ?? 15_000);
+  const result = await child.finally(() => clearInterval(heartbeat));
+  if (result.exitCode !== 0) throw new Error(`${options.what} failed (go ${args.join(' ')}, exit ${result.exitCode}):\n${tail}`);
+  return String(result.stdout ?? '');
+}
+
+export interface GoBuildOptions {
+  /** Module directory (a wrapper module's go.mod + go.sum). */
+  moduleDir: string;
+  /** Main package to build (`.` or an import path). */
+  pkg: string;
+  /** Final path of the binary; written atomically (temp file, then rename). */
+  output: string;
+  ldflags?: readonly string[];
+  tags?: readonly string[];
+  what: string;
+  progress?: Progress;
+  env?: Record<string, string>;
+  /** Called with the temp binary before it is renamed into place; throw to reject it. */
+  verify?: (binary: string) => Promise<void>;
+}
+
+/**
+ * `go build -v` of one main package to `output` (atomically), with progress.
+ * @returns seconds of wall time.
+ * @throws Error from `runGo` or `verify`; nothing is left at `output` then.
+ */
+export async function goBuild(options: GoBuildOptions): Promise<number> {
+  const started = Date.now();
+  mkdirSync(dirname(options.output), { recursive: true });
+  const tmp = `${options.output}.${process.pid}.tmp`;
+  const args = ['build', '-v', '-o', tmp];
+  if (options.tags?.length) args.push('-tags', options.tags.join(','));
+  if (options.ldflags?.length) args.push('-ldflags', options.ldflags.join(' '));
+  args.push(options.pkg);
+  try {
+    await runGo(args, { cwd: options.moduleDir, what: options.what, progress: options.progress, env: options.env });
+    await options.verify?.(tmp);
+    renameSync(tmp, options.output);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return (Date.now() - started) / 1000;
+}

@@ -1,0 +1,142 @@
+/**
+ * Pinned versions and build recipes of the binaries the test cluster runs: the control plane
+ * and the real node's components.
+ *
+ * Every binary is built from the Go module proxy through a wrapper module kept in
+ * `testkit/src/test-cluster/go/<module>/` (go.mod + go.sum, no binaries), with `CGO_ENABLED=0`,
+ * `GOTOOLCHAIN=local` and `-trimpath`, into `~/.cache/expense-tracker/bin/<name>-<version>`.
+ *
+ * Version choices:
+ * - Kubernetes v1.33.13: latest 1.33 patch on the module proxy. Its wrapper module replaces every
+ *   staging module (`k8s.io/api`, `k8s.io/client-go`, ...) with the matching v0.33.13 tag, the list
+ *   generated from k8s.io/kubernetes' own go.mod by `gen-go-mod.ts`.
+ * - etcd v3.5.35: Kubernetes 1.33 supports etcd >= 3.5.x (Debian's 3.4.23 is below that).
+ * - kwok v0.7.0: the release built against the Kubernetes 1.33 libraries (v0.8.0 needs 1.36's).
+ * - kubelet and kube-proxy: the same Kubernetes wrapper module and version as the control plane.
+ * - CoreDNS v1.12.4: the newest 1.12 patch the module proxy serves.
+ * - crictl (sigs.k8s.io/cri-tools) v1.34.0: works with containerd 1.6's CRI v1 (no Debian package).
+ * - kube-network-policies v0.8.0: NetworkPolicy enforcement with nftables + NFQUEUE.
+ * - local-path-provisioner v0.0.30: dynamic provisioning of `local` PersistentVolumes with node
+ *   affinity (hostPath volumes ignore fsGroup).
+ */
+
+/** Kubernetes release of kube-apiserver, kube-controller-manager, kube-scheduler and kubectl. */
+export const KUBERNETES_VERSION = 'v1.33.13';
+/** Staging modules (k8s.io/api, ...) are tagged v0.<minor>.<patch> for Kubernetes v1.<minor>.<patch>. */
+export const KUBERNETES_STAGING_VERSION = KUBERNETES_VERSION.replace(/^v1\./, 'v0.');
+export const ETCD_VERSION = 'v3.5.35';
+export const KWOK_VERSION = 'v0.7.0';
+export const COREDNS_VERSION = 'v1.12.4';
+export const CRICTL_VERSION = 'v1.34.0';
+export const KUBE_NETWORK_POLICIES_VERSION = 'v0.8.0';
+export const LOCAL_PATH_PROVISIONER_VERSION = 'v0.0.30';
+
+/** Version variables Kubernetes components print and report over /version (hack/lib/version.sh upstream). */
+function kubernetesVersionLdflags(version: string): string[] {
+  const [, major, minor] = /^v(\d+)\.(\d+)\./.exec(version) ?? [];
+  if (!major || !minor) throw new Error(`KUBERNETES_VERSION ${version} is not vMAJOR.MINOR.PATCH`);
+  return ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'].flatMap((pkg) => [
+    `-X ${pkg}.gitVersion=${version}`,
+    `-X ${pkg}.gitMajor=${major}`,
+    `-X ${pkg}.gitMinor=${minor}`,
+    `-X ${pkg}.gitTreeState=clean`,
+  ]);
+}
+
+export interface BinarySpec {
+  /** File name prefix in the cache (`<name>-<version>`), also the command's name. */
+  name: ClusterBinary;
+  version: string;
+  /** Wrapper module directory under testkit/src/test-cluster/go/. */
+  module: 'kubernetes' | 'etcd' | 'kwok' | 'coredns' | 'crictl' | 'kube-network-policies' | 'local-path-provisioner';
+  /** Main package built with `go build`. */
+  pkg: string;
+  /** Linker flags; `-s -w` strips symbol tables (as upstream release builds do). */
+  ldflags: string[];
+  /**
+   * Arguments that print the version, and a string the output must contain (guards the ldflags).
+   * Absent for programs without a version flag: then the cached file (written atomically under
+   * its versioned name) is proof enough.
+   */
+  versionCheck?: { args: string[]; expect: string };
+  /** `control-plane`: the API server side (always needed); `node`: the real node's components. */
+  role: 'control-plane' | 'node';
+}
+
+export type ControlPlaneBinary = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl' | 'kwok';
+export type NodeBinary = 'kubelet' | 'kube-proxy' | 'coredns' | 'crictl' | 'kube-network-policies' | 'local-path-provisioner';
+export type ClusterBinary = ControlPlaneBinary | NodeBinary;
+
+const k8s = (name: ClusterBinary, versionArgs: string[], role: BinarySpec['role'] = 'control-plane'): BinarySpec => ({
+  name,
+  role,
+  version: KUBERNETES_VERSION,
+  module: 'kubernetes',
+  pkg: `k8s.io/kubernetes/cmd/${name}`,
+  ldflags: ['-s', '-w', ...kubernetesVersionLdflags(KUBERNETES_VERSION)],
+  versionCheck: { args: versionArgs, expect: KUBERNETES_VERSION },
+});
+
+/** Build order: the order the launcher needs them in, so a partial cache is still useful. */
+export const BINARIES: readonly BinarySpec[] = [
+  {
+    name: 'etcd',
+    role: 'control-plane',
+    version: ETCD_VERSION,
+    module: 'etcd',
+    pkg: 'go.etcd.io/etcd/server/v3',
+    ldflags: ['-s', '-w'],
+    versionCheck: { args: ['--version'], expect: `etcd Version: ${ETCD_VERSION.slice(1)}` },
+  },
+  k8s('kube-apiserver', ['--version']),
+  k8s('kube-controller-manager', ['--version']),
+  k8s('kube-scheduler', ['--version']),
+  {
+    name: 'kwok',
+    role: 'control-plane',
+    version: KWOK_VERSION,
+    module: 'kwok',
+    pkg: 'sigs.k8s.io/kwok/cmd/kwok',
+    ldflags: ['-s', '-w', `-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}`, `-X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION}`],
+    versionCheck: { args: ['--version'], expect: KWOK_VERSION },
+  },
+  k8s('kubectl', ['version', '--client']),
+  // The real node: Kubernetes packages first (warm after the control plane), then the others.
+  k8s('kubelet', ['--version'], 'node'),
+  k8s('kube-proxy', ['--version'], 'node'),
+  {
+    name: 'crictl',
+    role: 'node',
+    version: CRICTL_VERSION,
+    module: 'crictl',
+    pkg: 'sigs.k8s.io/cri-tools/cmd/crictl',
+    ldflags: ['-s', '-w', `-X sigs.k8s.io/cri-tools/pkg/version.Version=${CRICTL_VERSION}`],
+    versionCheck: { args: ['--version'], expect: CRICTL_VERSION },
+  },
+  {
+    name: 'coredns',
+    role: 'node',
+    version: COREDNS_VERSION,
+    module: 'coredns',
+    pkg: 'github.com/coredns/coredns',
+    ldflags: ['-s', '-w'],
+    versionCheck: { args: ['-version'], expect: `CoreDNS-${COREDNS_VERSION.slice(1)}` },
+  },
+  {
+    name: 'kube-network-policies',
+    role: 'node',
+    version: KUBE_NETWORK_POLICIES_VERSION,
+    module: 'kube-network-policies',
+    pkg: 'sigs.k8s.io/kube-network-policies/cmd',
+    ldflags: ['-s', '-w'],
+  },
+  {
+    name: 'local-path-provisioner',
+    role: 'node',
+    version: LOCAL_PATH_PROVISIONER_VERSION,
+    module: 'local-path-provisioner',
+    pkg: 'github.com/rancher/local-path-provisioner',
+    ldflags: ['-s', '-w', `-X main.VERSION=${LOCAL_PATH_PROVISIONER_VERSION}`],
+    versionCheck: { args: ['--version'], expect: LOCAL_PATH_PROVISIONER_VERSION },
+  },
+];
