@@ -32,6 +32,10 @@ export interface PostgresServer {
   createDatabase(name: string): Promise<string>;
   /** Runs SQL through psql against `database` (default `postgres`); returns stdout. */
   psql(sql: string, database?: string): Promise<string>;
+  /** Stops the server (fast shutdown) and keeps its data and port, e.g. to test an outage. */
+  pause(): Promise<void>;
+  /** Starts a paused server again on the same port with the same data. */
+  resume(): Promise<void>;
   /** Stops the server (fast shutdown) and deletes its data directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -65,6 +69,7 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
   const [ctlCmd, ctlArgs] = asPostgres(path.join(PG_BIN, 'pg_ctl'), [
     '-D', pgdata, '-o', serverOpts, '-l', path.join(dataDir, 'server.log'), '-w', '-t', '30', 'start',
   ]);
+  const [haltCmd, haltArgs] = asPostgres(path.join(PG_BIN, 'pg_ctl'), ['-D', pgdata, '-m', 'fast', '-w', 'stop']);
   try {
     await run(ctlCmd, ctlArgs);
   } catch (err) {
@@ -91,11 +96,16 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
       await psql(`CREATE DATABASE ${name}`);
       return `postgresql://postgres@${host}:${port}/${name}`;
     },
+    async pause() {
+      await run(haltCmd, haltArgs);
+    },
+    async resume() {
+      await run(ctlCmd, ctlArgs);
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
-      const [cmd, args] = asPostgres(path.join(PG_BIN, 'pg_ctl'), ['-D', pgdata, '-m', 'fast', '-w', 'stop']);
-      await run(cmd, args).catch(() => undefined);
+      await run(haltCmd, haltArgs).catch(() => undefined);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
