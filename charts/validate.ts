@@ -9,6 +9,7 @@ import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { SECRETS } from './app-contract.js';
+import { customResourceModels } from './custom-resources.js';
 import type { KubeObject } from './synthesize.js';
 
 /** One problem found in a manifest. */
@@ -50,6 +51,8 @@ const SCHEMAS: Record<string, SchemaModel> = {
   'networking.k8s.io/v1/Ingress': Ingress,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  // Prometheus Operator kinds, from the pinned CRDs' schemas (charts/imports/).
+  ...customResourceModels(),
 };
 
 const defaultExternalSecrets = (): Record<string, string[]> =>

@@ -1,0 +1,51 @@
+/**
+ * What Prometheus scrapes and how the series are labelled, shared by the Kubernetes monitors,
+ * the local scrape config, the rules and the dashboards. Every target gets an explicit `job`
+ * (the monitors relabel it, the local config names it), so expressions never depend on the
+ * operator's default job naming, and every series carries `namespace`.
+ */
+
+/** `job` label of each scrape target. */
+export const JOBS = {
+  /** The app's own `/metrics` (prom-client), one target per web pod. */
+  web: 'expense-web',
+  /** HAProxy's Prometheus exporter on the stats port, one target per HAProxy pod. */
+  haproxy: 'haproxy',
+  /** postgres_exporter in front of the `postgres` Service. */
+  postgres: 'postgres-exporter',
+  /** redis_exporter in front of the `redis` Service. */
+  redis: 'redis-exporter',
+  /** Blackbox exporter probe of the Ingress host (TLS certificate expiry). */
+  tls: 'ingress-tls',
+} as const;
+export type JobName = (typeof JOBS)[keyof typeof JOBS];
+
+/** Listening ports of the exporters (their upstream defaults). */
+export const EXPORTER_PORTS = { postgres: 9187, redis: 9121 } as const;
+/** Path of every exporter's metrics endpoint. */
+export const EXPORTER_METRICS_PATH = '/metrics';
+
+/**
+ * The deployed topology the rules and dashboards describe, derived from an environment by
+ * `monitoredTopology()` in `charts/monitoring.ts` (object names stay owned by the constructs).
+ */
+export interface MonitoredTopology {
+  /** Environment name (dashboard titles and UIDs). */
+  readonly environment: string;
+  /** Namespace every series carries. */
+  readonly namespace: string;
+  /** Desired number of web replicas. */
+  readonly webReplicas: number;
+  /** `metadata.name` of the web Deployment (kube-state-metrics `deployment` label). */
+  readonly webDeployment: string;
+  /**
+   * HAProxy in front of the web pods: the public frontend's name and the backends (proxies)
+   * that carry app traffic; `webBackend` is the one whose active servers count the web replicas.
+   * Absent when HAProxy is disabled.
+   */
+  readonly haproxy?: { readonly frontend: string; readonly backends: readonly string[]; readonly webBackend: string };
+  /** RE2 pattern of the PersistentVolumeClaim names of PostgreSQL's data volumes. */
+  readonly postgresVolumeClaims: string;
+  /** Ingress host served over TLS (certificate expiry is probed); absent for plain HTTP. */
+  readonly tlsHost?: string;
+}
