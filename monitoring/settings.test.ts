@@ -55,7 +55,7 @@ describe('monitoring settings', () => {
     const json = await metrics.registry.getMetricsAsJSON();
     const histogram = json.find((m) => m.name === 'http_request_duration_seconds')!;
     const bounds = histogram.values
-      .filter((v) => v.metricName === 'http_request_duration_seconds_bucket' && v.labels.le !== '+Inf')
+      .filter((v) => (v as { metricName?: string }).metricName === 'http_request_duration_seconds_bucket' && v.labels.le !== '+Inf')
       .map((v) => Number(v.labels.le));
     expect(bounds).toEqual([...APP_DURATION_BUCKETS]);
   });
