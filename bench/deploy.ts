@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ENVIRONMENT_NAMES } from '../charts/environments.js';
+import { ENVIRONMENT_NAMES } from '@expense-tracker/model/environment';
 import { ensureBinaries } from '@expense-tracker/testkit/test-cluster/build';
 import { startCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import type { Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';

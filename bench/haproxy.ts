@@ -18,7 +18,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { loadEnvironment } from '../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { startLocalTopology, type LocalTopology } from '../haproxy/local-topology.js';
 import { startHaproxy, type HaproxyProcess } from '../haproxy/process.js';
 import { renderHaproxyConfig } from '../haproxy/render.js';

@@ -15,18 +15,19 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { loadEnvironment } from '../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { acquireEngine, DOCKER_COMPOSE, dockerEnv, releaseEngine } from '@expense-tracker/testkit/docker-engine/engine';
 import { buildAppImage, dockerfileParents, ensureBaseImages, inspectImage, REPO_ROOT } from '@expense-tracker/testkit/docker-engine/images';
 import { COMPOSE_DIR, renderComposeFiles } from '../scripts/docker-compose/render.js';
 import { ensureComposeSecrets } from '../scripts/docker-compose/secrets.js';
 import { freePort } from '@expense-tracker/testkit/process/ports';
+import { formatImageReference } from '@expense-tracker/model/images';
 
 const MiB = 2 ** 20;
 const { values } = parseArgs({ options: { 'skip-cold': { type: 'boolean', default: false } } });
 
 const env = loadEnvironment('local');
-const tag = `${env.image.repository}:${env.image.tag}`;
+const tag = formatImageReference(env.image);
 const lease = await acquireEngine();
 const scratch = mkdtempSync(join(tmpdir(), 'bench-image-'));
 try {

@@ -1,7 +1,7 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { APP_CONFIG_KEYS, APP_PORT, type AppConfigKey } from './app-contract.js';
-import type { EnvironmentConfig } from './environments.js';
+import { APP_CONFIG_KEYS, APP_PORT, type AppConfigKey } from '@expense-tracker/model/app-contract';
+import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 
 /** Props for `AppConfigMap`. */
 export interface AppConfigMapProps {

@@ -1,7 +1,7 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, HEALTH_PATH, READY_PATH } from './app-contract.js';
-import { loadEnvironment } from './environments.js';
+import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, HEALTH_PATH, READY_PATH } from '@expense-tracker/model/app-contract';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { PodDisruptionBudget } from './pod-disruption-budget.js';
 import { Postgres } from './postgres.js';
 import { Redis } from './redis.js';

@@ -2,12 +2,13 @@ import { Chart, type ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { APP_PORT } from './app-contract.js';
+import { APP_PORT } from '@expense-tracker/model/app-contract';
 import { AppConfigMap } from './config-map.js';
-import { type EnvironmentConfig, loadEnvironment } from './environments.js';
+import { type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import { WebIngress } from './ingress.js';
-import { MANAGED_BY, PART_OF, recommendedLabels } from './labels.js';
+import { formatImageReference } from '@expense-tracker/model/images';
+import { instanceName, MANAGED_BY, PART_OF, recommendedLabels } from '@expense-tracker/model/naming';
 import { RestrictedNamespace } from './namespace.js';
 import { type AllowIngressRule, NetworkPolicies } from './network-policy.js';
 import { HAPROXY_HTTP_PORT, HAPROXY_STATS_PORT } from '../haproxy/render.js';
@@ -44,7 +45,7 @@ export class ExpenseTrackerChart extends Chart {
 
   constructor(scope: Construct, id: string, props: ExpenseTrackerChartProps = {}) {
     const env = props.environment ?? loadEnvironment('local');
-    const instance = `expense-tracker-${env.name}`;
+    const instance = instanceName(env.name);
     super(scope, id, {
       ...props,
       namespace: env.namespace,
@@ -60,14 +61,16 @@ export class ExpenseTrackerChart extends Chart {
     new RestrictedNamespace(this, 'Namespace', { name: env.namespace, level: 'restricted' });
     this.config = new AppConfigMap(this, 'Config', { environment: env });
     this.postgres = new Postgres(this, 'Postgres', {
-      image: env.postgres.image,
+      image: formatImageReference(env.postgres.image),
+      imagePullPolicy: env.postgres.image.pullPolicy as kplus.ImagePullPolicy,
       storage: env.postgres.storage,
       storageClassName: env.postgres.storageClassName,
       resources: env.postgres.resources,
       instance,
     });
     this.redis = new Redis(this, 'Redis', {
-      image: env.redis.image,
+      image: formatImageReference(env.redis.image),
+      imagePullPolicy: env.redis.image.pullPolicy as kplus.ImagePullPolicy,
       persistence: env.redis.persistence.enabled,
       storage: env.redis.persistence.storage,
       storageClassName: env.redis.persistence.storageClassName,
@@ -75,7 +78,7 @@ export class ExpenseTrackerChart extends Chart {
       instance,
     });
     this.web = new Web(this, 'Web', {
-      image: `${env.image.repository}:${env.image.tag}`,
+      image: formatImageReference(env.image),
       imagePullPolicy: env.image.pullPolicy as kplus.ImagePullPolicy,
       replicas: env.web.replicas,
       resources: env.web.resources,
@@ -85,7 +88,7 @@ export class ExpenseTrackerChart extends Chart {
       instance,
     });
 
-    // Traffic path per environment (charts/environments.ts, docs/haproxy.md):
+    // Traffic path per environment (model/environments/, docs/haproxy.md):
     // - haproxy disabled:                 Ingress → Service expense-web → web pods
     // - haproxy behind-ingress (local, ibm): Ingress → Service haproxy → HAProxy → web pods
     //   (through the headless Service expense-web-headless); web pods accept only HAProxy.

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { renderHaproxyConfig } from '../haproxy/render.js';
-import { loadEnvironment, type EnvironmentConfig } from './environments.js';
+import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/environment';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import { synthesizeEnvironment, type KubeObject } from './synthesize.js';
 import { validateManifests } from './validate.js';
@@ -119,7 +119,7 @@ describe('HaproxyLoadBalancer in the chart', () => {
   });
 
   it('disabled: no HAProxy objects, the Ingress targets expense-web directly', () => {
-    const objects = synthesizeEnvironment(env('local', ['haproxy.enabled=false']));
+    const objects = synthesizeEnvironment(env('local', ['haproxy.enabled=false', 'compose.enabled=false']));
     expect(objects.filter((o) => /haproxy|headless-web|expense-web-headless/.test(o.metadata.name))).toEqual([]);
     expect(find(objects, 'Ingress', 'expense-web').spec.rules[0].http.paths[0].backend.service.name).toBe('expense-web');
     expect(networkPolicy(objects, 'allow-ingress-controller-to-web').spec.podSelector.matchLabels).toEqual(
@@ -130,7 +130,7 @@ describe('HaproxyLoadBalancer in the chart', () => {
 
   it('refuses a disabled environment, an empty web selector and a bad preStop pause', () => {
     const chart = new Chart(Testing.app(), 'test');
-    expect(() => new HaproxyLoadBalancer(chart, 'a', { environment: env('local', ['haproxy.enabled=false']), webSelector: { app: 'web' } })).toThrow(
+    expect(() => new HaproxyLoadBalancer(chart, 'a', { environment: env('local', ['haproxy.enabled=false', 'compose.enabled=false']), webSelector: { app: 'web' } })).toThrow(
       /haproxy.enabled is false in environment "local"/,
     );
     expect(() => new HaproxyLoadBalancer(chart, 'b', { environment: env('local'), webSelector: {} })).toThrow(/webSelector must not be empty/);

@@ -3,9 +3,10 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { APP_PORT, APP_PORT_NAME, HAPROXY_UID } from './app-contract.js';
-import type { EnvironmentConfig } from './environments.js';
-import { type ComponentIdentity, recommendedLabels, selectorLabels } from './labels.js';
+import { APP_PORT, APP_PORT_NAME } from '@expense-tracker/model/app-contract';
+import { formatImageReference, HAPROXY_UID } from '@expense-tracker/model/images';
+import type { EnvironmentConfig } from '@expense-tracker/model/environment';
+import { type ComponentIdentity, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
 import { PodDisruptionBudget } from './pod-disruption-budget.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
 import { containerResources, type ResourceSpec } from './resources.js';
@@ -110,7 +111,7 @@ export class HaproxyLoadBalancer extends Construct {
 
     this.config = renderHaproxyConfig(env, { kind: 'kubernetes' });
     this.configChecksum = createHash('sha256').update(this.config).digest('hex');
-    this.identity = { name: 'haproxy', instance: props.instance ?? 'expense-tracker', component: 'load-balancer', version: imageTag(h.image) };
+    this.identity = { name: 'haproxy', instance: props.instance ?? 'expense-tracker', component: 'load-balancer', version: imageTag(formatImageReference(h.image)) };
     this.selector = selectorLabels(this.identity);
     const labels = recommendedLabels(this.identity);
     const identity = { uid: HAPROXY_UID, gid: HAPROXY_UID };
@@ -149,8 +150,8 @@ export class HaproxyLoadBalancer extends Construct {
       containers: [
         {
           name: 'haproxy',
-          image: h.image,
-          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          image: formatImageReference(h.image),
+          imagePullPolicy: h.image.pullPolicy as kplus.ImagePullPolicy,
           // The image's entrypoint adds `-W -db` (master-worker, foreground, logs on stdout).
           args: ['haproxy', '-f', HAPROXY_CONFIG_PATH],
           ports: [

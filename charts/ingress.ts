@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { DNS_SUBDOMAIN } from './conventions.js';
+import { DNS_SUBDOMAIN } from '@expense-tracker/model/naming';
 
 /** Props for `WebIngress`. */
 export interface WebIngressProps {

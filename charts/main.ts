@@ -5,7 +5,7 @@
  * per-object file layout under `dist/<env>/`.
  */
 import { App, YamlOutputType } from 'cdk8s';
-import { loadAllEnvironments } from './environments.js';
+import { loadAllEnvironments } from '@expense-tracker/model/environment';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
 
 const app = new App({ outdir: process.env.CDK8S_OUTDIR ?? 'dist/cdk8s', yamlOutputType: YamlOutputType.FILE_PER_CHART });

@@ -1,7 +1,7 @@
 import { ApiObject, type ApiObjectMetadata, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { DNS_LABEL } from './conventions.js';
+import { DNS_LABEL } from '@expense-tracker/model/naming';
 
 /** Pod Security Standard levels (https://kubernetes.io/docs/concepts/security/pod-security-admission/). */
 export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';

@@ -2,12 +2,13 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { POSTGRES_UID, SECRETS } from './app-contract.js';
-import { type ComponentIdentity, recommendedLabels, selectorLabels } from './labels.js';
+import { SECRETS } from '@expense-tracker/model/app-contract';
+import { type ComponentIdentity, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
 import { containerResources, type ResourceSpec } from './resources.js';
 import { imageTag } from './web.js';
-import { IMAGES, STORAGE_QUANTITY } from './conventions.js';
+import { formatImageReference, PINNED_IMAGES, POSTGRES_UID } from '@expense-tracker/model/images';
+import { STORAGE_QUANTITY } from '@expense-tracker/model/quantities';
 
 /** Props for `Postgres`. */
 export interface PostgresProps {
@@ -16,6 +17,11 @@ export interface PostgresProps {
    * @default 'postgres:15.10-bookworm'
    */
   readonly image?: string;
+  /**
+   * Image pull policy.
+   * @default kplus.ImagePullPolicy.IF_NOT_PRESENT
+   */
+  readonly imagePullPolicy?: kplus.ImagePullPolicy;
   /**
    * Size of the `data` volumeClaimTemplate (bytes, binary suffix).
    * @default '1Gi'
@@ -70,7 +76,7 @@ export class Postgres extends Construct {
 
   constructor(scope: Construct, id: string, props: PostgresProps = {}) {
     super(scope, id);
-    const image = props.image ?? IMAGES.postgres;
+    const image = props.image ?? formatImageReference(PINNED_IMAGES.postgres);
     const storage = props.storage ?? '1Gi';
     if (!STORAGE_QUANTITY.test(storage)) throw new Error(`Postgres storage must look like "1Gi", got "${storage}"`);
     const secretName = props.credentialsSecretName ?? SECRETS.postgres.name;
@@ -107,7 +113,7 @@ export class Postgres extends Construct {
         {
           name: 'postgres',
           image,
-          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          imagePullPolicy: props.imagePullPolicy ?? kplus.ImagePullPolicy.IF_NOT_PRESENT,
           ports: [{ number: Postgres.PORT, name: 'postgresql' }],
           envVariables: {
             POSTGRES_USER: fromSecret(SECRETS.postgres.keys.username),

@@ -2,12 +2,13 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { REDIS_UID, SECRETS } from './app-contract.js';
-import { type ComponentIdentity, recommendedLabels, selectorLabels } from './labels.js';
+import { SECRETS } from '@expense-tracker/model/app-contract';
+import { type ComponentIdentity, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
 import { containerResources, type ResourceSpec } from './resources.js';
 import { imageTag } from './web.js';
-import { IMAGES, STORAGE_QUANTITY } from './conventions.js';
+import { formatImageReference, PINNED_IMAGES, REDIS_UID } from '@expense-tracker/model/images';
+import { STORAGE_QUANTITY } from '@expense-tracker/model/quantities';
 
 /** Props for `Redis`. */
 export interface RedisProps {
@@ -16,6 +17,11 @@ export interface RedisProps {
    * @default 'redis:7.0.15-bookworm'
    */
   readonly image?: string;
+  /**
+   * Image pull policy.
+   * @default kplus.ImagePullPolicy.IF_NOT_PRESENT
+   */
+  readonly imagePullPolicy?: kplus.ImagePullPolicy;
   /**
    * Keep data on a PersistentVolumeClaim `redis-data` (append-only file); otherwise an
    * emptyDir, and Redis is a pure cache (sessions are lost when the pod restarts).
@@ -66,7 +72,7 @@ export class Redis extends Construct {
 
   constructor(scope: Construct, id: string, props: RedisProps = {}) {
     super(scope, id);
-    const image = props.image ?? IMAGES.redis;
+    const image = props.image ?? formatImageReference(PINNED_IMAGES.redis);
     const persistence = props.persistence ?? false;
     const storage = props.storage ?? '1Gi';
     if (!STORAGE_QUANTITY.test(storage)) throw new Error(`Redis storage must look like "1Gi", got "${storage}"`);
@@ -111,7 +117,7 @@ export class Redis extends Construct {
         {
           name: 'redis',
           image,
-          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          imagePullPolicy: props.imagePullPolicy ?? kplus.ImagePullPolicy.IF_NOT_PRESENT,
           // Kubernetes expands $(REDIS_PASSWORD) in args from the container's environment.
           command: ['redis-server'],
           args: ['--port', String(Redis.PORT), '--dir', '/data', '--requirepass', '$(REDIS_PASSWORD)', ...persistenceArgs],

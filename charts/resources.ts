@@ -4,7 +4,7 @@
 import { Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import type * as kplus from 'cdk8s-plus-27';
-import { toBytes, toMillicores } from './environments.js';
+import { toBytes, toMillicores } from '@expense-tracker/model/quantities';
 
 /** Requests and limits as written in an environment config (`cpu`: `"250m"`/`"1"`, `memory`: `"128Mi"`). */
 export interface ResourceSpec {

@@ -4,7 +4,7 @@
  */
 import { App } from 'cdk8s';
 import { stringify } from 'yaml';
-import type { EnvironmentConfig } from './environments.js';
+import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
 
 /** A Kubernetes object as plain JSON. */

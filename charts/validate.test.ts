@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadEnvironment } from './environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { synthesizeEnvironment, type KubeObject } from './synthesize.js';
 import { type Finding, validateManifests } from './validate.js';
 

@@ -8,7 +8,7 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { SECRETS } from './app-contract.js';
+import { SECRETS } from '@expense-tracker/model/app-contract';
 import { customResourceModels } from './custom-resources.js';
 import type { KubeObject } from './synthesize.js';
 

@@ -13,10 +13,11 @@ import {
   APP_WORKDIR,
   HEALTH_PATH,
   READY_PATH,
-} from './app-contract.js';
+} from '@expense-tracker/model/app-contract';
+import { parseImageReference } from '@expense-tracker/model/images';
 import type { ResourceSpec } from './resources.js';
 import { containerResources } from './resources.js';
-import { type ComponentIdentity, recommendedLabels, selectorLabels } from './labels.js';
+import { type ComponentIdentity, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
 import { PodDisruptionBudget } from './pod-disruption-budget.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
 
@@ -195,10 +196,8 @@ export class Web extends Construct {
  * @throws Error if the reference has no tag or uses `latest`.
  */
 export function imageTag(image: string): string {
-  const slash = image.lastIndexOf('/');
-  const colon = image.lastIndexOf(':');
-  if (colon <= slash) throw new Error(`image must be pinned to a tag, got "${image}"`);
-  const tag = image.slice(colon + 1);
-  if (tag === 'latest' || tag === '') throw new Error(`image must not use the "latest" tag, got "${image}"`);
-  return tag;
+  const ref = parseImageReference(image);
+  if (!ref.tag) throw new Error(`image must be pinned to a tag, got "${image}"`);
+  if (ref.tag === 'latest') throw new Error(`image must not use the "latest" tag, got "${image}"`);
+  return ref.tag;
 }

@@ -16,8 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { READY_PATH } from '../charts/app-contract.js';
-import type { EnvironmentConfig } from '../charts/environments.js';
+import { READY_PATH } from '@expense-tracker/model/app-contract';
+import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { startPostgres, startRedis, type RedisServer } from '@expense-tracker/testkit/servers/index';
 import { freePort, waitForPort } from '@expense-tracker/testkit/process/ports';
 import { onOutputLines, startHaproxy, type HaproxyProcess } from './process.js';
@@ -49,7 +49,7 @@ export class AppInstance {
   /**
    * @param name label in logs (`web1`)
    * @param port TCP port (`PORT`)
-   * @param env the app's environment (charts/app-contract.ts names) without PORT
+   * @param env the app's environment (model/app-contract.ts names) without PORT
    * @param sink log receiver
    */
   constructor(

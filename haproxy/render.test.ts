@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadEnvironment } from '../charts/environments.js';
+import { ConfigError, loadEnvironment } from '@expense-tracker/model/environment';
 import { HaproxyConfigError } from './config-builder.js';
 import { buildLoadBalancerConfig, type LoadBalancerSpec } from './load-balancer.js';
 import { HAPROXY_MONITOR_URI, loadBalancerSpec, renderHaproxyConfig, type LocalTarget } from './render.js';
@@ -141,7 +141,7 @@ describe('renderHaproxyConfig: local target', () => {
     expect(() => renderHaproxyConfig(env, local({ port: 18404 }))).toThrow(/stats.port must differ from bind.port/);
     expect(() => renderHaproxyConfig(env, local({ instances: [{ port: 18081, backup: true }] }))).toThrow(/at least one server must not be a backup/);
     expect(() => renderHaproxyConfig(env, local({ statsSocket: '/tmp/my dir/admin.sock' }))).toThrow(HaproxyConfigError);
-    const off = loadEnvironment('local', { imageTag: '1', set: ['haproxy.enabled=false'] });
+    const off = loadEnvironment('local', { imageTag: '1', set: ['haproxy.enabled=false', 'compose.enabled=false'] });
     expect(() => renderHaproxyConfig(off, { kind: 'kubernetes' })).toThrow(/haproxy.enabled is false/);
   });
 });
@@ -179,8 +179,8 @@ describe('environment model: haproxy section', () => {
     };
     bad('haproxy.balance.web=random', /haproxy\.balance\.web:/);
     bad('haproxy.replicas=0', /haproxy\.replicas: must be at least 1/);
-    bad('haproxy.image=haproxy:latest', /haproxy\.image: must not use the "latest" tag/);
-    bad('haproxy.image=haproxy', /haproxy\.image: must be a pinned image/);
+    bad('haproxy.image.tag=latest', /haproxy\.image\.tag: must not be "latest"/);
+    bad('haproxy.image.repository=Haproxy', /haproxy\.image\.repository: must be an image repository/);
     bad('haproxy.timeouts.connectSeconds=1.5', /haproxy\.timeouts\.connectSeconds: must be a whole number of seconds/);
     bad('haproxy.placement=sidecar', /haproxy\.placement:/);
     bad('haproxy.serverSlots=3', /haproxy\.serverSlots: must be at least web\.replicas \+ 1 \(4\)/);

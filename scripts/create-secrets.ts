@@ -16,9 +16,9 @@ import { open } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { SECRETS } from '../charts/app-contract.js';
+import { SECRETS } from '@expense-tracker/model/app-contract';
 import { type CommandIO, consoleIO } from './lib/command-io.js';
-import { ConfigError, type EnvironmentConfig, loadEnvironment } from '../charts/environments.js';
+import { ConfigError, type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
 
 const USAGE = 'usage: npm run create-secrets -- --env <local|ibm> [--apply [--context <ctx>]] [--out <file>]';
 

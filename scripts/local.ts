@@ -15,7 +15,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadEnvironment } from '../charts/environments.js';
+import { ConfigError, loadEnvironment } from '@expense-tracker/model/environment';
 import { startLocalTopology, type LocalTopology } from '../haproxy/local-topology.js';
 import { HAPROXY_METRICS_PATH, HAPROXY_STATS_URI } from '../haproxy/render.js';
 

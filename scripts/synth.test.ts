@@ -79,6 +79,7 @@ describe('npm run synth', () => {
     [['--set', 'postgres.storage=5gigs'], {}, /postgres\.storage: must be a storage quantity/],
     [['--set', 'ingress.host=not a host'], {}, /ingress\.host: must be a DNS host name/],
     [['--set', 'web.unknownKey=1'], {}, /web\.unknownKey: unknown field/],
+    [['--set', 'web.preStopSleepSeconds=40'], {}, /web\.preStopSleepSeconds: must be less than terminationGracePeriodSeconds \(30\)/],
     [['--env', 'ibm'], { IMAGE_TAG: 'latest' }, /environment "ibm"[\s\S]*image\.tag: must not be "latest"/],
     [['--env', 'staging'], {}, /environment "staging"[\s\S]*unknown environment/],
   ])('fails on %j, naming environment and field, and writes nothing', async (args, env, message) => {

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { ConfigError, ENVIRONMENT_NAMES, loadEnvironment } from '../charts/environments.js';
+import { ConfigError, ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
 import { replaceDirectory } from './lib/atomic-dir.js';
 import { formatFindings, validateManifests } from '../charts/validate.js';
 import { type CommandIO, consoleIO } from './lib/command-io.js';

@@ -6,6 +6,7 @@
  * secret Outputs (set them with `pulumi config set --secret <key> <value>`).
  */
 import * as pulumi from '@pulumi/pulumi';
+import { type ImageReference, parseImageReference } from '@expense-tracker/model/images';
 import { z } from 'zod';
 
 /** The Pulumi project name; also the config namespace. */
@@ -19,14 +20,24 @@ export class StackConfigError extends Error {
   }
 }
 
-/** Image reference `repository:tag` (no digest), split at the tag's colon. */
-export function parseImageReference(reference: string, key = `${PROJECT}:image`): { repository: string; tag: string } {
-  const slash = reference.lastIndexOf('/');
-  const colon = reference.lastIndexOf(':');
-  if (colon <= slash || colon === reference.length - 1 || reference.includes('@')) {
-    throw new StackConfigError(`${key}: "${reference}" must be an image reference "repository:tag" (no digest)`);
+/**
+ * Reads an image reference `repository:tag[@digest]` (the model's one image grammar) from config.
+ * @throws StackConfigError naming the key when it is malformed or has no tag
+ */
+export function parseImageSetting(reference: string, key = `${PROJECT}:image`): ImageReference & { readonly tag: string } {
+  let ref: ImageReference;
+  try {
+    ref = parseImageReference(reference);
+  } catch (error) {
+    throw new StackConfigError(`${key}: ${(error as Error).message}: must be an image reference "repository:tag[@digest]"`);
   }
-  return { repository: reference.slice(0, colon), tag: reference.slice(colon + 1) };
+  if (!ref.tag) throw new StackConfigError(`${key}: "${reference}" must be an image reference "repository:tag[@digest]"`);
+  return { ...ref, tag: ref.tag };
+}
+
+/** `--set` assignments that point an environment's app image at `ref`'s repository (and digest, if any). */
+export function imageOverrides(ref: ImageReference): string[] {
+  return [`image.repository=${ref.repository}`, ...(ref.digest ? [`image.digest=${ref.digest}`] : [])];
 }
 
 /** Reads and validates an object-valued key. @throws StackConfigError naming the key and field. */
@@ -45,7 +56,7 @@ export function readObject<T extends z.ZodType>(config: pulumi.Config, key: stri
 export interface CommonSettings {
   /** Built-in environment the chart is synthesized for (`local` | `ibm`). */
   environment: string;
-  /** Helm-style `path=value` overrides applied to the environment (see charts/environments.ts). */
+  /** Helm-style `path=value` overrides applied to the environment (see model/environment.ts). */
   set: string[];
   /** Image reference `repository:tag`, or undefined to use the environment's. */
   image: string | undefined;
@@ -58,7 +69,7 @@ export function readCommon(config: pulumi.Config, defaultEnvironment: string): C
     throw new StackConfigError(`${PROJECT}:set: must be a list of "path=value" strings`);
   }
   const image = config.get('image');
-  if (image !== undefined) parseImageReference(image);
+  if (image !== undefined) parseImageSetting(image);
   return { environment: config.get('environment') ?? defaultEnvironment, set: set as string[], image };
 }
 

@@ -16,15 +16,15 @@
  *   the provider's Construct and are invisible to mocks).
  * A kind without a typed class in @pulumi/kubernetes is an error naming the object.
  *
- * Secrets (`charts/app-contract.ts` SECRETS) are created from Pulumi secret config or
+ * Secrets (`SECRETS` in model/app-contract.ts) are created from Pulumi secret config or
  * @pulumi/random passwords; their `stringData` is always a Pulumi secret, so no secret value
  * is ever in git or in plaintext in the stack state.
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import { SECRETS } from '../charts/app-contract.js';
-import type { EnvironmentConfig } from '../charts/environments.js';
+import { SECRETS } from '@expense-tracker/model/app-contract';
+import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { synthesizeEnvironment, type KubeObject } from '../charts/synthesize.js';
 
 /** Kinds whose pods read Secrets/ConfigMaps: they wait for those to exist. */

@@ -6,8 +6,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import { createRequire } from 'node:module';
 import { describe, expect, it, vi } from 'vitest';
-import { SECRETS } from '../charts/app-contract.js';
-import { loadEnvironment } from '../charts/environments.js';
+import { SECRETS } from '@expense-tracker/model/app-contract';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { synthesizeEnvironment, type KubeObject } from '../charts/synthesize.js';
 import { resourceNameFor } from './expense-tracker-deployment.js';
 import { ciStack, ibmStack, localStack, program, type StackOutputs } from './program.js';
@@ -168,7 +168,7 @@ describe('stack ci', () => {
     await mockStack('ci', {});
     expect(() => ciStack()).toThrow(/expense-tracker:image: required for the ci stack/);
     await mockStack('ci', { image: 'registry.test/expense-tracker' });
-    expect(() => ciStack()).toThrow(/expense-tracker:image: "registry.test\/expense-tracker" must be an image reference "repository:tag"/);
+    expect(() => ciStack()).toThrow(/expense-tracker:image: "registry.test\/expense-tracker" must be an image reference "repository:tag\[@digest\]"/);
     await mockStack('ci', { image, set: ['web.replicas=0'] });
     expect(() => ciStack()).toThrow(/web\.replicas: must be at least 1/);
   });

@@ -17,8 +17,9 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { loadEnvironment, type EnvironmentConfig } from '../charts/environments.js';
-import { parseImageReference, PROJECT, readAppSecrets, readCommon, readKubeTarget, readObject, StackConfigError } from './config.js';
+import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/environment';
+import { formatImageReference } from '@expense-tracker/model/images';
+import { imageOverrides, parseImageSetting, PROJECT, readAppSecrets, readCommon, readKubeTarget, readObject, StackConfigError } from './config.js';
 import { ExpenseTrackerDeployment } from './expense-tracker-deployment.js';
 import { IbmCloudCluster } from './ibm-cloud-cluster.js';
 import { IBM_DEFAULT_ENDPOINTS } from './ibm/ibm-api.js';
@@ -57,7 +58,7 @@ function deployment(env: EnvironmentConfig, provider: k8s.Provider, config: pulu
 }
 
 function outputs(app: ExpenseTrackerDeployment, env: EnvironmentConfig, extra: StackOutputs = {}): StackOutputs {
-  return { url: app.url, namespace: env.namespace, image: `${env.image.repository}:${env.image.tag}`, objectCount: app.objects.length, ...extra };
+  return { url: app.url, namespace: env.namespace, image: formatImageReference(env.image), objectCount: app.objects.length, ...extra };
 }
 
 const minikubeSchema = z.strictObject({
@@ -80,7 +81,7 @@ export function localStack(config = new pulumi.Config()): StackOutputs {
   const common = readCommon(config, 'local');
   const minikube = readObject(config, 'minikube', minikubeSchema);
   const registryConfig = readObject(config, 'registry', registrySchema);
-  const base = loadEnvironment(common.environment, { set: common.set, ...(common.image ? { imageTag: parseImageReference(common.image).tag } : {}) });
+  const base = loadEnvironment(common.environment, { set: common.set, ...(common.image ? { imageTag: parseImageSetting(common.image).tag } : {}) });
   const sendgrid = sendgridKey(config, false);
 
   const target = new MinikubeTarget('minikube', { ...minikube, insecureRegistries: [`${registryConfig.containerName}:5000`] });
@@ -120,7 +121,7 @@ export function ibmStack(config = new pulumi.Config()): StackOutputs {
   const endpoints = { ...IBM_DEFAULT_ENDPOINTS, ...ibm.endpoints };
   const registryHost = new URL(endpoints.registry).host;
   const repository = `${registryHost}/${ibm.registry.namespace}/expense-tracker`;
-  const tag = common.image ? parseImageReference(common.image).tag : undefined;
+  const tag = common.image ? parseImageSetting(common.image).tag : undefined;
   const env = loadEnvironment(common.environment, { set: [...common.set, `image.repository=${repository}`], ...(tag ? { imageTag: tag } : {}) });
 
   const cluster = new IbmCloudCluster('ibm', {
@@ -135,7 +136,7 @@ export function ibmStack(config = new pulumi.Config()): StackOutputs {
   const image = new docker.Image(
     'app-image',
     {
-      imageName: `${env.image.repository}:${env.image.tag}`,
+      imageName: formatImageReference({ repository: env.image.repository, tag: env.image.tag }),
       build: { context: appDirectory, dockerfile: `${appDirectory}/Dockerfile`, platform: 'linux/amd64' },
       // ICR accepts the literal user "iamapikey" with an API key as password.
       registry: { server: cluster.registryServer, username: 'iamapikey', password: apiKey },
@@ -150,8 +151,8 @@ export function ibmStack(config = new pulumi.Config()): StackOutputs {
 export function ciStack(config = new pulumi.Config()): StackOutputs {
   const common = readCommon(config, 'local');
   if (!common.image) throw new StackConfigError(`${PROJECT}:image: required for the ci stack ("repository:tag" the cluster can pull)`);
-  const { repository, tag } = parseImageReference(common.image);
-  const env = loadEnvironment(common.environment, { set: [...common.set, `image.repository=${repository}`], imageTag: tag });
+  const ref = parseImageSetting(common.image);
+  const env = loadEnvironment(common.environment, { set: [...common.set, ...imageOverrides(ref)], imageTag: ref.tag });
   const sendgrid = sendgridKey(config, false);
   const target = readKubeTarget(config);
   const provider = new k8s.Provider('ci', {

@@ -2,7 +2,7 @@
  * Process configuration, read only from environment variables.
  *
  * The variable names are the keys of the chart's `expense-config` ConfigMap and the app Secrets
- * (see `charts/app-contract.ts`), plus two optional overrides: `DATABASE_URL` (instead of the
+ * (see `model/app-contract.ts`), plus two optional overrides: `DATABASE_URL` (instead of the
  * libpq-style `PG*` variables) and `SENDGRID_API_URL` (points the SendGrid client at a stub in tests).
  *
  * Each secret ({@link SECRET_KEYS}) may instead be read from a file named by `<NAME>_FILE` (the
@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DEFAULT_PORT } from './contract.js';
+import { APP_PORT } from '@expense-tracker/model/app-contract';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -38,7 +38,7 @@ const fileVar = (key: SecretKey) => `${key}_FILE` as const;
  */
 export const envSchema = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
-  PORT: z.coerce.number().int().min(1).max(65535).default(DEFAULT_PORT),
+  PORT: z.coerce.number().int().min(1).max(65535).default(APP_PORT),
   DATABASE_URL: optionalString.pipe(
     z.union([z.undefined(), z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')]),
   ),

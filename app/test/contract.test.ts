@@ -1,5 +1,5 @@
 /**
- * The app against the deploy contract (charts/app-contract.ts): environment variable names,
+ * The app against the deploy contract (model/app-contract.ts, which the app imports too): environment variable names,
  * port, probe and metrics routes, the image's user, workdir and commands.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,10 +22,9 @@ import {
   HEALTH_PATH,
   METRICS_PATH,
   READY_PATH,
-} from '../../charts/app-contract.js';
+} from '@expense-tracker/model/app-contract';
 import { ENV_KEYS, envSchema, loadConfig, SECRET_KEYS } from '../src/config.js';
 import { runCli } from '../src/cli.js';
-import * as appContract from '../src/contract.js';
 import { buildApp } from '../src/app.js';
 
 const file = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
@@ -62,7 +61,6 @@ describe('environment contract', () => {
     const { PORT: _omit, ...noPort } = validEnv as Record<string, string>;
     const cfg = loadConfig(noPort);
     expect(cfg.port).toBe(APP_PORT);
-    expect(appContract.DEFAULT_PORT).toBe(APP_PORT);
     expect(cfg.secureCookies).toBe(true); // https PUBLIC_BASE_URL -> Secure cookies
     expect(cfg.adminEmail).toBeUndefined(); // empty ADMIN_EMAIL is allowed
     expect(cfg.postgres).toMatchObject({ host: 'postgres', port: 5432, database: 'expenses', user: 'expenses' });
@@ -137,7 +135,6 @@ describe('secrets from files (<NAME>_FILE, as the official images)', () => {
 
 describe('routes contract', () => {
   it('serves the probe and metrics paths the chart uses', async () => {
-    expect([appContract.HEALTH_PATH, appContract.READY_PATH, appContract.METRICS_PATH]).toEqual([HEALTH_PATH, READY_PATH, METRICS_PATH]);
     const config = loadConfig(validEnv);
     const pool = new pg.Pool({ host: '127.0.0.1', port: 1 }); // never connected: no query is made
     const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false });

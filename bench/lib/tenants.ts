@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { loadEnvironment } from '../../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { manifestFileName, synthesizeEnvironment, toYaml } from '../../charts/synthesize.js';
 import { validateManifests } from '../../charts/validate.js';
 

@@ -17,11 +17,12 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { ConfigError, loadEnvironment } from '../../charts/environments.js';
+import { ConfigError, loadEnvironment } from '@expense-tracker/model/environment';
 import { acquireEngine, DOCKER_COMPOSE, dockerEnv, enginePaths } from '@expense-tracker/testkit/docker-engine/engine';
 import { REPO_ROOT, buildAppImage, ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
 import { COMPOSE_DIR, renderComposeFiles } from './render.js';
 import { ensureComposeSecrets } from './secrets.js';
+import { formatImageReference } from '@expense-tracker/model/images';
 
 const USAGE = 'usage: npm run compose -- <render|secrets|up|down|ps> [--env <name>] [--out <dir>] [--volumes]';
 
@@ -70,7 +71,7 @@ async function main(argv: readonly string[]): Promise<number> {
       needFile();
       await acquireEngine(enginePaths(), 'cli');
       await ensureBaseImages();
-      await buildAppImage(`${env.image.repository}:${env.image.tag}`);
+      await buildAppImage(formatImageReference(env.image));
       ensureComposeSecrets(secretsDir);
       await compose('up', '--detach');
       console.log(`expense tracker: http://127.0.0.1:${process.env.HAPROXY_PORT ?? '8080'}/ (HAProxy stats: http://127.0.0.1:${process.env.HAPROXY_STATS_PORT ?? '8404'}/stats)`);

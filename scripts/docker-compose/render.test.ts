@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { APP_CONFIG_KEYS, APP_SECRET_ENV, APP_UID } from '../../charts/app-contract.js';
-import { loadEnvironment } from '../../charts/environments.js';
+import { APP_CONFIG_KEYS, APP_SECRET_ENV, APP_UID } from '@expense-tracker/model/app-contract';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { COMPOSE_DIR, SECRET_ENV_FILES, composeModel, renderComposeFiles } from './render.js';
+import { formatImageReference } from '@expense-tracker/model/images';
 
 type Service = Record<string, unknown> & { environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> };
 
@@ -20,7 +21,7 @@ describe('compose renderer', () => {
   it('runs web x web.replicas from the model, hardened as the chart', () => {
     const web = model.services.web!;
     expect(web.scale).toBe(env.web.replicas);
-    expect(web.image).toBe(`${env.image.repository}:${env.image.tag}`);
+    expect(web.image).toBe(formatImageReference(env.image));
     expect(web.user).toBe(`${APP_UID}:${APP_UID}`);
     expect(web).toMatchObject({ read_only: true, cap_drop: ['ALL'], security_opt: ['no-new-privileges'], init: true, tmpfs: ['/tmp'] });
     expect(Object.keys(web.environment!).sort()).toEqual([...APP_CONFIG_KEYS].sort());

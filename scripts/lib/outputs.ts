@@ -3,7 +3,7 @@
  * Kubernetes manifests come from the cdk8s chart; other renderers (HAProxy, compose) add
  * their files here so every output is derived from the same validated model.
  */
-import type { EnvironmentConfig } from '../../charts/environments.js';
+import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { manifestFileName, synthesizeEnvironment, toYaml, type KubeObject } from '../../charts/synthesize.js';
 import { formatFindings, validateManifests } from '../../charts/validate.js';
 import { renderHaproxyConfig } from '../../haproxy/render.js';
@@ -43,9 +43,9 @@ export function renderEnvironment(environment: EnvironmentConfig): EnvironmentOu
   // The cfg the HaproxyLoadBalancer's ConfigMap carries, as a plain file for review and `haproxy -c`
   // (kubectl apply -f dist/<env> reads only .yaml/.yml/.json files, so it is not applied twice).
   if (environment.haproxy.enabled) files.set('haproxy.cfg', renderHaproxyConfig(environment, { kind: 'kubernetes' }));
-  // The seeds' docker-compose topology for local use (issue 8), in a subdirectory so that
-  // `kubectl apply -f dist/local` (not recursive) never reads the compose file as a manifest.
-  if (environment.name === 'local' && environment.haproxy.enabled) {
+  // The seeds' docker-compose topology, in a subdirectory so that `kubectl apply -f dist/<env>`
+  // (not recursive) never reads the compose file as a manifest.
+  if (environment.compose.enabled) {
     for (const [name, content] of renderComposeFiles(environment)) files.set(name, content);
   }
   return { environment, objects, files };

@@ -15,7 +15,7 @@ import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, manifes
 
 const NAMESPACE = 'expense-tracker';
 
-/** Storage class each environment's claims must bind with (charts/environments.ts). */
+/** Storage class each environment's claims must bind with (model/environments/). */
 const STORAGE_CLASS: Record<string, string> = { local: 'standard', ibm: 'ibmc-vpc-block-10iops-tier' };
 
 export function describeEnvironment(env: 'local' | 'ibm'): void {

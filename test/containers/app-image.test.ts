@@ -9,8 +9,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, APP_GID, APP_WORKDIR, READY_PATH, POSTGRES_UID, REDIS_UID } from '../../charts/app-contract.js';
-import { loadEnvironment } from '../../charts/environments.js';
+import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, APP_GID, APP_WORKDIR, READY_PATH } from '@expense-tracker/model/app-contract';
+import { formatImageReference, POSTGRES_UID, REDIS_UID } from '@expense-tracker/model/images';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { BASE_IMAGES, REPO_ROOT, buildAppImage, dockerfileParents, type AppImageBuild } from '@expense-tracker/testkit/docker-engine/images';
 import { freePort } from '@expense-tracker/testkit/process/ports';
 import { createNetwork, createVolume, d, eventually, exec, logsOf, runContainer, setupEngine, teardownEngine, writeEnvFile, type TestEngine } from './support/docker.js';
@@ -19,7 +20,7 @@ import { synthesizedConfigMap } from './support/manifests.js';
 
 const local = loadEnvironment('local');
 /** Exactly the reference the local chart deploys. */
-const APP_IMAGE = `${local.image.repository}:${local.image.tag}`;
+const APP_IMAGE = formatImageReference(local.image);
 
 let engine: TestEngine;
 let build: AppImageBuild;
@@ -78,7 +79,7 @@ describe('app container against Postgres and Redis containers', () => {
     await Promise.all([
       runContainer(engine, {
         name: names('postgres'),
-        image: local.postgres.image,
+        image: formatImageReference(local.postgres.image),
         network: net,
         aliases: ['postgres'],
         envFile: pgEnv,
@@ -88,7 +89,7 @@ describe('app container against Postgres and Redis containers', () => {
       }),
       runContainer(engine, {
         name: names('redis'),
-        image: local.redis.image,
+        image: formatImageReference(local.redis.image),
         network: net,
         aliases: ['redis'],
         env: { REDIS_PASSWORD: secrets.REDIS_PASSWORD },

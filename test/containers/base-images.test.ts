@@ -6,8 +6,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEnvironment } from '../../charts/environments.js';
-import { HAPROXY_UID, POSTGRES_UID, REDIS_UID } from '../../charts/app-contract.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
+import { HAPROXY_UID, POSTGRES_UID, REDIS_UID } from '@expense-tracker/model/images';
 import { BASE_IMAGES, BUILD_KEY_LABEL, ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
 import { freePort } from '@expense-tracker/testkit/process/ports';
 import { createNetwork, createVolume, d, eventually, exec, logsOf, runContainer, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';

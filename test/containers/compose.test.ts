@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type Result } from 'execa';
-import { loadEnvironment } from '../../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { DOCKER_COMPOSE, dockerEnv } from '@expense-tracker/testkit/docker-engine/engine';
 import { buildAppImage } from '@expense-tracker/testkit/docker-engine/images';
 import { COMPOSE_DIR, SERVICES } from '../../scripts/docker-compose/render.js';
@@ -15,6 +15,7 @@ import { freePort } from '@expense-tracker/testkit/process/ports';
 import { d, eventually, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';
 import { logIn, registerAddExpenseDashboard, type PageClient } from './support/http.js';
 import { synthesize } from './support/manifests.js';
+import { formatImageReference } from '@expense-tracker/model/images';
 
 const local = loadEnvironment('local');
 /** Compose projects of this suite are `etkc<pid>`; leftovers of killed runs are removed by PID. */
@@ -76,7 +77,7 @@ beforeAll(async () => {
   engine = await setupEngine();
   await removeStaleProjects();
   project = `${PROJECT_PREFIX}${engine.run}`;
-  await buildAppImage(`${local.image.repository}:${local.image.tag}`);
+  await buildAppImage(formatImageReference(local.image));
   // Exactly what `npm run synth` writes.
   const dist = await synthesize('local', join(engine.scratch, 'dist'));
   composeFile = join(dist, COMPOSE_DIR, 'docker-compose.yml');

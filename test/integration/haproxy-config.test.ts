@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENVIRONMENT_NAMES, loadEnvironment } from '../../charts/environments.js';
+import { ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
 import { checkHaproxyConfig } from '../../haproxy/process.js';
 import { renderHaproxyConfig, type HaproxyTarget } from '../../haproxy/render.js';
 import { renderEnvironment } from '../../scripts/lib/outputs.js';

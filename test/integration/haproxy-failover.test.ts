@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEnvironment } from '../../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { startLocalTopology, type LocalTopology } from '../../haproxy/local-topology.js';
 import { HAPROXY_MONITOR_URI } from '../../haproxy/render.js';
 

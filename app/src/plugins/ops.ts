@@ -8,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { Metrics } from '../metrics.js';
-import { HEALTH_PATH, METRICS_PATH, READY_PATH } from '../contract.js';
+import { HEALTH_PATH, METRICS_PATH, READY_PATH } from '@expense-tracker/model/app-contract';
 
 export interface AppState {
   /** Set when SIGTERM arrives: /readyz answers 503 from then on. */

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadEnvironment } from '../../../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { daemonConfig, dockerEnv, enginePaths } from './engine.js';
 import { BASE_IMAGES, dockerfileParents, hashInputs } from './images.js';
+import { formatImageReference } from '@expense-tracker/model/images';
 
 const scratch = mkdtempSync(join(tmpdir(), 'docker-engine-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -31,7 +32,7 @@ describe('stand-in images', () => {
   it('tag exactly the images the local environment deploys', () => {
     const env = loadEnvironment('local');
     const tags = BASE_IMAGES.map((b) => b.tag);
-    for (const image of [env.postgres.image, env.redis.image, env.haproxy.image]) expect(tags).toContain(image);
+    for (const image of [env.postgres.image, env.redis.image, env.haproxy.image]) expect(tags).toContain(formatImageReference(image));
   });
 
   it('finds the parent images of every stage, not stage aliases', () => {

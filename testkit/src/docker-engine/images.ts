@@ -49,7 +49,7 @@ export const DEBIAN_TAG = 'debian:bookworm-slim';
 
 /**
  * Every stand-in image, parents first. The tags are fixed by their consumers:
- * `app/Dockerfile` (`FROM node:…`), charts/environments.ts (postgres, redis), the HAProxy chart
+ * `app/Dockerfile` (`FROM node:…`), model/images.ts PINNED_IMAGES (postgres, redis), the HAProxy chart
  * (haproxy) and the seeds' local registry (`registry:2`); test/containers checks they agree.
  */
 export const BASE_IMAGES: readonly BaseImageSpec[] = [

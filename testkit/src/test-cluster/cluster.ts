@@ -34,7 +34,7 @@ export interface StorageClassSpec {
   isDefault?: boolean;
 }
 
-/** Storage classes of the environments in charts/environments.ts (local = minikube, ibm = IKS VPC block). */
+/** Storage classes of the environments in model/environments/ (local = minikube, ibm = IKS VPC block). */
 export const DEFAULT_STORAGE_CLASSES: StorageClassSpec[] = [
   { name: 'standard', volumeBindingMode: 'Immediate', isDefault: true },
   { name: 'ibmc-vpc-block-10iops-tier', volumeBindingMode: 'WaitForFirstConsumer' },

@@ -1,12 +1,24 @@
 /**
- * The recommended `app.kubernetes.io/*` labels
- * (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/).
+ * Naming conventions: the grammars Kubernetes imposes on names and the recommended
+ * `app.kubernetes.io/*` labels
+ * (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/,
+ * https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/).
  */
+
+/** RFC 1123 DNS label (Namespace and Service names). */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** RFC 1123 subdomain, as used for Ingress hosts and most object names (no wildcard, no port). */
+export const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Value of `app.kubernetes.io/part-of` on every object. */
 export const PART_OF = 'expense-tracker';
 /** Value of `app.kubernetes.io/managed-by` on every object. */
 export const MANAGED_BY = 'cdk8s';
+
+/** `app.kubernetes.io/instance` of an environment: `expense-tracker-<environment name>`. */
+export function instanceName(environmentName: string): string {
+  return `${PART_OF}-${environmentName}`;
+}
 
 /** Identity of one component of the application. */
 export interface ComponentIdentity {

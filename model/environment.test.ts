@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadEnvironment, toBytes, toMillicores, validateEnvironment } from './environments.js';
+import { ConfigError, ENVIRONMENT_NAMES, ENVIRONMENTS, environmentValues, loadEnvironment, validateEnvironment } from './environment.js';
+import { base } from './environments/base.js';
+
+const overridesOf = ENVIRONMENTS as Record<string, { app?: object }>;
+import { toBytes, toMillicores } from './quantities.js';
 
 function issuesOf(fn: () => unknown): string[] {
   try {
@@ -14,7 +18,7 @@ function issuesOf(fn: () => unknown): string[] {
 describe('environments', () => {
   it('loads both built-in environments with their documented settings', () => {
     const local = loadEnvironment('local', { imageTag: '1.2.3' });
-    expect(local.image).toEqual({ repository: 'localhost:5000/expense-tracker', tag: '1.2.3', pullPolicy: 'IfNotPresent' });
+    expect(local.image).toEqual({ repository: 'localhost:5000/expense-tracker', tag: '1.2.3', digest: '', pullPolicy: 'IfNotPresent' });
     expect(local.web.replicas).toBe(2);
     expect(local.postgres.storageClassName).toBe('standard');
     expect(local.ingress).toMatchObject({ className: 'nginx', host: 'expense.local' });
@@ -57,11 +61,42 @@ describe('environments', () => {
     ['nope.deeper=1', 'nope: unknown field'],
     ['web=3', 'web: is an object; set one of its fields'],
     ['missing-equals', '--set "missing-equals": expected path=value'],
-    ['postgres.image=postgres:latest', 'postgres.image: must not use the "latest" tag'],
+    ['postgres.image.tag=latest', 'postgres.image.tag: must not be "latest": deploy an immutable tag'],
+    ['postgres.image=postgres:16', 'postgres.image: is an object; set one of its fields'],
+    ['image.digest=sha256:abc', 'image.digest: must be a digest such as "sha256:<64 hex digits>"'],
+    ['web.resources.limits.memory=1000Ki', 'web.resources.limits.memory: must be a whole number of MiB, e.g. "128Mi"'],
+    ['web.resources.requests.cpu=0', 'web.resources.requests.cpu: must be more than 0'],
+    ['name=a-very-long-environment-name-that-overflows-the-label', 'name: must be at most 47 characters (it becomes part of the instance label)'],
     ['web.resources.requests.cpu=2', 'web.resources.requests.cpu: requests.cpu must not exceed limits.cpu'],
   ])('rejects --set %s naming the field', (assignment, issue) => {
     const problems = issuesOf(() => loadEnvironment('local', { imageTag: 'v1', set: [assignment] }));
     expect(problems).toContain(issue);
+  });
+
+  it('checks rules between fields inside the schema, naming the field', () => {
+    expect(issuesOf(() => loadEnvironment('local', { imageTag: 'v1', set: ['web.preStopSleepSeconds=40'] }))).toEqual([
+      'web.preStopSleepSeconds: must be less than terminationGracePeriodSeconds (30) so requests in flight can finish after the sleep',
+    ]);
+    expect(issuesOf(() => loadEnvironment('local', { imageTag: 'v1', set: ['web.replicas=6'] }))).toEqual([
+      "haproxy.serverSlots: must be at least web.replicas + 1 (7) so every web pod, including the rolling update's surge pod, gets a server slot",
+    ]);
+    expect(issuesOf(() => loadEnvironment('local', { imageTag: 'v1', set: ['haproxy.enabled=false'] }))).toEqual([
+      'compose.enabled: the compose topology puts HAProxy in front of the web replicas: set haproxy.enabled=true or compose.enabled=false',
+    ]);
+    // Without HAProxy there are no server slots to check.
+    expect(loadEnvironment('ibm', { imageTag: 'v1', set: ['haproxy.enabled=false', 'web.replicas=20'] }).web.replicas).toBe(20);
+  });
+
+  it('builds every environment from the shared base plus its overrides', () => {
+    const local = environmentValues('local', 'v1');
+    const ibm = environmentValues('ibm', 'v1');
+    expect(local).toEqual({ name: 'local', ...base, image: { ...base.image, tag: 'v1' }, app: { ...base.app, ...overridesOf.local.app }, compose: { enabled: true } });
+    // Arrays are replaced, objects merged key by key.
+    expect((ibm.haproxy as { metricsScrapeNamespaces: string[] }).metricsScrapeNamespaces).toEqual(['monitoring']);
+    expect((ibm.haproxy as { balance: unknown }).balance).toEqual(base.haproxy.balance);
+    expect(ENVIRONMENT_NAMES).toEqual(['local', 'ibm']);
+    // The base on its own is a valid environment: construct defaults come from it.
+    expect(() => validateEnvironment({ name: 'base', ...base, image: { ...base.image, tag: 'v1' } })).not.toThrow();
   });
 
   it('names the environment in the error message and reports every problem at once', () => {

@@ -1,10 +1,11 @@
 /**
- * The contract between the expense tracker (`app/`) and everything that deploys it
- * (charts, HAProxy, Pulumi stacks, compose files). One place, so the port, probe paths,
- * UID, commands and environment variable names cannot drift apart.
+ * The contract between the expense tracker (`app/`) and everything that deploys it (charts,
+ * HAProxy, Pulumi stacks, the compose file): ports, probe paths, the image's user, workdir and
+ * commands, the environment variables it reads and the Secrets they come from.
  *
- * `app/test/contract.test.ts` checks the app against these values (its config schema,
- * its routes and its Dockerfile), so a change on either side fails a test.
+ * This module is the only home of these facts: the app imports it (`@expense-tracker/model/app-contract`,
+ * copied into its image by `app/Dockerfile`) and so do the charts. It imports nothing, so the
+ * app's image carries no deployment code.
  */
 
 /** Container port the app listens on (`PORT`), named `http` in every pod spec. */
@@ -32,13 +33,13 @@ export const APP_WORKDIR = '/app';
 export const APP_SERVER_COMMAND: readonly string[] = ['node', 'dist/server.js'];
 /**
  * Command that applies database migrations and exits (what `npm run migrate -w app` runs).
- * The chart runs it as an initContainer of the web Deployment.
+ * The chart runs it as an initContainer of the web Deployment, compose as a one-shot service.
  */
 export const APP_MIGRATE_COMMAND: readonly string[] = ['node', 'dist/cli.js', 'migrate'];
 
 /**
  * Non-secret environment variables the app reads, all delivered through the
- * `expense-config` ConfigMap.
+ * `expense-config` ConfigMap (compose: the service's `environment`).
  */
 export const APP_CONFIG_KEYS = [
   'NODE_ENV',
@@ -73,11 +74,3 @@ export const APP_SECRET_ENV = {
   SENDGRID_API_KEY: { secret: SECRETS.app.name, key: SECRETS.app.keys.sendgridApiKey },
 } as const;
 export type AppSecretEnv = keyof typeof APP_SECRET_ENV;
-
-/**
- * UIDs of the official images the charts run (Docker Hub `postgres`, `redis` and `haproxy`
- * images, Debian variants): postgres and redis run as 999, haproxy as 99 since 2.4.
- */
-export const POSTGRES_UID = 999;
-export const REDIS_UID = 999;
-export const HAPROXY_UID = 99;

@@ -1,0 +1,257 @@
+/**
+ * The environment schema: every setting of an environment, its grammar and every rule between
+ * settings, in one zod schema. Anything it accepts synthesizes; anything it rejects is reported
+ * by `loadEnvironment` as a `ConfigError` naming the field path (`web.preStopSleepSeconds: …`).
+ *
+ * The sub-schemas are exported so constructs can validate their props with the same rules.
+ * Units: durations in whole seconds, CPU as Kubernetes quantities (`250m`, `1`), memory and
+ * storage in bytes with a binary suffix (`128Mi`, `20Gi`).
+ */
+import { z } from 'zod';
+import { IMAGE_DIGEST, IMAGE_REPOSITORY, IMAGE_TAG } from './images.js';
+import { DNS_LABEL, DNS_SUBDOMAIN, instanceName } from './naming.js';
+import { CPU_QUANTITY, MEMORY_QUANTITY, STORAGE_QUANTITY, toBytes, toMillicores } from './quantities.js';
+
+const MIB = 2 ** 20;
+
+/** An integer within `[min, max]`. */
+const integer = (min: number, max: number) =>
+  z.number().int('must be an integer').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+/** A whole number of seconds within `[min, max]`. */
+const seconds = (min: number, max: number) =>
+  z.number().int('must be a whole number of seconds').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+const cpuQuantity = z
+  .string()
+  .regex(CPU_QUANTITY, 'must be a CPU quantity such as "250m" or "1"')
+  .refine((cpu) => toMillicores(cpu) > 0, 'must be more than 0');
+const memoryQuantity = z
+  .string()
+  .regex(MEMORY_QUANTITY, 'must be a memory quantity such as "128Mi" or "1Gi"')
+  .refine((memory) => toBytes(memory) % MIB === 0, 'must be a whole number of MiB, e.g. "128Mi"');
+const storageQuantity = z.string().regex(STORAGE_QUANTITY, 'must be a storage quantity such as "1Gi" or "20Gi"');
+
+const resourceList = z.strictObject({ cpu: cpuQuantity, memory: memoryQuantity });
+
+/** Container requests and limits (https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/). */
+export const resourcesSchema = z
+  .strictObject({ requests: resourceList, limits: resourceList })
+  .refine((r) => toMillicores(r.requests.cpu) <= toMillicores(r.limits.cpu), {
+    message: 'requests.cpu must not exceed limits.cpu',
+    path: ['requests', 'cpu'],
+  })
+  .refine((r) => toBytes(r.requests.memory) <= toBytes(r.limits.memory), {
+    message: 'requests.memory must not exceed limits.memory',
+    path: ['requests', 'memory'],
+  });
+export type ResourceSettings = z.infer<typeof resourcesSchema>;
+
+/**
+ * One container image, Bitnami-values style: `repository`, `tag`, optional `digest`, `pullPolicy`.
+ * Rendered as `repository:tag[@digest]` (see `ImageReference` in images.ts).
+ */
+export const imageSchema = z.strictObject({
+  /** Registry and repository without tag, e.g. `localhost:5000/expense-tracker`, `postgres`. */
+  repository: z.string().regex(IMAGE_REPOSITORY, 'must be an image repository without tag, e.g. "localhost:5000/expense-tracker"'),
+  /** Immutable tag; never `latest`. */
+  tag: z.string().regex(IMAGE_TAG, 'must be a valid image tag').refine((tag) => tag !== 'latest', 'must not be "latest": deploy an immutable tag'),
+  /** Content digest (`sha256:…`) pinning the tag's content; empty for none. */
+  digest: z.union([z.literal(''), z.string().regex(IMAGE_DIGEST, 'must be a digest such as "sha256:<64 hex digits>"')]),
+  /** `imagePullPolicy` of the containers running it. */
+  pullPolicy: z.enum(['IfNotPresent', 'Always', 'Never']),
+});
+export type ImageSettings = z.infer<typeof imageSchema>;
+
+/** The web tier (Deployment `expense-web`). */
+export const webSchema = z
+  .strictObject({
+    replicas: integer(1, 100),
+    resources: resourcesSchema,
+    /** Seconds Kubernetes waits after SIGTERM before SIGKILL. */
+    terminationGracePeriodSeconds: seconds(5, 600),
+    /** Seconds the preStop hook sleeps so endpoints are removed before SIGTERM. */
+    preStopSleepSeconds: seconds(0, 60),
+  })
+  .superRefine((web, ctx) => {
+    // The preStop sleep counts against the grace period; the app needs time left to drain.
+    if (web.preStopSleepSeconds >= web.terminationGracePeriodSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['preStopSleepSeconds'],
+        message: `must be less than terminationGracePeriodSeconds (${web.terminationGracePeriodSeconds}) so requests in flight can finish after the sleep`,
+      });
+    }
+  });
+export type WebSettings = z.infer<typeof webSchema>;
+
+const sqlIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier');
+
+/** PostgreSQL (StatefulSet `postgres`). */
+export const postgresSchema = z.strictObject({
+  image: imageSchema,
+  database: sqlIdentifier,
+  username: sqlIdentifier,
+  /** Size of the `data` volumeClaimTemplate. */
+  storage: storageQuantity,
+  storageClassName: z.string().regex(DNS_SUBDOMAIN, 'must be a StorageClass name'),
+  resources: resourcesSchema,
+});
+export type PostgresSettings = z.infer<typeof postgresSchema>;
+
+/** Redis (Deployment `redis`). */
+export const redisSchema = z.strictObject({
+  image: imageSchema,
+  /** Keep data on the PVC `redis-data` (append-only file) instead of an emptyDir. */
+  persistence: z.strictObject({
+    enabled: z.boolean(),
+    storage: storageQuantity,
+    storageClassName: z.string().regex(DNS_SUBDOMAIN, 'must be a StorageClass name'),
+  }),
+  resources: resourcesSchema,
+});
+export type RedisSettings = z.infer<typeof redisSchema>;
+
+/** The Ingress in front of the app (or of HAProxy). */
+export const ingressSchema = z.strictObject({
+  className: z.string().regex(DNS_SUBDOMAIN, 'must be an IngressClass name'),
+  host: z.string().regex(DNS_SUBDOMAIN, 'must be a DNS host name such as "expense.local"'),
+  /** Name of a `kubernetes.io/tls` Secret; empty for plain HTTP. */
+  tlsSecretName: z.union([z.literal(''), z.string().regex(DNS_SUBDOMAIN, 'must be a Secret name')]),
+});
+export type IngressSettings = z.infer<typeof ingressSchema>;
+
+/** HAProxy in front of the web pods. Durations are whole seconds. */
+export const haproxySchema = z.strictObject({
+  /** Deploy HAProxy; when false the Ingress targets the `expense-web` Service directly. */
+  enabled: z.boolean(),
+  /**
+   * `behind-ingress`: Ingress → Service `haproxy` → HAProxy → web pods (the Ingress keeps TLS
+   * and host routing). `replaces-ingress`: no Ingress; Service `haproxy` is type LoadBalancer.
+   */
+  placement: z.enum(['behind-ingress', 'replaces-ingress']),
+  image: imageSchema,
+  replicas: integer(1, 20),
+  resources: resourcesSchema,
+  /** `global maxconn`: concurrent connections per HAProxy process. */
+  maxconn: integer(100, 100_000),
+  /**
+   * `server-template` slots per backend: the most web pods HAProxy can address at once.
+   * Must cover `web.replicas` plus the rolling update's surge pod.
+   */
+  serverSlots: integer(1, 256),
+  /** `balance` algorithm of each backend: pages (`web`) and the JSON API (`api`). */
+  balance: z.strictObject({ web: z.enum(['roundrobin', 'leastconn']), api: z.enum(['roundrobin', 'leastconn']) }),
+  /** `retries`: connection attempts after a failure (each redispatched to another server). */
+  retries: integer(0, 10),
+  timeouts: z.strictObject({
+    connectSeconds: seconds(1, 60),
+    clientSeconds: seconds(1, 3600),
+    serverSeconds: seconds(1, 3600),
+    httpRequestSeconds: seconds(1, 300),
+    httpKeepAliveSeconds: seconds(1, 300),
+    queueSeconds: seconds(1, 300),
+  }),
+  /** Active health checks (`default-server inter <i> fall <f> rise <r>`) against the app's readiness path. */
+  healthCheck: z.strictObject({
+    intervalSeconds: seconds(1, 60),
+    fall: integer(1, 10),
+    rise: integer(1, 10),
+  }),
+  /** Namespaces allowed to scrape the stats/metrics port (NetworkPolicy); empty for none. */
+  metricsScrapeNamespaces: z.array(z.string().regex(DNS_LABEL, 'must be a DNS label')),
+});
+export type HaproxySettings = z.infer<typeof haproxySchema>;
+
+/** Settings the app reads from `expense-config`. */
+export const appSchema = z.strictObject({
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+  mailFrom: z.email('must be an e-mail address'),
+  /** E-mail address that becomes admin when it registers; empty for none. */
+  adminEmail: z.union([z.literal(''), z.email('must be an e-mail address')]),
+});
+export type AppSettings = z.infer<typeof appSchema>;
+
+/** Longest environment name whose instance label (`expense-tracker-<name>`) is still a 63-character label value. */
+const MAX_NAME_LENGTH = 63 - instanceName('').length;
+
+export const environmentSchema = z
+  .strictObject({
+    /** Environment name; `app.kubernetes.io/instance` is `expense-tracker-<name>`, output goes to `dist/<name>`. */
+    name: z
+      .string()
+      .regex(DNS_LABEL, 'must be a DNS label')
+      .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters (it becomes part of the instance label)`),
+    /** Namespace every object lives in. */
+    namespace: z.string().regex(DNS_LABEL, 'must be a DNS label (lower case, digits, "-", at most 63 characters)'),
+    /** The app image. */
+    image: imageSchema,
+    web: webSchema,
+    postgres: postgresSchema,
+    redis: redisSchema,
+    ingress: ingressSchema,
+    /** Namespace of the ingress controller, allowed through the NetworkPolicies. */
+    ingressControllerNamespace: z.string().regex(DNS_LABEL, 'must be a DNS label'),
+    haproxy: haproxySchema,
+    app: appSchema,
+    /** The docker-compose topology (`dist/<name>/compose/`): web × replicas behind HAProxy, PostgreSQL, Redis. */
+    compose: z.strictObject({ enabled: z.boolean() }),
+  })
+  .superRefine((env, ctx) => {
+    // A rolling update (maxSurge 1) briefly runs replicas + 1 web pods; each needs a server slot.
+    if (env.haproxy.enabled && env.haproxy.serverSlots < env.web.replicas + 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['haproxy', 'serverSlots'],
+        message: `must be at least web.replicas + 1 (${env.web.replicas + 1}) so every web pod, including the rolling update's surge pod, gets a server slot`,
+      });
+    }
+    if (env.compose.enabled && !env.haproxy.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['compose', 'enabled'],
+        message: 'the compose topology puts HAProxy in front of the web replicas: set haproxy.enabled=true or compose.enabled=false',
+      });
+    }
+  });
+
+/** A fully validated environment. */
+export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+/** What an environment file writes: any subset of the settings, merged over the base. */
+export type EnvironmentOverrides = DeepPartial<Omit<EnvironmentConfig, 'name'>>;
+/** The shared base: every setting except the name. */
+export type EnvironmentBase = Omit<EnvironmentConfig, 'name'>;
+
+/** Objects become partial at every depth; arrays and scalars are replaced whole. */
+export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/** Raised for any invalid configuration; `issues` name the environment and field paths. */
+export class ConfigError extends Error {
+  constructor(
+    readonly environment: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`invalid configuration for environment "${environment}":\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** `path: message` lines for a zod error, paths relative to `prefix` (unknown keys as `path.key: unknown field`). */
+export function formatIssues(error: z.ZodError, prefix: readonly (string | number)[] = []): string[] {
+  return error.issues.map((issue) => {
+    const path = [...prefix, ...issue.path].map(String).join('.') || '(root)';
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => `${path === '(root)' ? '' : `${path}.`}${k}: unknown field`).join('; ');
+    }
+    return `${path}: ${issue.message}`;
+  });
+}
+
+/**
+ * Validates an arbitrary object against the environment schema.
+ * @throws ConfigError listing `path: message` for each problem
+ */
+export function validateEnvironment(raw: unknown, name = 'custom'): EnvironmentConfig {
+  const parsed = environmentSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(name, formatIssues(parsed.error));
+}

@@ -1,0 +1,66 @@
+/**
+ * The shared base of every environment: each setting's default, sized for a small single-node
+ * cluster (minikube). An environment file (`local.ts`, `ibm.ts`) overrides only what differs;
+ * construct props default to these values too, so a default is written exactly once.
+ * The schema (environment-schema.ts) documents each field's grammar and rules.
+ */
+import type { EnvironmentBase, ImageSettings } from '../environment-schema.js';
+import { PINNED_IMAGES } from '../images.js';
+
+/** Small requests, burstable limits: the app, Redis. */
+const small = { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } };
+
+/** The base; `image.tag` is filled in by `loadEnvironment` (IMAGE_TAG, else the app's version). */
+export const base: Omit<EnvironmentBase, 'image'> & { readonly image: Omit<ImageSettings, 'tag'> } = {
+  // Namespace every object lives in (restricted Pod Security Standard).
+  namespace: 'expense-tracker',
+  // The app image; the tag comes from IMAGE_TAG or app/package.json.
+  image: { repository: 'localhost:5000/expense-tracker', digest: '', pullPolicy: 'IfNotPresent' },
+  web: {
+    // Two pods: a drain or a rollout never leaves the site without a ready pod.
+    replicas: 2,
+    resources: small,
+    terminationGracePeriodSeconds: 30,
+    // Long enough for kube-proxy and the ingress controller to drop the pod's endpoint.
+    preStopSleepSeconds: 5,
+  },
+  postgres: {
+    image: { ...PINNED_IMAGES.postgres, digest: '', pullPolicy: 'IfNotPresent' },
+    database: 'expenses',
+    username: 'expense',
+    storage: '1Gi',
+    // minikube's default StorageClass (hostpath provisioner).
+    storageClassName: 'standard',
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
+  },
+  redis: {
+    image: { ...PINNED_IMAGES.redis, digest: '', pullPolicy: 'IfNotPresent' },
+    // A pure cache by default: an emptyDir, no snapshots.
+    persistence: { enabled: false, storage: '1Gi', storageClassName: 'standard' },
+    resources: small,
+  },
+  // minikube's ingress-nginx addon.
+  ingress: { className: 'nginx', host: 'expense.local', tlsSecretName: '' },
+  ingressControllerNamespace: 'ingress-nginx',
+  haproxy: {
+    // The Ingress stays the entry point (host, TLS); HAProxy adds app-aware routing, /readyz
+    // health checks, retries with redispatch and per-server metrics.
+    enabled: true,
+    placement: 'behind-ingress',
+    image: { ...PINNED_IMAGES.haproxy, digest: '', pullPolicy: 'IfNotPresent' },
+    replicas: 1,
+    resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '250m', memory: '128Mi' } },
+    maxconn: 2000,
+    // web.replicas + the surge pod, with room to scale up without a reload.
+    serverSlots: 6,
+    // Pages spread evenly; the API goes to the least busy server (longer, uneven requests).
+    balance: { web: 'roundrobin', api: 'leastconn' },
+    // The seeds' values: `retries 3`, `inter 2s fall 3 rise 2`.
+    retries: 3,
+    timeouts: { connectSeconds: 5, clientSeconds: 30, serverSeconds: 30, httpRequestSeconds: 10, httpKeepAliveSeconds: 10, queueSeconds: 10 },
+    healthCheck: { intervalSeconds: 2, fall: 3, rise: 2 },
+    metricsScrapeNamespaces: [],
+  },
+  app: { logLevel: 'info', mailFrom: 'budget@example.com', adminEmail: '' },
+  compose: { enabled: false },
+};

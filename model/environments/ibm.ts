@@ -1,0 +1,42 @@
+/** `ibm`: IBM Cloud Kubernetes Service (VPC) + IBM Container Registry. */
+import type { EnvironmentOverrides } from '../environment-schema.js';
+
+/** VPC block storage; `10iops-tier` is IKS's general-purpose class. */
+const blockStorage = 'ibmc-vpc-block-10iops-tier';
+
+export const ibm: EnvironmentOverrides = {
+  // ICR namespace `expense-tracker` in us-south; the Pulumi `iks` target sets its own registry.
+  image: { repository: 'us.icr.io/expense-tracker/expense-tracker' },
+  web: {
+    // One pod per zone of a three-zone cluster.
+    replicas: 3,
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    // The IKS ALB takes longer than minikube's controller to drop an endpoint.
+    terminationGracePeriodSeconds: 40,
+    preStopSleepSeconds: 10,
+  },
+  postgres: {
+    storage: '20Gi',
+    storageClassName: blockStorage,
+    resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+  },
+  redis: {
+    // Sessions survive a Redis restart.
+    persistence: { enabled: true, storage: '10Gi', storageClassName: blockStorage },
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
+  },
+  // IKS ALB (Kubernetes ingress-nginx based); switch to `public-iks-traefik` with --set ingress.className=public-iks-traefik.
+  ingress: { className: 'public-iks-k8s-nginx', host: 'expense.example.us-south.containers.appdomain.cloud' },
+  ingressControllerNamespace: 'kube-system',
+  haproxy: {
+    // The IKS ALB keeps TLS termination and the public host; HAProxy (2 replicas, spread over
+    // nodes) balances behind it. `--set haproxy.placement=replaces-ingress` exposes HAProxy
+    // through a VPC load balancer instead.
+    replicas: 2,
+    resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+    maxconn: 10000,
+    serverSlots: 10,
+    // The cluster's Prometheus runs in `monitoring`.
+    metricsScrapeNamespaces: ['monitoring'],
+  },
+};
