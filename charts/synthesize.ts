@@ -50,11 +50,14 @@ function kindRank(kind: string): number {
   return i === -1 ? KIND_ORDER.length : i;
 }
 
-/** Sorts objects into apply order (kind rank, then name); returns a new array. */
+/**
+ * Sorts objects into apply order (kind rank, then name by UTF-16 code unit); returns a new array.
+ * Names are DNS labels (`[a-z0-9-]`), for which this is the same order as an `en` collation,
+ * without the cost of loading ICU collation data (about 70 ms on a cold process).
+ */
 export function sortObjects<T extends KubeObject>(objects: readonly T[]): T[] {
-  return [...objects].sort(
-    (a, b) => kindRank(a.kind) - kindRank(b.kind) || a.metadata.name.localeCompare(b.metadata.name, 'en'),
-  );
+  const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...objects].sort((a, b) => kindRank(a.kind) - kindRank(b.kind) || byName(a.metadata.name, b.metadata.name));
 }
 
 /**

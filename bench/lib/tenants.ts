@@ -1,32 +1,39 @@
 /**
  * Benchmark worker: synthesizes N tenants (copies of the `local` stack, each in its own
  * namespace `expense-t<NNN>`) in this process and writes one YAML file per object plus a
- * `kustomization.yaml` listing them into `<out>/`. Usage: tsx bench/lib/tenants.ts <N> <out>
+ * `kustomization.yaml` listing them into `<out>/`. Each tenant is rendered, validated and
+ * written before the next one starts, so memory stays flat as N grows. On exit it prints
+ * `maxrss <bytes>` on stderr (the process's peak resident set).
+ *
+ * Run from its bundle (`node scripts/bundle/run.cjs bench-tenants <N> <out>`, what
+ * bench/synth.ts does) or from source (`tsx bench/lib/tenants.ts <N> <out>`).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { manifestFileName, synthesizeEnvironment, toYaml } from '../../charts/synthesize.js';
-import { validateManifests } from '../../charts/validate.js';
+import { renderEnvironment } from '../../scripts/lib/outputs.js';
 
-const [count, out] = [Number(process.argv[2]), process.argv[3]];
-if (!Number.isInteger(count) || count < 1 || !out) {
-  console.error('usage: tsx bench/lib/tenants.ts <N> <out>');
-  process.exit(2);
-}
-await mkdir(out, { recursive: true });
-const resources: string[] = [];
-for (let i = 1; i <= count; i++) {
-  const id = `t${String(i).padStart(3, '0')}`;
-  const env = loadEnvironment('local', { imageTag: '1.0.0', set: [`name=${id}`, `namespace=expense-${id}`] });
-  const objects = synthesizeEnvironment(env);
-  const findings = validateManifests(objects);
-  if (findings.length > 0) throw new Error(`tenant ${id}: ${findings.length} validation findings`);
-  for (const obj of objects) {
-    const file = `${id}-${manifestFileName(obj)}`;
-    await writeFile(join(out, file), toYaml(obj));
-    resources.push(file);
+function main(argv: readonly string[]): number {
+  const [count, out] = [Number(argv[0]), argv[1]];
+  if (!Number.isInteger(count) || count < 1 || !out) {
+    console.error('usage: bench-tenants <N> <out>');
+    return 2;
   }
+  mkdirSync(out, { recursive: true });
+  const resources: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    const id = `t${String(i).padStart(3, '0')}`;
+    const env = loadEnvironment('local', { imageTag: '1.0.0', set: [`name=${id}`, `namespace=expense-${id}`] });
+    for (const [file, content] of renderEnvironment(env).files) {
+      if (!file.endsWith('.yaml') || file.includes('/')) continue; // manifests only: what kustomize reads
+      writeFileSync(join(out, `${id}-${file}`), content);
+      resources.push(`${id}-${file}`);
+    }
+  }
+  const kustomization = ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', ...resources.map((r) => `  - ${r}`), ''];
+  writeFileSync(join(out, 'kustomization.yaml'), kustomization.join('\n'));
+  return 0;
 }
-await writeFile(join(out, 'kustomization.yaml'), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources }));
+
+process.exitCode = main(process.argv.slice(2));
+process.on('exit', () => process.stderr.write(`maxrss ${process.resourceUsage().maxRSS * 1024}\n`));
