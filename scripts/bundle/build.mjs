@@ -8,9 +8,9 @@
  * `node scripts/bundle/build.mjs [name...]` builds the named bundles (default: all).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import bundles from './bundles.cjs';
 
@@ -90,7 +90,16 @@ export async function buildBundle(name, options = {}) {
   const files = new Set(ALWAYS_INPUTS);
   for (const input of Object.keys(result.metafile.inputs)) {
     if (input === `${name}-entry.ts`) continue; // the stdin entry
-    files.add(input.split('/').includes('node_modules') ? packageJsonOf(input) : input);
+    if (input.split('/').includes('node_modules')) {
+      files.add(packageJsonOf(input));
+      continue;
+    }
+    files.add(input);
+    // Workspace packages (linked into node_modules, resolved to their real path): their
+    // package.json `exports` decide what an import resolves to.
+    for (let dir = dirname(input); dir !== '.' && dir !== '/' && !dir.startsWith('..'); dir = dirname(dir)) {
+      if (existsSync(join(root, dir, 'package.json'))) files.add(join(dir, 'package.json'));
+    }
   }
   const outDir = outDirOf(root);
   mkdirSync(outDir, { recursive: true });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEnvironment } from '../../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { synthesizeEnvironment, type KubeObject } from '../../charts/synthesize.js';
 import bundles from '../../scripts/bundle/bundles.cjs';
 import { readManifests } from '../../scripts/lib/manifests.js';
