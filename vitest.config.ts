@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * Test tiers. `npm test` runs every project; `npm run test:unit` runs only `unit`,
@@ -19,7 +19,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['model/**/*.test.ts', 'charts/**/*.test.ts', 'monitoring/**/*.test.ts', 'haproxy/**/*.test.ts', 'stacks/**/*.test.ts', 'scripts/**/*.test.ts', 'testkit/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['model/**/*.test.ts', 'charts/**/*.test.ts', 'monitoring/**/*.test.ts', 'haproxy/**/*.test.ts', 'stacks/**/*.test.ts', 'scripts/**/*.test.ts', 'testkit/**/*.test.ts', 'test/unit/**/*.test.ts', 'app/test/unit/**/*.test.ts'],
           testTimeout: 60_000,
         },
       },
@@ -28,6 +28,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['app/test/**/*.test.ts', 'test/integration/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'app/test/unit/**'],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,
