@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { APP_PORT } from '@expense-tracker/model/app-contract';
+import { readImportEnv, type ImportConfig } from './imports/config.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -92,6 +93,8 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   /** Lower-cased email that becomes admin when it registers (optional). */
   adminEmail?: string;
+  /** CSV imports (`IMPORT_*` variables, see imports/config.ts). */
+  imports: ImportConfig;
 }
 
 /**
@@ -146,7 +149,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (!e[key]) issues.push(`${key}: is required when DATABASE_URL is not set`);
     }
   }
-  if (issues.length > 0) throw new ConfigError(issues);
+  const imports = readImportEnv(env);
+  issues.push(...imports.issues);
+  if (issues.length > 0 || !imports.config) throw new ConfigError(issues);
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
@@ -161,5 +166,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secureCookies: e.PUBLIC_BASE_URL.startsWith('https:'),
     logLevel: e.LOG_LEVEL,
     adminEmail: e.ADMIN_EMAIL?.trim().toLowerCase(),
+    imports: imports.config,
   };
 }

@@ -22,7 +22,7 @@ function formatter(currency: string) {
 }
 
 /** Number of minor-unit digits of a currency (USD 2, JPY 0, KWD 3), from ICU. */
-function minorDigits(currency: string): number {
+export function minorDigits(currency: string): number {
   return formatter(currency).digits;
 }
 

@@ -6,9 +6,9 @@ import { z } from 'zod';
 import { isCurrency } from './money.js';
 
 /** Largest amount accepted: 10^12 minor units (10 billion in a 2-digit currency). */
-const MAX_AMOUNT_CENTS = 1_000_000_000_000;
-const MAX_DESCRIPTION = 500;
-const MAX_CATEGORY = 40;
+export const MAX_AMOUNT_CENTS = 1_000_000_000_000;
+export const MAX_DESCRIPTION = 500;
+export const MAX_CATEGORY = 40;
 
 const isoDate = z.iso.date({ error: 'must be an ISO date (YYYY-MM-DD)' }).refine((d) => {
   const y = Number(d.slice(0, 4));

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from '../../test/support/index.js';
+import { startPostgres, type PostgresServer } from '@expense-tracker/testkit/servers/index';
 import { migrate } from '../src/db.js';
 import { detectFormat } from '../src/imports/detect.js';
 import { importQuerySchema } from '../src/imports/options.js';

@@ -1,12 +1,12 @@
 /**
- * Settings of the import feature, from environment variables (validated like the app's own
- * config: a bad value stops the process with a message naming the variable).
+ * Settings of the import feature, from environment variables. `loadConfig` (app/src/config.ts)
+ * reads them with the rest of the app's settings, so a bad value stops the process with a
+ * message naming the variable, like any other.
  *
  * Without `IMPORT_STAGING_DIR` the feature is off: the web process answers the import API with
  * 503 and the worker refuses to start.
  */
 import { z } from 'zod';
-import { ConfigError } from '../config.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -55,6 +55,8 @@ export const importEnvSchema = z.object({
   IMPORT_FAILED_RETENTION_HOURS: int(168, 0, 24 * 365),
   /** Port of the worker's health and metrics endpoints (default 8081). */
   IMPORT_WORKER_PORT: int(8081, 1, 65535),
+  /** Seconds a process holds an import without renewing; a dead worker's import resumes after it (default 60). */
+  IMPORT_LEASE_SECONDS: int(60, 3, 3600),
 });
 
 /** Every environment variable name the import feature reads. */
@@ -70,26 +72,31 @@ export interface ImportConfig {
   stagingReserveBytes: number;
   failedRetentionHours: number;
   workerPort: number;
+  leaseSeconds: number;
 }
 
 /**
- * Validates the import variables of `env`.
- * @throws ConfigError naming each invalid variable.
+ * Validates the import variables of `env`. Returns the settings, or the problems as
+ * `VARIABLE: message` lines (then `config` is undefined).
  */
-export function loadImportConfig(env: NodeJS.ProcessEnv = process.env): ImportConfig {
+export function readImportEnv(env: NodeJS.ProcessEnv): { config?: ImportConfig; issues: string[] } {
   const picked: Record<string, string | undefined> = {};
   for (const key of IMPORT_ENV_KEYS) picked[key] = env[key];
   const r = importEnvSchema.safeParse(picked);
-  if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
+  if (!r.success) return { issues: r.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`) };
   const e = r.data;
   return {
-    stagingDir: e.IMPORT_STAGING_DIR,
-    maxBytes: e.IMPORT_MAX_BYTES,
-    inlineMaxBytes: e.IMPORT_INLINE_MAX_BYTES,
-    userMaxActive: e.IMPORT_USER_MAX_ACTIVE,
-    userDailyBytes: e.IMPORT_USER_DAILY_BYTES,
-    stagingReserveBytes: e.IMPORT_STAGING_RESERVE_BYTES,
-    failedRetentionHours: e.IMPORT_FAILED_RETENTION_HOURS,
-    workerPort: e.IMPORT_WORKER_PORT,
+    issues: [],
+    config: {
+      stagingDir: e.IMPORT_STAGING_DIR,
+      maxBytes: e.IMPORT_MAX_BYTES,
+      inlineMaxBytes: e.IMPORT_INLINE_MAX_BYTES,
+      userMaxActive: e.IMPORT_USER_MAX_ACTIVE,
+      userDailyBytes: e.IMPORT_USER_DAILY_BYTES,
+      stagingReserveBytes: e.IMPORT_STAGING_RESERVE_BYTES,
+      failedRetentionHours: e.IMPORT_FAILED_RETENTION_HOURS,
+      workerPort: e.IMPORT_WORKER_PORT,
+      leaseSeconds: e.IMPORT_LEASE_SECONDS,
+    },
   };
 }

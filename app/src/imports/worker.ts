@@ -236,7 +236,6 @@ export class ImportWorker {
 /** Process entry point: `node dist/imports/worker.js`. */
 async function main(): Promise<void> {
   const { loadConfig, ConfigError } = await import('../config.js');
-  const { loadImportConfig } = await import('./config.js');
   const { createLogger } = await import('../logger.js');
   const { createPool } = await import('../db.js');
   const { createRedis, connectRedis } = await import('../redis.js');
@@ -247,11 +246,9 @@ async function main(): Promise<void> {
   const { currentMonth } = await import('../validation.js');
 
   let config;
-  let importConfig;
   try {
     config = loadConfig();
-    importConfig = loadImportConfig();
-    if (!importConfig.stagingDir) throw new ConfigError(['IMPORT_STAGING_DIR: is required by the import worker']);
+    if (!config.imports.stagingDir) throw new ConfigError(['IMPORT_STAGING_DIR: is required by the import worker']);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`expense-import-worker: ${err.message}\n`);
@@ -259,8 +256,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const importConfig = config.imports;
   const log = createLogger(config.logLevel).child({ component: 'import-worker' });
-  const store = new FileStagingStore(importConfig.stagingDir);
+  const store = new FileStagingStore(importConfig.stagingDir!);
   await store.init();
   const pool = createPool(config.postgres, { max: 4, statementTimeoutMs: 0 });
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle postgres client error'));
@@ -274,6 +272,7 @@ async function main(): Promise<void> {
     store,
     log,
     listen: config.postgres,
+    leaseSeconds: importConfig.leaseSeconds,
     failedRetentionHours: importConfig.failedRetentionHours,
     registry: appMetrics.registry,
     onImported: async (userId, months) => {
