@@ -19,10 +19,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { startLocalTopology, type LocalTopology } from '../haproxy/local-topology.js';
-import { startHaproxy, type HaproxyProcess } from '../haproxy/process.js';
-import { renderHaproxyConfig } from '../haproxy/render.js';
+import { startLocalTopology, type LocalTopology } from '../scripts/local/topology.js';
+import { startHaproxy, type HaproxyProcess } from '../scripts/local/haproxy.js';
+import { renderHaproxyConfig } from '../charts/haproxy-config.js';
 import { freePort } from '@expense-tracker/testkit/process/ports';
+import { startPostgres, type PostgresServer } from '@expense-tracker/testkit/servers/postgres';
 
 interface Figures {
   readonly name: string;
@@ -89,9 +90,12 @@ async function main(): Promise<number> {
   const environment = loadEnvironment('local');
   let topology: LocalTopology | undefined;
   let single: HaproxyProcess | undefined;
+  let postgres: PostgresServer | undefined;
   try {
     console.log('bench:haproxy: starting PostgreSQL, Redis, 2 app instances and HAProxy…');
-    topology = await startLocalTopology({ environment, instances: 2, workDir: join(workDir, 'two'), postgres: { kind: 'ephemeral' } });
+    postgres = await startPostgres();
+    const database = await postgres.createDatabase(environment.postgres.database);
+    topology = await startLocalTopology({ environment, instances: 2, workDir: join(workDir, 'two'), postgres: { kind: 'external', url: database } });
     const [web1] = topology.instances;
     const port = await freePort();
     const statsPort = await freePort();
@@ -136,6 +140,7 @@ async function main(): Promise<number> {
   } finally {
     await single?.stop();
     await topology?.stop();
+    await postgres?.stop();
     await rm(workDir, { recursive: true, force: true });
   }
 }

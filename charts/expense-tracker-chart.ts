@@ -11,7 +11,7 @@ import { formatImageReference } from '@expense-tracker/model/images';
 import { instanceName, MANAGED_BY, PART_OF, recommendedLabels } from '@expense-tracker/model/naming';
 import { RestrictedNamespace } from './namespace.js';
 import { type AllowIngressRule, NetworkPolicies } from './network-policy.js';
-import { HAPROXY_HTTP_PORT, HAPROXY_STATS_PORT } from '../haproxy/render.js';
+import { HAPROXY } from '@expense-tracker/model/components';
 import { Postgres } from './postgres.js';
 import { Redis } from './redis.js';
 import { Web } from './web.js';
@@ -103,7 +103,7 @@ export class ExpenseTrackerChart extends Chart {
         instance,
       });
       if (h.placement === 'behind-ingress') {
-        rules.push({ name: 'allow-ingress-controller-to-haproxy', to: this.haproxy.selector, port: HAPROXY_HTTP_PORT, fromNamespaces: [env.ingressControllerNamespace] });
+        rules.push({ name: 'allow-ingress-controller-to-haproxy', to: this.haproxy.selector, port: HAPROXY.httpPort, fromNamespaces: [env.ingressControllerNamespace] });
       } else {
         // The LoadBalancer forwards client traffic from anywhere to the HAProxy pods.
         new k8s.KubeNetworkPolicy(this, 'AllowAnyToHaproxy', {
@@ -111,13 +111,13 @@ export class ExpenseTrackerChart extends Chart {
           spec: {
             podSelector: { matchLabels: this.haproxy.selector },
             policyTypes: ['Ingress'],
-            ingress: [{ ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(HAPROXY_HTTP_PORT) }] }],
+            ingress: [{ ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(HAPROXY.httpPort) }] }],
           },
         });
       }
       rules.push({ name: 'allow-haproxy-to-web', to: this.web.selector, port: APP_PORT, fromPods: this.haproxy.selector });
       if (h.metricsScrapeNamespaces.length > 0) {
-        rules.push({ name: 'allow-metrics-scrape-to-haproxy', to: this.haproxy.selector, port: HAPROXY_STATS_PORT, fromNamespaces: h.metricsScrapeNamespaces });
+        rules.push({ name: 'allow-metrics-scrape-to-haproxy', to: this.haproxy.selector, port: HAPROXY.statsPort, fromNamespaces: h.metricsScrapeNamespaces });
       }
     } else {
       rules.push({ name: 'allow-ingress-controller-to-web', to: this.web.selector, port: APP_PORT, fromNamespaces: [env.ingressControllerNamespace] });

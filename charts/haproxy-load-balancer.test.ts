@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { renderHaproxyConfig } from '../haproxy/render.js';
+import { renderHaproxyConfig } from './haproxy-config.js';
 import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/environment';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import { synthesizeEnvironment, type KubeObject } from './synthesize.js';

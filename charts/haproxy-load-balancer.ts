@@ -11,16 +11,8 @@ import { PodDisruptionBudget } from './pod-disruption-budget.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
 import { containerResources, type ResourceSpec } from './resources.js';
 import { imageTag } from './web.js';
-import {
-  HAPROXY_CONFIG_PATH,
-  HAPROXY_HARD_STOP_AFTER_SECONDS,
-  HAPROXY_HTTP_PORT,
-  HAPROXY_MONITOR_URI,
-  HAPROXY_RUN_DIR,
-  HAPROXY_STATS_PORT,
-  renderHaproxyConfig,
-  WEB_HEADLESS_SERVICE,
-} from '../haproxy/render.js';
+import { HAPROXY, WEB } from '@expense-tracker/model/components';
+import { renderHaproxyConfig } from './haproxy-config.js';
 
 /** Props for `HaproxyLoadBalancer`. */
 export interface HaproxyLoadBalancerProps {
@@ -50,7 +42,7 @@ export interface HaproxyLoadBalancerProps {
 }
 
 /**
- * HAProxy in front of the web pods, configured by `haproxy/render.ts` from the same
+ * HAProxy in front of the web pods, configured by `charts/haproxy-config.ts` from the same
  * environment model as the rest of the chart:
  *
  * - ConfigMap `haproxy-config` (key `haproxy.cfg`), mounted read-only at
@@ -120,13 +112,13 @@ export class HaproxyLoadBalancer extends Construct {
       metadata: { name: HaproxyLoadBalancer.CONFIG_MAP_NAME, labels },
       data: { 'haproxy.cfg': this.config },
     });
-    const configDir = HAPROXY_CONFIG_PATH.slice(0, HAPROXY_CONFIG_PATH.lastIndexOf('/'));
+    const configDir = HAPROXY.configPath.slice(0, HAPROXY.configPath.lastIndexOf('/'));
     const configVolume = kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' });
     const run = kplus.Volume.fromEmptyDir(this, 'Run', 'run', { sizeLimit: Size.mebibytes(1) });
     const tmp = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(16) });
     const probe = (period: number, failures: number) =>
-      kplus.Probe.fromHttpGet(HAPROXY_MONITOR_URI, {
-        port: HAPROXY_HTTP_PORT,
+      kplus.Probe.fromHttpGet(HAPROXY.monitorUri, {
+        port: HAPROXY.httpPort,
         periodSeconds: Duration.seconds(period),
         failureThreshold: failures,
         timeoutSeconds: Duration.seconds(2),
@@ -144,7 +136,7 @@ export class HaproxyLoadBalancer extends Construct {
       minReady: Duration.seconds(0),
       progressDeadline: Duration.seconds(600),
       // preStop pause + soft stop bounded by hard-stop-after + margin.
-      terminationGracePeriod: Duration.seconds(preStop + HAPROXY_HARD_STOP_AFTER_SECONDS + 5),
+      terminationGracePeriod: Duration.seconds(preStop + HAPROXY.hardStopAfterSeconds + 5),
       securityContext: restrictedPodSecurityContext(identity),
       automountServiceAccountToken: false,
       containers: [
@@ -153,16 +145,16 @@ export class HaproxyLoadBalancer extends Construct {
           image: formatImageReference(h.image),
           imagePullPolicy: h.image.pullPolicy as kplus.ImagePullPolicy,
           // The image's entrypoint adds `-W -db` (master-worker, foreground, logs on stdout).
-          args: ['haproxy', '-f', HAPROXY_CONFIG_PATH],
+          args: ['haproxy', '-f', HAPROXY.configPath],
           ports: [
-            { number: HAPROXY_HTTP_PORT, name: APP_PORT_NAME },
-            { number: HAPROXY_STATS_PORT, name: 'stats' },
+            { number: HAPROXY.httpPort, name: APP_PORT_NAME },
+            { number: HAPROXY.statsPort, name: 'stats' },
           ],
           resources: containerResources(h.resources as ResourceSpec),
           securityContext: restrictedContainerSecurityContext(identity),
           volumeMounts: [
             { path: configDir, volume: configVolume, readOnly: true },
-            { path: HAPROXY_RUN_DIR, volume: run },
+            { path: HAPROXY.runDir, volume: run },
             { path: '/tmp', volume: tmp },
           ],
           startup: probe(1, 30),
@@ -188,7 +180,7 @@ export class HaproxyLoadBalancer extends Construct {
       metadata: { name: HaproxyLoadBalancer.NAME, labels },
       type: h.placement === 'replaces-ingress' ? kplus.ServiceType.LOAD_BALANCER : kplus.ServiceType.CLUSTER_IP,
       selector: pods,
-      ports: [{ name: APP_PORT_NAME, port: HaproxyLoadBalancer.SERVICE_PORT, targetPort: HAPROXY_HTTP_PORT }],
+      ports: [{ name: APP_PORT_NAME, port: HaproxyLoadBalancer.SERVICE_PORT, targetPort: HAPROXY.httpPort }],
     });
     // Named targetPort, as the web Service does (IntOrString: the L1 serializer reads `.value`).
     const servicePatches = [JsonPatch.replace('/spec/ports/0/targetPort', k8s.IntOrString.fromString(APP_PORT_NAME))];
@@ -203,14 +195,14 @@ export class HaproxyLoadBalancer extends Construct {
       spec: {
         type: 'ClusterIP',
         selector: this.selector,
-        ports: [{ name: 'stats', port: HAPROXY_STATS_PORT, targetPort: k8s.IntOrString.fromString('stats'), protocol: 'TCP' }],
+        ports: [{ name: 'stats', port: HAPROXY.statsPort, targetPort: k8s.IntOrString.fromString('stats'), protocol: 'TCP' }],
       },
     });
 
     // Headless: DNS returns one A record per *ready* web pod (publishNotReadyAddresses false),
     // which HAProxy re-resolves at runtime into its server-template slots.
     this.headlessService = new k8s.KubeService(this, 'WebHeadlessService', {
-      metadata: { name: WEB_HEADLESS_SERVICE, labels: props.webLabels ?? props.webSelector },
+      metadata: { name: WEB.headlessServiceName, labels: props.webLabels ?? props.webSelector },
       spec: {
         clusterIp: 'None',
         publishNotReadyAddresses: false,

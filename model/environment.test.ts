@@ -122,3 +122,26 @@ describe('environments', () => {
     expect(toBytes('1Gi')).toBe(2 ** 30);
   });
 });
+
+describe('haproxy section', () => {
+  it('validates the haproxy fields by path', () => {
+    const bad = (set: string, message: RegExp) => {
+      try {
+        loadEnvironment('ibm', { imageTag: '1', set: [set] });
+        expect.unreachable(`--set ${set} was accepted`);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).message).toMatch(/environment "ibm"/);
+        expect((error as ConfigError).message).toMatch(message);
+      }
+    };
+    bad('haproxy.balance.web=random', /haproxy\.balance\.web:/);
+    bad('haproxy.replicas=0', /haproxy\.replicas: must be at least 1/);
+    bad('haproxy.image.tag=latest', /haproxy\.image\.tag: must not be "latest"/);
+    bad('haproxy.image.repository=Haproxy', /haproxy\.image\.repository: must be an image repository/);
+    bad('haproxy.timeouts.connectSeconds=1.5', /haproxy\.timeouts\.connectSeconds: must be a whole number of seconds/);
+    bad('haproxy.placement=sidecar', /haproxy\.placement:/);
+    bad('haproxy.serverSlots=3', /haproxy\.serverSlots: must be at least web\.replicas \+ 1 \(4\)/);
+    bad('haproxy.bogus=1', /haproxy\.bogus: unknown field/);
+  });
+});

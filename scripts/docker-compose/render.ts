@@ -9,7 +9,7 @@
  *
  * Output (relative to `dist/<env>/`), written by `npm run synth`:
  *   compose/docker-compose.yml   compose file format 2.4 (docker-compose 1.29 and `docker compose` v2)
- *   compose/haproxy.cfg          haproxy/render.ts's cfg with the servers found through Docker's DNS
+ *   compose/haproxy.cfg          the cluster's haproxy.cfg with the servers found through Docker's DNS
  * They live in a subdirectory because `kubectl apply -f dist/<env>` reads every .yaml/.yml file
  * of that directory (not of subdirectories).
  *
@@ -29,17 +29,13 @@ import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, APP_GID, RE
 import { formatImageReference, HAPROXY_UID, REDIS_UID } from '@expense-tracker/model/images';
 import { AppConfigMap } from '../../charts/config-map.js';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
-import { renderLoadBalancer } from '../../haproxy/load-balancer.js';
-import { HAPROXY_CONFIG_PATH, HAPROXY_HTTP_PORT, HAPROXY_MONITOR_URI, HAPROXY_RUN_DIR, HAPROXY_STATS_PORT, loadBalancerSpec } from '../../haproxy/render.js';
+import { HAPROXY } from '@expense-tracker/model/components';
+import { renderHaproxyConfig } from '../../charts/haproxy-config.js';
 
 /** Directory of the compose files inside `dist/<env>/`. */
 export const COMPOSE_DIR = 'compose';
 /** Compose service names; they are also the DNS names containers use for each other. */
 export const SERVICES = { postgres: 'postgres', redis: 'redis', migrate: 'migrate', web: 'web', haproxy: 'haproxy' } as const;
-/** Name of the `resolvers` section that points HAProxy at Docker's embedded DNS. */
-export const DOCKER_RESOLVERS = 'dockerdns';
-/** Docker's embedded DNS server (user-defined networks): https://docs.docker.com/engine/network/#dns-services */
-export const DOCKER_DNS = { name: 'docker', address: '127.0.0.11', port: 53 } as const;
 /** Env files (in the secrets directory) and the variables each one must define. */
 export const SECRET_ENV_FILES = {
   'postgres.env': ['POSTGRES_PASSWORD'],
@@ -61,26 +57,11 @@ export function appConfigData(env: EnvironmentConfig): Record<string, string> {
 /**
  * haproxy.cfg for the compose topology: the Kubernetes target's cfg (listeners, routing, retries,
  * health checks) with `server-template` slots resolved from the compose service name `web`
- * through Docker's embedded DNS (`nameserver docker 127.0.0.11:53`), so
- * replicas that stop or come back are picked up without a reload.
+ * through Docker's embedded DNS, so replicas that stop or come back are picked up without a reload.
  * @throws HaproxyConfigError when HAProxy is disabled for the environment.
  */
 export function renderComposeHaproxyConfig(env: EnvironmentConfig): string {
-  const spec = loadBalancerSpec(env, { kind: 'kubernetes' });
-  return renderLoadBalancer({
-    ...spec,
-    header: [
-      `haproxy.cfg for environment "${env.name}", target docker-compose (dist/${env.name}/${COMPOSE_DIR}/docker-compose.yml).`,
-      'Generated from the environment model (model/environments/): edit the model, not this file.',
-      `Servers: the A records of the compose service "${SERVICES.web}" from Docker's embedded DNS.`,
-    ],
-    // Docker's embedded DNS answers on 127.0.0.11:53 inside every container of a user-defined network.
-    resolvers: spec.resolvers && { ...spec.resolvers, name: DOCKER_RESOLVERS, parseResolvConf: false, nameservers: [DOCKER_DNS] },
-    backends: spec.backends.map((b) => ({
-      ...b,
-      servers: { kind: 'template', prefix: 'web', count: Math.max(env.haproxy.serverSlots, env.web.replicas), fqdn: SERVICES.web, port: APP_PORT, resolvers: DOCKER_RESOLVERS },
-    })),
-  });
+  return renderHaproxyConfig(env, { kind: 'compose', service: SERVICES.web, composeFile: `dist/${env.name}/${COMPOSE_DIR}/docker-compose.yml` });
 }
 
 /** Container hardening shared by every long-running service (what the chart's securityContext does). */
@@ -100,7 +81,7 @@ export function composeModel(env: EnvironmentConfig): Record<string, unknown> {
   const secrets = `\${EXPENSE_COMPOSE_SECRETS_DIR:-${defaultSecretsDir(env)}}`;
   const image = formatImageReference(env.image);
   const config = appConfigData(env);
-  const appEnvironment = { ...config, PUBLIC_BASE_URL: `http://127.0.0.1:\${HAPROXY_PORT:-${HAPROXY_HTTP_PORT}}` };
+  const appEnvironment = { ...config, PUBLIC_BASE_URL: `http://127.0.0.1:\${HAPROXY_PORT:-${HAPROXY.httpPort}}` };
   const appService = {
     image,
     user: `${APP_UID}:${APP_GID}`,
@@ -167,15 +148,15 @@ export function composeModel(env: EnvironmentConfig): Record<string, unknown> {
         image: formatImageReference(env.haproxy.image),
         user: `${HAPROXY_UID}:${HAPROXY_UID}`,
         ...hardened,
-        tmpfs: [HAPROXY_RUN_DIR],
-        volumes: [`./haproxy.cfg:${HAPROXY_CONFIG_PATH}:ro`],
+        tmpfs: [HAPROXY.runDir],
+        volumes: [`./haproxy.cfg:${HAPROXY.configPath}:ro`],
         ports: [
-          `127.0.0.1:\${HAPROXY_PORT:-${HAPROXY_HTTP_PORT}}:${HAPROXY_HTTP_PORT}`,
-          `127.0.0.1:\${HAPROXY_STATS_PORT:-${HAPROXY_STATS_PORT}}:${HAPROXY_STATS_PORT}`,
+          `127.0.0.1:\${HAPROXY_PORT:-${HAPROXY.httpPort}}:${HAPROXY.httpPort}`,
+          `127.0.0.1:\${HAPROXY_STATS_PORT:-${HAPROXY.statsPort}}:${HAPROXY.statsPort}`,
         ],
         // The image has no HTTP client; bash's /dev/tcp asks HAProxy's own monitor-uri.
         healthcheck: {
-          test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${HAPROXY_HTTP_PORT} && printf 'GET ${HAPROXY_MONITOR_URI} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`],
+          test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${HAPROXY.httpPort} && printf 'GET ${HAPROXY.monitorUri} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`],
           ...probe(2),
         },
         stop_signal: 'SIGUSR1',

@@ -6,7 +6,7 @@
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { manifestFileName, synthesizeEnvironment, toYaml, type KubeObject } from '../../charts/synthesize.js';
 import { formatFindings, validateManifests } from '../../charts/validate.js';
-import { renderHaproxyConfig } from '../../haproxy/render.js';
+import { renderHaproxyConfig } from '../../charts/haproxy-config.js';
 import { renderComposeFiles } from '../docker-compose/render.js';
 
 /** The rendered outputs of one environment. */

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
-import { checkHaproxyConfig } from '../../haproxy/process.js';
-import { renderHaproxyConfig, type HaproxyTarget } from '../../haproxy/render.js';
+import { checkHaproxyConfig } from '../../scripts/local/haproxy.js';
+import { renderHaproxyConfig, type HaproxyTarget } from '../../charts/haproxy-config.js';
 import { renderEnvironment } from '../../scripts/lib/outputs.js';
 
 let dir: string;

@@ -20,8 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { READY_PATH } from '@expense-tracker/model/app-contract';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { renderLoadBalancer, type LoadBalancerSpec } from '../../haproxy/load-balancer.js';
-import { startHaproxy, type HaproxyProcess } from '../../haproxy/process.js';
-import { loadBalancerSpec, WEB_HEADLESS_SERVICE } from '../../haproxy/render.js';
+import { startHaproxy, type HaproxyProcess } from '../../scripts/local/haproxy.js';
+import { loadBalancerSpec } from '../../charts/haproxy-config.js';
+import { WEB } from '@expense-tracker/model/components';
 import { freePort } from '@expense-tracker/testkit/process/ports';
 
 /** A tiny authoritative DNS responder (RFC 1035) answering A queries for one name. */
@@ -102,7 +103,7 @@ async function eventually(what: string, timeoutMs: number, probe: () => Promise<
 
 describe('Kubernetes target: server-template slots follow DNS at runtime', () => {
   const env = loadEnvironment('local', { imageTag: 'test' });
-  const fqdn = `${WEB_HEADLESS_SERVICE}.${env.namespace}.svc.cluster.local`;
+  const fqdn = `${WEB.headlessServiceName}.${env.namespace}.svc.cluster.local`;
   const dns = new FakeClusterDns(fqdn);
   const pods: http.Server[] = [];
   let haproxy: HaproxyProcess;

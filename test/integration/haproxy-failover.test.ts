@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { startLocalTopology, type LocalTopology } from '../../haproxy/local-topology.js';
-import { HAPROXY_MONITOR_URI } from '../../haproxy/render.js';
+import { startLocalTopology, type LocalTopology } from '../../scripts/local/topology.js';
+import { HAPROXY } from '@expense-tracker/model/components';
+import { startPostgres, type PostgresServer } from '@expense-tracker/testkit/servers/postgres';
 
 interface Load {
   /** Responses received so far. */
@@ -63,6 +64,7 @@ function failures(r: autocannon.Result): { errors: number; timeouts: number; non
 
 describe('HAProxy in front of two real app instances on loopback', () => {
   let topology: LocalTopology;
+  let postgres: PostgresServer | undefined;
   let workDir: string;
   const logs: string[] = [];
   const logTail = () => logs.slice(-60).join('\n');
@@ -70,11 +72,13 @@ describe('HAProxy in front of two real app instances on loopback', () => {
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'haproxy-it-'));
     console.log('haproxy-failover: starting PostgreSQL, Redis, 2 app instances (tsx) and HAProxy…');
+    const environment = loadEnvironment('local', { imageTag: 'test' });
+    postgres = await startPostgres();
     topology = await startLocalTopology({
-      environment: loadEnvironment('local', { imageTag: 'test' }),
+      environment,
       instances: 2,
       workDir,
-      postgres: { kind: 'ephemeral' },
+      postgres: { kind: 'external', url: await postgres.createDatabase(environment.postgres.database) },
       log: (source, line) => {
         logs.push(`${source}| ${line}`);
         if (logs.length > 2000) logs.splice(0, 1000);
@@ -85,6 +89,7 @@ describe('HAProxy in front of two real app instances on loopback', () => {
 
   afterAll(async () => {
     await topology?.stop();
+    await postgres?.stop();
     if (workDir) await rm(workDir, { recursive: true, force: true });
   }, 60_000);
 
@@ -128,7 +133,7 @@ describe('HAProxy in front of two real app instances on loopback', () => {
       expect(r.status, path).toBeLessThan(500);
     }
     await (await fetch(`${topology.url}/api`)).arrayBuffer();
-    const health = await fetch(`${topology.url}${HAPROXY_MONITOR_URI}`);
+    const health = await fetch(`${topology.url}${HAPROXY.monitorUri}`);
     expect(health.status).toBe(200);
     await health.arrayBuffer();
     const after = await topology.haproxy.metrics();

@@ -1,5 +1,5 @@
 /**
- * `npm run local` end to end (scripts/local.ts as a child process): the app answers through
+ * `npm run local` end to end (scripts/local/cli.ts as a child process): the app answers through
  * HAProxy on one port, SIGTERM/SIGINT stop every process it started (none is left behind), and
  * PostgreSQL data in the state directory survives a restart.
  */
@@ -58,7 +58,7 @@ describe('npm run local', () => {
   async function start(): Promise<LocalRun> {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'scripts/local.ts', '--port', String(ports.port), '--stats-port', String(ports.stats), '--pg-port', String(ports.pg), '--state-dir', stateDir],
+      ['--import', 'tsx', 'scripts/local/cli.ts', '--port', String(ports.port), '--stats-port', String(ports.stats), '--pg-port', String(ports.pg), '--state-dir', stateDir],
       { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { HAPROXY_METRICS_PATH, HAPROXY_MONITOR_URI } from './render.js';
+import { HAPROXY } from '@expense-tracker/model/components';
 
 const run = promisify(execFile);
 
@@ -212,9 +212,9 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
   const url = `http://127.0.0.1:${options.port}`;
   const statsUrl = `http://127.0.0.1:${options.statsPort}`;
   try {
-    await poll(`haproxy ${url}${HAPROXY_MONITOR_URI}`, options.startTimeoutMs ?? 10_000, async () => {
+    await poll(`haproxy ${url}${HAPROXY.monitorUri}`, options.startTimeoutMs ?? 10_000, async () => {
       if (gone) throw Object.assign(new Error('exited'), { fatal: true });
-      const r = await fetch(`${url}${HAPROXY_MONITOR_URI}`);
+      const r = await fetch(`${url}${HAPROXY.monitorUri}`);
       await r.arrayBuffer();
       return r.status === 200 ? true : undefined;
     });
@@ -226,8 +226,8 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
   }
 
   const metrics = async () => {
-    const r = await fetch(`${statsUrl}${HAPROXY_METRICS_PATH}`);
-    if (r.status !== 200) throw new Error(`GET ${HAPROXY_METRICS_PATH}: ${r.status}`);
+    const r = await fetch(`${statsUrl}${HAPROXY.metricsPath}`);
+    if (r.status !== 200) throw new Error(`GET ${HAPROXY.metricsPath}: ${r.status}`);
     return new HaproxyMetrics(parsePrometheusText(await r.text()));
   };
   let stopping: Promise<void> | undefined;

@@ -1,34 +1,35 @@
 /**
  * The seeds' compose topology as processes on loopback, without Docker: PostgreSQL, Redis,
  * N instances of the real app (`app/src/server.ts` through tsx) and HAProxy in front, configured
- * by the same renderer as the cluster (`renderHaproxyConfig(env, { kind: 'local', … })`).
+ * by the same mapping as the cluster (`renderHaproxyConfig(env, { kind: 'local', … })`).
  *
- * Used by `npm run local` (persistent PostgreSQL data), the HAProxy integration tests and
- * `bench/haproxy.ts` (throwaway PostgreSQL from testkit/src/servers). Every process is a child of the
- * caller; `stop()` ends them all and waits for each to exit.
+ * Used by `npm run local` (persistent PostgreSQL data, its own Redis), the HAProxy integration
+ * tests and `bench/haproxy.ts` (which pass in servers of their own). Every process is a child of
+ * the caller; `stop()` ends them all and waits for each to exit.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chown, mkdir } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { READY_PATH } from '@expense-tracker/model/app-contract';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
-import { startPostgres, startRedis, type RedisServer } from '@expense-tracker/testkit/servers/index';
-import { freePort, waitForPort } from '@expense-tracker/testkit/process/ports';
-import { onOutputLines, startHaproxy, type HaproxyProcess } from './process.js';
-import { renderHaproxyConfig, type LocalTarget } from './render.js';
+import { renderHaproxyConfig, type LocalTarget } from '../../charts/haproxy-config.js';
+import { onOutputLines, startHaproxy, type HaproxyProcess } from './haproxy.js';
 
 const run = promisify(execFile);
-const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SERVER_TS = join(REPO, 'app', 'src', 'server.ts');
 const CLI_TS = join(REPO, 'app', 'src', 'cli.ts');
 /** Debian's PostgreSQL 15 server binaries (override with PG_BIN). */
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** Debian's Redis 7 server (override with REDIS_SERVER). */
+const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 
 /** Receives log lines of every process, tagged with the process name. */
 export type LogSink = (source: string, line: string) => void;
@@ -39,6 +40,24 @@ async function until(what: string, timeoutMs: number, probe: () => Promise<boole
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A free TCP port on 127.0.0.1 (the kernel's choice). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r, j) => server.once('error', j).listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Resolves once 127.0.0.1:`port` accepts a connection. */
+function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  return until(`127.0.0.1:${port}`, timeoutMs, () =>
+    new Promise((r) => {
+      const socket = net.connect(port, '127.0.0.1', () => r(socket.destroy() !== undefined)).once('error', () => r(false));
+    }),
+  );
 }
 
 /** One app process on 127.0.0.1; can be stopped and started again on the same port. */
@@ -119,6 +138,12 @@ export class AppInstance {
   }
 }
 
+/** A server the app uses: its URL (no credentials) and how to stop it. */
+interface Service {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
 /** A PostgreSQL reachable by the app. */
 interface Database {
   /** `postgresql://…/<database>` for the app. */
@@ -165,6 +190,44 @@ export async function startPersistentPostgres(dir: string, port: number, databas
       if (stopped) return;
       stopped = true;
       await asPostgresUser(join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Redis on 127.0.0.1:`port` with `requirepass`, as a pure cache (no snapshots, no append-only
+ * file; its directory is `dir`), a child of this process.
+ * @throws Error with the server's output when it exits or does not listen within 10 s
+ */
+export async function startLocalRedis(dir: string, port: number, password: string, sink: LogSink): Promise<Service> {
+  await mkdir(dir, { recursive: true });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--requirepass', password];
+  const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const out: string[] = [];
+  onOutputLines(child, (l) => {
+    out.push(l);
+    sink('redis', l);
+  });
+  try {
+    await until(`redis on 127.0.0.1:${port}`, 10_000, async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error('exited');
+      await waitForPort(port, 200);
+      return true;
+    });
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`redis-server did not start (${(error as Error).message}):\n${out.slice(-20).join('\n')}`);
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(t);
     },
   };
 }
@@ -220,10 +283,15 @@ export interface LocalTopologyOptions {
   /** Directory for the rendered cfg and the runtime socket. */
   readonly workDir: string;
   /**
-   * `persistent`: PostgreSQL data in `dir` survives restarts (`npm run local`);
-   * `ephemeral`: a throwaway cluster from testkit/src/servers (tests, benchmarks).
+   * `persistent`: a PostgreSQL whose data in `dir` survives restarts (`npm run local`);
+   * `external`: a database the caller runs (`url` with the database name; tests, benchmarks).
    */
-  readonly postgres: { readonly kind: 'persistent'; readonly dir: string; readonly port?: number } | { readonly kind: 'ephemeral' };
+  readonly postgres: { readonly kind: 'persistent'; readonly dir: string; readonly port?: number } | { readonly kind: 'external'; readonly url: string };
+  /**
+   * A Redis the caller runs (`url` without credentials, its `requirepass`).
+   * @default - a Redis started for the topology in `<workDir>/redis`, stopped with it
+   */
+  readonly redis?: { readonly url: string; readonly password?: string };
   /** Health check overrides of the rendered cfg. */
   readonly healthCheck?: LocalTarget['healthCheck'];
   /**
@@ -245,7 +313,8 @@ export interface LocalTopology {
   readonly haproxy: HaproxyProcess;
   /** Primary instances (`web1`…), then backups (`web-backup1`…), in HAProxy's server order. */
   readonly instances: readonly AppInstance[];
-  readonly redis: RedisServer;
+  /** The Redis the app instances use. */
+  readonly redis: { readonly url: string };
   readonly databaseUrl: string;
   /** The rendered haproxy.cfg. */
   readonly config: string;
@@ -278,14 +347,19 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     if (options.postgres.kind === 'persistent') {
       db = await startPersistentPostgres(options.postgres.dir, options.postgres.port ?? (await freePort()), env.postgres.database, log);
     } else {
-      const pg = await startPostgres();
-      db = { url: await pg.createDatabase(env.postgres.database), stop: () => pg.stop() };
+      db = { url: options.postgres.url, stop: async () => undefined };
     }
     cleanups.push(() => db.stop());
 
-    const redisPassword = randomBytes(16).toString('hex');
-    const redis = await startRedis({ password: redisPassword });
-    cleanups.push(() => redis.destroy());
+    let redis: { url: string; password?: string };
+    if (options.redis) {
+      redis = options.redis;
+    } else {
+      const password = randomBytes(16).toString('hex');
+      const started = await startLocalRedis(join(options.workDir, 'redis'), await freePort(), password, log);
+      cleanups.push(() => started.stop());
+      redis = { url: started.url, password };
+    }
     const mail = await startMailSink(log);
     cleanups.push(() => mail.stop());
 
@@ -295,7 +369,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
       NODE_ENV: 'production',
       DATABASE_URL: db.url,
       REDIS_URL: redis.url,
-      REDIS_PASSWORD: redisPassword,
+      ...(redis.password ? { REDIS_PASSWORD: redis.password } : {}),
       SESSION_SECRET: randomBytes(32).toString('hex'),
       SENDGRID_API_KEY: 'SG.local-sink',
       SENDGRID_API_URL: mail.url,
@@ -328,7 +402,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     const haproxy = await startHaproxy({ config, workDir: options.workDir, port, statsPort, onLog: (l) => log('haproxy', l) });
     cleanups.push(() => haproxy.stop());
     await waitForPort(port);
-    return { url: haproxy.url, haproxy, instances, redis, databaseUrl: db.url, config, stop };
+    return { url: haproxy.url, haproxy, instances, redis: { url: redis.url }, databaseUrl: db.url, config, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadEnvironment } from '@expense-tracker/model/environment';
-import { HaproxyConfigError } from './config-builder.js';
-import { buildLoadBalancerConfig, type LoadBalancerSpec } from './load-balancer.js';
-import { HAPROXY_MONITOR_URI, loadBalancerSpec, renderHaproxyConfig, type LocalTarget } from './render.js';
+import { HAPROXY } from '@expense-tracker/model/components';
+import { loadEnvironment } from '@expense-tracker/model/environment';
+import { HaproxyConfigError } from '../haproxy/config-builder.js';
+import { renderHaproxyConfig, type LocalTarget } from './haproxy-config.js';
 
 const local = (overrides: Partial<LocalTarget> = {}): LocalTarget => ({
   kind: 'local',
@@ -62,7 +62,7 @@ describe('renderHaproxyConfig: kubernetes target', () => {
       );
       expect(body(cfg, 'frontend http-in')).toEqual([
         'bind :8080',
-        `monitor-uri ${HAPROXY_MONITOR_URI}`,
+        `monitor-uri ${HAPROXY.monitorUri}`,
         'http-request disable-l7-retry unless { method GET HEAD OPTIONS PUT DELETE }',
         'acl is_api path /api',
         'acl is_api path_beg /api/',
@@ -103,6 +103,8 @@ describe('renderHaproxyConfig: kubernetes target', () => {
     expect(threads('500m')).toBe('nbthread 1');
     expect(threads('2')).toBe('nbthread 2');
     expect(threads('2500m')).toBe('nbthread 2');
+    // HAProxy's default build has at most 64 threads.
+    expect(threads('100')).toBe('nbthread 64');
   });
 
   it('is deterministic and starts with a generated-file header', () => {
@@ -146,44 +148,22 @@ describe('renderHaproxyConfig: local target', () => {
   });
 });
 
-describe('buildLoadBalancerConfig: spec checks', () => {
-  const base = loadBalancerSpec(loadEnvironment('local', { imageTag: '1' }), { kind: 'kubernetes' });
-  const withBackends = (backends: LoadBalancerSpec['backends']): LoadBalancerSpec => ({ ...base, backends });
+describe('renderHaproxyConfig: compose target', () => {
+  const env = loadEnvironment('local', { imageTag: '1' });
+  const cfg = renderHaproxyConfig(env, { kind: 'compose', service: 'web', composeFile: 'dist/local/compose/docker-compose.yml' });
 
-  it('needs exactly one default backend and unique, well-formed routes', () => {
-    const [api, web] = base.backends;
-    expect(() => buildLoadBalancerConfig(withBackends([api]))).toThrow(/exactly one backend must have no pathPrefixes/);
-    expect(() => buildLoadBalancerConfig(withBackends([web, { ...web, name: 'web2' }]))).toThrow(/found 2/);
-    expect(() => buildLoadBalancerConfig(withBackends([api, { ...api, name: 'api2' }, web]))).toThrow(/\/api is routed twice/);
-    expect(() => buildLoadBalancerConfig(withBackends([{ ...api, pathPrefixes: ['/api/'] }, web]))).toThrow(/must not end with "\/"/);
-    expect(() => buildLoadBalancerConfig(withBackends([{ ...api, pathPrefixes: ['api'] }, web]))).toThrow(/absolute URL path/);
-    expect(() => buildLoadBalancerConfig(withBackends([{ ...api, name: 'stats' }, web]))).toThrow(/reserved name "stats"/);
+  it('resolves the compose service through Docker DNS, everything else as in the cluster', () => {
+    expect(body(cfg, 'resolvers dockerdns')).toEqual(expect.arrayContaining(['nameserver docker 127.0.0.11:53', 'hold valid 10s']));
+    expect(cfg).not.toContain('parse-resolv-conf');
+    expect(body(cfg, 'backend web')).toContain(`server-template web ${env.haproxy.serverSlots} web:8080 check resolvers dockerdns init-addr none`);
+    const kube = renderHaproxyConfig(env, { kind: 'kubernetes' });
+    for (const section of ['global', 'defaults', 'frontend http-in', 'frontend stats']) expect(body(cfg, section), section).toEqual(body(kube, section));
   });
 
-  it('refuses server-template without a matching resolvers section', () => {
-    expect(() => buildLoadBalancerConfig({ ...base, resolvers: undefined })).toThrow(/no resolvers section named "kubedns"/);
-  });
-});
-
-describe('environment model: haproxy section', () => {
-  it('validates the haproxy fields by path', () => {
-    const bad = (set: string, message: RegExp) => {
-      try {
-        loadEnvironment('ibm', { imageTag: '1', set: [set] });
-        expect.unreachable(`--set ${set} was accepted`);
-      } catch (error) {
-        expect(error).toBeInstanceOf(ConfigError);
-        expect((error as ConfigError).message).toMatch(/environment "ibm"/);
-        expect((error as ConfigError).message).toMatch(message);
-      }
-    };
-    bad('haproxy.balance.web=random', /haproxy\.balance\.web:/);
-    bad('haproxy.replicas=0', /haproxy\.replicas: must be at least 1/);
-    bad('haproxy.image.tag=latest', /haproxy\.image\.tag: must not be "latest"/);
-    bad('haproxy.image.repository=Haproxy', /haproxy\.image\.repository: must be an image repository/);
-    bad('haproxy.timeouts.connectSeconds=1.5', /haproxy\.timeouts\.connectSeconds: must be a whole number of seconds/);
-    bad('haproxy.placement=sidecar', /haproxy\.placement:/);
-    bad('haproxy.serverSlots=3', /haproxy\.serverSlots: must be at least web\.replicas \+ 1 \(4\)/);
-    bad('haproxy.bogus=1', /haproxy\.bogus: unknown field/);
+  it('gives every replica a slot when replicas exceed the cluster slots', () => {
+    const many = loadEnvironment('local', { imageTag: '1', set: ['web.replicas=9', 'haproxy.serverSlots=10'] });
+    expect(body(renderHaproxyConfig(many, { kind: 'compose', service: 'web', composeFile: 'x' }), 'backend web')).toContain(
+      'server-template web 10 web:8080 check resolvers dockerdns init-addr none',
+    );
   });
 });

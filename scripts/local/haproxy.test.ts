@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HaproxyMetrics, parsePrometheusText } from './process.js';
+import { HaproxyMetrics, parsePrometheusText } from './haproxy.js';
 
 const SCRAPE = `# HELP haproxy_server_status Current status of the service, per state label value.
 # TYPE haproxy_server_status gauge

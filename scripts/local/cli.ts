@@ -16,8 +16,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadEnvironment } from '@expense-tracker/model/environment';
-import { startLocalTopology, type LocalTopology } from '../haproxy/local-topology.js';
-import { HAPROXY_METRICS_PATH, HAPROXY_STATS_URI } from '../haproxy/render.js';
+import { startLocalTopology, type LocalTopology } from './topology.js';
+import { HAPROXY } from '@expense-tracker/model/components';
 
 const USAGE =
   'usage: npm run local -- [--instances N] [--backup N] [--port P] [--stats-port P] [--pg-port P] [--env local|ibm] [--set path=value]... [--log-level warn] [--state-dir .local] [--quiet]';
@@ -77,7 +77,7 @@ async function main(): Promise<number> {
   }
 
   // PostgreSQL data and HAProxy's cfg/socket live here (relative paths from the repository root).
-  const root = resolve(import.meta.dirname, '..', flags.stateDir);
+  const root = resolve(import.meta.dirname, '..', '..', flags.stateDir);
   const log = (source: string, line: string) => {
     if (!flags.quiet || source === 'local') console.log(`${source.padEnd(11)}| ${line}`);
   };
@@ -120,7 +120,7 @@ async function main(): Promise<number> {
   }
   if (!stopping) {
     log('local', `app:     ${topology.url}/`);
-    log('local', `stats:   ${topology.haproxy.statsUrl}${HAPROXY_STATS_URI}   metrics: ${topology.haproxy.statsUrl}${HAPROXY_METRICS_PATH}`);
+    log('local', `stats:   ${topology.haproxy.statsUrl}${HAPROXY.statsUri}   metrics: ${topology.haproxy.statsUrl}${HAPROXY.metricsPath}`);
     log('local', `cfg:     ${topology.haproxy.configPath}`);
     log('local', 'Ctrl-C stops everything');
     // An unexpected HAProxy exit ends the run too.

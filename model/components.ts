@@ -1,0 +1,75 @@
+/**
+ * The deployment's components: the names users and other components address them by (Service
+ * DNS names, `kubectl` names, compose service names), their ports and their label identity.
+ * Charts, the compose topology, the HAProxy configuration and the tests all read them here.
+ */
+
+/** The app's web tier. */
+export const WEB = {
+  /** Deployment, Service, PodDisruptionBudget and Ingress `metadata.name`. */
+  name: 'expense-web',
+  /** Headless Service whose A records (one per ready pod) fill HAProxy's server slots. */
+  headlessServiceName: 'expense-web-headless',
+  /** ConfigMap with the app's non-secret settings (consumed with `envFrom`). */
+  configMapName: 'expense-config',
+  /** Port of Service `expense-web` (→ the container's named port `http`). */
+  servicePort: 80,
+  /** `app.kubernetes.io/name` and `/component`. */
+  identity: { name: 'expense-tracker', component: 'web' },
+} as const;
+
+/** PostgreSQL. */
+export const POSTGRES = {
+  /** StatefulSet and ClusterIP Service `metadata.name`; the app's `PGHOST`. */
+  name: 'postgres',
+  /** Headless Service, the StatefulSet's `serviceName`. */
+  headlessServiceName: 'postgres-headless',
+  port: 5432,
+  portName: 'postgresql',
+  identity: { name: 'postgresql', component: 'database' },
+} as const;
+
+/** Redis. */
+export const REDIS = {
+  /** Deployment and Service `metadata.name`; the host of the app's `REDIS_URL`. */
+  name: 'redis',
+  /** PersistentVolumeClaim when persistence is on. */
+  claimName: 'redis-data',
+  port: 6379,
+  portName: 'redis',
+  identity: { name: 'redis', component: 'cache' },
+} as const;
+
+/**
+ * HAProxy in front of the web pods. Ports are above 1024 (non-root); paths are those of the
+ * official image (https://hub.docker.com/_/haproxy).
+ */
+export const HAPROXY = {
+  /** Deployment, Service and PodDisruptionBudget `metadata.name`. */
+  name: 'haproxy',
+  /** ClusterIP Service of the stats page and Prometheus exporter. */
+  statsServiceName: 'haproxy-stats',
+  /** ConfigMap holding `haproxy.cfg`. */
+  configMapName: 'haproxy-config',
+  /** Public frontend port in the pod (named `http`). */
+  httpPort: 8080,
+  /** Stats page and Prometheus exporter port in the pod (named `stats`). */
+  statsPort: 8404,
+  /** Port of Service `haproxy` (→ `http`). */
+  servicePort: 80,
+  /** HAProxy's own health endpoint (`monitor-uri`), the target of its probes. */
+  monitorUri: '/haproxy-healthz',
+  /** Prometheus exporter path on the stats port. */
+  metricsPath: '/metrics',
+  /** HTML stats page path on the stats port. */
+  statsUri: '/stats',
+  /** Where the official image reads its configuration. */
+  configPath: '/usr/local/etc/haproxy/haproxy.cfg',
+  /** Directory of the runtime API socket (writable: an emptyDir under a read-only root). */
+  runDir: '/var/run/haproxy',
+  /** Seconds a soft stop (SIGUSR1) may take before HAProxy closes what is left (`hard-stop-after`). */
+  hardStopAfterSeconds: 25,
+  /** Path prefix routed to the `api` backend (`/api` and `/api/...`). */
+  apiPathPrefix: '/api',
+  identity: { name: 'haproxy', component: 'load-balancer' },
+} as const;
