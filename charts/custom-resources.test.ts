@@ -37,4 +37,15 @@ describe('custom resource schemas (Prometheus Operator CRDs)', () => {
       ]),
     );
   });
+
+  it('reads the CRDs\' Go regular expressions, case-insensitive groups included', () => {
+    const rule = (strategy: string): KubeObject => ({
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      metadata: { name: 'r' },
+      spec: { groups: [{ name: 'g', partial_response_strategy: strategy, rules: [{ record: 'a:b', expr: 'up' }] }] },
+    });
+    expect(validateManifests([rule('WARN')])).toEqual([]);
+    expect(validateManifests([rule('bogus')]).map((f) => f.field)).toEqual(['spec.groups[0].partial_response_strategy']);
+  });
 });

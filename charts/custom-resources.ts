@@ -25,6 +25,14 @@ export class CustomResourceValidationError extends Error {
 }
 
 let ajv: Ajv | undefined;
+
+/**
+ * CRD patterns are Go RE2 syntax, where a `(?i)` group makes the rest case-insensitive; JavaScript
+ * has no inline flag, so it becomes the `i` flag (the CRDs use it only for whole patterns).
+ */
+const goRegExp = Object.assign((pattern: string, flags: string) => (pattern.includes('(?i)') ? new RegExp(pattern.replaceAll('(?i)', ''), `${flags}i`) : new RegExp(pattern, flags)), {
+  code: 'goRegExp',
+});
 const compiled = new Map<string, ValidateFunction>();
 
 function validator(id: string, schema: object): ValidateFunction {
@@ -32,7 +40,7 @@ function validator(id: string, schema: object): ValidateFunction {
   if (!fn) {
     // Kubernetes structural schemas use `x-kubernetes-*` keywords and `int32`/`int64`/`byte`
     // formats Ajv does not know: ignore them rather than fail (the API server enforces those).
-    ajv ??= new Ajv({ strict: false, allErrors: true, validateFormats: false });
+    ajv ??= new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: goRegExp } });
     fn = ajv.compile(schema);
     compiled.set(id, fn);
   }

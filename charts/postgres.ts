@@ -68,6 +68,8 @@ export class Postgres extends Construct {
   static readonly NAME = 'postgres';
   static readonly HEADLESS_NAME = 'postgres-headless';
   static readonly PORT = 5432;
+  /** Name of the volumeClaimTemplate; claims are `<template>-postgres-<ordinal>`. */
+  static readonly DATA_CLAIM_TEMPLATE = 'data';
   readonly statefulSet: kplus.StatefulSet;
   readonly service: kplus.Service;
   readonly headlessService: kplus.Service;
@@ -138,10 +140,10 @@ export class Postgres extends Construct {
     this.statefulSet.select(kplus.LabelSelector.of({ labels: this.selector }));
     restrictPodTemplate(this.statefulSet);
     ApiObject.of(this.statefulSet).addJsonPatch(
-      JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: 'data', mountPath: DATA_MOUNT }),
+      JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: Postgres.DATA_CLAIM_TEMPLATE, mountPath: DATA_MOUNT }),
       JsonPatch.add('/spec/volumeClaimTemplates', [
         {
-          metadata: { name: 'data', labels },
+          metadata: { name: Postgres.DATA_CLAIM_TEMPLATE, labels },
           spec: {
             accessModes: ['ReadWriteOnce'],
             storageClassName: props.storageClassName ?? 'standard',

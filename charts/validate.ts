@@ -10,6 +10,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { SECRETS } from '@expense-tracker/model/app-contract';
 import { customResourceModels } from './custom-resources.js';
+import { checkMonitoringObjects } from './validate-monitoring.js';
 import type { KubeObject } from './synthesize.js';
 
 /** One problem found in a manifest. */
@@ -131,6 +132,7 @@ export function validateManifests(objects: readonly KubeObject[], options: Valid
       }
     }
   }
+  checkMonitoringObjects(objects, add);
   return findings;
 }
 

@@ -165,3 +165,12 @@ export const MONITORING_DEFAULTS: Readonly<Record<'local' | 'ibm', unknown>> = {
   local: { enabled: false, ...structuredClone(baseMonitoring) },
   ibm: { enabled: true, ...structuredClone(baseMonitoring) },
 };
+
+/**
+ * Validated default monitoring settings of a built-in environment.
+ * @throws Error for an unknown environment name
+ */
+export function defaultMonitoringSettings(environment: string): MonitoringSettings {
+  if (!(environment in MONITORING_DEFAULTS)) throw new Error(`no monitoring settings for environment "${environment}"; known: ${Object.keys(MONITORING_DEFAULTS).join(', ')}`);
+  return monitoringSchema.parse(MONITORING_DEFAULTS[environment as keyof typeof MONITORING_DEFAULTS]);
+}

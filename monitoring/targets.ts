@@ -44,6 +44,8 @@ export interface MonitoredTopology {
    * Absent when HAProxy is disabled.
    */
   readonly haproxy?: { readonly frontend: string; readonly backends: readonly string[]; readonly webBackend: string };
+  /** Name of the app's PostgreSQL database (postgres_exporter `datname` label). */
+  readonly postgresDatabase: string;
   /** RE2 pattern of the PersistentVolumeClaim names of PostgreSQL's data volumes. */
   readonly postgresVolumeClaims: string;
   /** Ingress host served over TLS (certificate expiry is probed); absent for plain HTTP. */

@@ -17,6 +17,7 @@ const topology: MonitoredTopology = {
   webReplicas: 2,
   webDeployment: 'expense-web',
   haproxy: { frontend: 'http-in', backends: ['api', 'web'], webBackend: 'web' },
+  postgresDatabase: 'expenses',
   postgresVolumeClaims: 'data-postgres-[0-9]+',
   tlsHost: 'expense.example.com',
 };

@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { App } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { alertingRules, buildRuleGroups } from '../monitoring/rules.js';
+import { MONITORING_DEFAULTS, monitoringSchema, type MonitoringSettings } from '../monitoring/settings.js';
+import { loadEnvironment, type EnvironmentConfig } from './environments.js';
+import { ExpenseTrackerChart } from './expense-tracker-chart.js';
+import { Monitoring, monitoredTopology } from './monitoring.js';
+import { sortObjects, type KubeObject } from './synthesize.js';
+import { formatFindings, validateManifests } from './validate.js';
+
+function synth(env: EnvironmentConfig, settings: MonitoringSettings): { objects: KubeObject[]; monitoring: Monitoring } {
+  const app = new App();
+  const chart = new ExpenseTrackerChart(app, 'test', { environment: env });
+  const monitoring = new Monitoring(chart, 'Monitoring', { environment: env, settings, web: chart.web, postgres: chart.postgres, redis: chart.redis, haproxy: chart.haproxy });
+  return { objects: sortObjects(chart.toJson() as KubeObject[]), monitoring };
+}
+
+const ibm = loadEnvironment('ibm', { imageTag: '1.0.0' });
+const settings = monitoringSchema.parse(MONITORING_DEFAULTS.ibm);
+const find = (objects: KubeObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as any;
+
+describe('Monitoring', () => {
+  it('synthesizes monitors, exporters, rules and dashboards that validate with the chart', () => {
+    const { objects } = synth(ibm, settings);
+    expect(formatFindings(validateManifests(objects))).toBe('');
+    const kinds = objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1').map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds.sort()).toEqual(['PodMonitor/expense-web', 'PrometheusRule/expense-tracker', 'ServiceMonitor/haproxy', 'ServiceMonitor/postgres-exporter', 'ServiceMonitor/redis-exporter']);
+    for (const name of ['expense-app', 'expense-haproxy', 'expense-data']) {
+      const cm = find(objects, 'ConfigMap', `grafana-dashboard-${name}`);
+      expect(cm.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
+      expect(cm.metadata.annotations).toEqual({ grafana_folder: 'Expense Tracker' });
+      expect(JSON.parse(cm.data[`${name}.json`]).uid).toBe(`${name}-ibm`);
+    }
+  });
+
+  it('labels every monitor and rule for the Prometheus selector and sets explicit job labels', () => {
+    const { objects } = synth(ibm, settings);
+    for (const o of objects.filter((x) => x.apiVersion === 'monitoring.coreos.com/v1')) expect(o.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+    const web = find(objects, 'PodMonitor', 'expense-web');
+    expect(web.spec.podMetricsEndpoints).toEqual([
+      { interval: '30s', path: '/metrics', port: 'http', relabelings: [{ action: 'replace', replacement: 'expense-web', targetLabel: 'job' }] },
+    ]);
+    expect(find(objects, 'ServiceMonitor', 'haproxy').spec.endpoints[0]).toMatchObject({ port: 'stats', path: '/metrics' });
+    expect(find(objects, 'ServiceMonitor', 'postgres-exporter').spec.endpoints[0].relabelings[0].replacement).toBe('postgres-exporter');
+  });
+
+  it('runs the exporters restricted, with credentials from Secrets', () => {
+    const { objects } = synth(ibm, settings);
+    const pg = find(objects, 'Deployment', 'postgres-exporter').spec.template.spec;
+    expect(pg.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534, fsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pg.automountServiceAccountToken).toBe(false);
+    const c = pg.containers[0];
+    expect(c.image).toBe('quay.io/prometheuscommunity/postgres-exporter:v0.11.1');
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(c.env).toEqual(
+      expect.arrayContaining([
+        { name: 'DATA_SOURCE_URI', value: 'postgres:5432/expenses?sslmode=disable' },
+        { name: 'DATA_SOURCE_PASS_FILE', value: '/etc/postgres-exporter/credentials/password' },
+      ]),
+    );
+    expect(JSON.stringify(c.env)).not.toContain('secretKeyRef');
+    expect(pg.volumes[0].secret).toMatchObject({ secretName: 'postgres-credentials', defaultMode: 0o440 });
+    const redis = find(objects, 'Deployment', 'redis-exporter').spec.template.spec.containers[0];
+    expect(redis.env).toEqual(expect.arrayContaining([{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-credentials', key: 'password' } } }]));
+  });
+
+  it('lists the NetworkPolicy rules scraping and the exporters need', () => {
+    const { monitoring } = synth(ibm, settings);
+    expect(monitoring.allowRules.map((r) => `${r.name}:${r.port}:${r.fromNamespaces ?? ''}`)).toEqual([
+      'allow-prometheus-to-web-metrics:http:monitoring',
+      'allow-prometheus-to-haproxy-stats:stats:monitoring',
+      'allow-prometheus-to-postgres-exporter:metrics:monitoring',
+      'allow-prometheus-to-redis-exporter:metrics:monitoring',
+      'allow-postgres-exporter-to-postgres:5432:',
+      'allow-redis-exporter-to-redis:6379:',
+    ]);
+  });
+
+  it('carries the generated rule groups, every alert linked to a section of docs/runbooks.md', () => {
+    const { objects, monitoring } = synth(ibm, settings);
+    const rule = find(objects, 'PrometheusRule', 'expense-tracker');
+    expect(rule.spec.groups.map((g: any) => g.name)).toEqual(buildRuleGroups(settings, monitoredTopology(ibm)).map((g) => g.name));
+    const headings = new Set(
+      readFileSync(new URL('../docs/runbooks.md', import.meta.url), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('## '))
+        .map((l) => l.slice(3).trim().toLowerCase()),
+    );
+    const anchors = alertingRules(monitoring.ruleGroups).map((r) => r.annotations.runbook_url.split('#')[1]);
+    expect(anchors.length).toBeGreaterThan(10);
+    for (const a of anchors) expect(headings, `docs/runbooks.md has no section for #${a}`).toContain(a);
+  });
+
+  it('derives the topology from the environment', () => {
+    expect(monitoredTopology(ibm)).toEqual({
+      environment: 'ibm',
+      namespace: 'expense-tracker',
+      webReplicas: 3,
+      webDeployment: 'expense-web',
+      haproxy: { frontend: 'http-in', backends: ['api', 'web'], webBackend: 'web' },
+      postgresDatabase: 'expenses',
+      postgresVolumeClaims: 'data-postgres-[0-9]+',
+      tlsHost: undefined,
+    });
+    const tls = loadEnvironment('ibm', { imageTag: '1.0.0', set: ['ingress.tlsSecretName=expense-tls', 'haproxy.enabled=false'] });
+    const t = monitoredTopology(tls);
+    expect(t.tlsHost).toBe('expense.example.us-south.containers.appdomain.cloud');
+    expect(t.haproxy).toBeUndefined();
+    const { objects } = synth(tls, settings);
+    expect(formatFindings(validateManifests(objects))).toBe('');
+    expect(find(objects, 'Probe', 'ingress-tls').spec).toMatchObject({
+      jobName: 'ingress-tls',
+      prober: { url: 'prometheus-blackbox-exporter.monitoring.svc:9115' },
+      targets: { staticConfig: { static: ['https://expense.example.us-south.containers.appdomain.cloud/healthz'] } },
+    });
+    expect(objects.some((o) => o.metadata.name === 'grafana-dashboard-expense-haproxy')).toBe(false);
+  });
+
+  it('the validator catches monitors that would scrape nothing', () => {
+    const { objects } = synth(ibm, settings);
+    const broken = objects.map((o) => structuredClone(o)) as any[];
+    find(broken, 'ServiceMonitor', 'haproxy').spec.endpoints[0].port = 'metrics';
+    find(broken, 'PodMonitor', 'expense-web').spec.selector.matchLabels = { app: 'nothing' };
+    const rule = find(broken, 'PrometheusRule', 'expense-tracker');
+    const alert = rule.spec.groups.flatMap((g: any) => g.rules).find((r: any) => r.alert);
+    delete alert.annotations.runbook_url;
+    const messages = formatFindings(validateManifests(broken));
+    expect(messages).toContain('ServiceMonitor/haproxy: spec.endpoints[0].port: no selected Service (haproxy, haproxy-stats) has a port named "metrics"');
+    expect(messages).toContain('PodMonitor/expense-web: spec.selector.matchLabels: selects no pod template in the chart');
+    expect(messages).toMatch(/PrometheusRule\/expense-tracker: spec\.groups\[3\]\.rules\[0\]\(ExpenseAvailabilityBudgetBurn\)\.annotations\.runbook_url: must link a runbook section/);
+  });
+
+  it('is deterministic', () => {
+    const a = JSON.stringify(synth(ibm, settings).objects);
+    const b = JSON.stringify(synth(ibm, settings).objects);
+    expect(a).toBe(b);
+  });
+});

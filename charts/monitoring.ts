@@ -1,0 +1,235 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-27';
+import { FRONTEND_NAME } from '../haproxy/load-balancer.js';
+import { HAPROXY_METRICS_PATH, loadBalancerSpec } from '../haproxy/render.js';
+import { buildDashboards, dashboardJson, type NamedDashboard } from '../monitoring/dashboards/index.js';
+import { duration } from '../monitoring/promql.js';
+import { buildRuleGroups, type RuleGroup } from '../monitoring/rules.js';
+import type { MonitoringSettings } from '../monitoring/settings.js';
+import { EXPORTER_METRICS_PATH, EXPORTER_PORTS, JOBS, type MonitoredTopology } from '../monitoring/targets.js';
+import { EXPORTER_IMAGES } from '../monitoring/versions.js';
+import { APP_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from './app-contract.js';
+import type { EnvironmentConfig } from './environments.js';
+import type { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
+import {
+  PodMonitor,
+  PodMonitorSpecPodMetricsEndpointsRelabelingsAction,
+  Probe,
+  PrometheusRule,
+  PrometheusRuleSpecGroupsRulesExpr,
+  ServiceMonitor,
+  ServiceMonitorSpecEndpointsRelabelingsAction,
+} from './imports/monitoring.coreos.com.js';
+import { recommendedLabels } from './labels.js';
+import type { AllowIngressRule } from './network-policy.js';
+import { Postgres } from './postgres.js';
+import { EXPORTER_PORT_NAME, PrometheusExporter } from './prometheus-exporter.js';
+import { Redis } from './redis.js';
+import { Web } from './web.js';
+
+/** UIDs the upstream exporter images run as (`USER nobody` and `USER 59000:59000`). */
+export const POSTGRES_EXPORTER_UID = 65534;
+export const REDIS_EXPORTER_UID = 59000;
+/** Where postgres_exporter reads the database credentials (`DATA_SOURCE_USER_FILE`, `DATA_SOURCE_PASS_FILE`). */
+export const POSTGRES_EXPORTER_CREDENTIALS_DIR = '/etc/postgres-exporter/credentials';
+
+/**
+ * The topology the rules and dashboards describe, from an environment: names the constructs
+ * own (web Deployment, PostgreSQL's claim template, HAProxy's frontend and backends).
+ */
+export function monitoredTopology(env: EnvironmentConfig): MonitoredTopology {
+  let haproxy: MonitoredTopology['haproxy'];
+  if (env.haproxy.enabled) {
+    const backends = loadBalancerSpec(env, { kind: 'kubernetes' }).backends;
+    // The default backend (no path prefix) serves pages; every backend has the same servers.
+    const webBackend = backends.find((b) => b.pathPrefixes.length === 0) ?? backends[0];
+    haproxy = { frontend: FRONTEND_NAME, backends: backends.map((b) => b.name), webBackend: webBackend.name };
+  }
+  const hasIngress = !env.haproxy.enabled || env.haproxy.placement === 'behind-ingress';
+  return {
+    environment: env.name,
+    namespace: env.namespace,
+    webReplicas: env.web.replicas,
+    webDeployment: Web.NAME,
+    haproxy,
+    postgresDatabase: env.postgres.database,
+    // StatefulSet claims are named <claim template>-<statefulset>-<ordinal>.
+    postgresVolumeClaims: `${Postgres.DATA_CLAIM_TEMPLATE}-${Postgres.NAME}-[0-9]+`,
+    tlsHost: hasIngress && env.ingress.tlsSecretName ? env.ingress.host : undefined,
+  };
+}
+
+/** Props for `Monitoring`. */
+export interface MonitoringProps {
+  /** The environment the chart renders. */
+  readonly environment: EnvironmentConfig;
+  /** Its monitoring settings; `enabled` is the chart's switch and is not read here. */
+  readonly settings: MonitoringSettings;
+  /** The constructs whose pods are scraped. */
+  readonly web: Web;
+  readonly postgres: Postgres;
+  readonly redis: Redis;
+  /**
+   * HAProxy in front of the web pods.
+   * @default - none (no HAProxy monitor or dashboard)
+   */
+  readonly haproxy?: HaproxyLoadBalancer;
+  /**
+   * `app.kubernetes.io/instance` label value.
+   * @default 'expense-tracker'
+   */
+  readonly instance?: string;
+}
+
+/**
+ * The operations layer of the chart, for a cluster running the Prometheus Operator
+ * (kube-prometheus-stack) and Grafana's dashboard sidecar:
+ *
+ * - PodMonitor `expense-web` (every web pod's `/metrics`, ready or not: a pod failing
+ *   readiness is exactly when its metrics matter), ServiceMonitor `haproxy` (Service
+ *   `haproxy-stats`), and the exporters `postgres-exporter` and `redis-exporter` with their
+ *   ServiceMonitors. Each target gets an explicit `job` label (see `monitoring/targets.ts`).
+ * - Probe `ingress-tls` through the blackbox exporter when the Ingress serves TLS.
+ * - PrometheusRule `expense-tracker`: SLO recordings, burn-rate and cause alerts.
+ * - One ConfigMap per Grafana dashboard (`grafana-dashboard-<name>`), labelled for the sidecar.
+ *
+ * Monitors and rules carry `settings.prometheus.selectorLabels` so the `Prometheus` resource
+ * selects them. `allowRules` lists the NetworkPolicy rules the chart must add: Prometheus's
+ * namespace to every metrics port, each exporter to the server it watches.
+ */
+export class Monitoring extends Construct {
+  /** `metadata.name` of the PrometheusRule. */
+  static readonly RULE_NAME = 'expense-tracker';
+  /** Prefix of the dashboard ConfigMaps' names. */
+  static readonly DASHBOARD_CONFIG_MAP_PREFIX = 'grafana-dashboard-';
+  /** Annotation the Grafana sidecar reads the target folder from (kube-prometheus-stack's `folderAnnotation`). */
+  static readonly FOLDER_ANNOTATION = 'grafana_folder';
+
+  readonly topology: MonitoredTopology;
+  readonly ruleGroups: RuleGroup[];
+  readonly dashboards: NamedDashboard[];
+  readonly postgresExporter: PrometheusExporter;
+  readonly redisExporter: PrometheusExporter;
+  /** NetworkPolicy rules for scraping and for the exporters' connections. */
+  readonly allowRules: AllowIngressRule[];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const env = props.environment;
+    const s = props.settings;
+    this.topology = monitoredTopology(env);
+    const interval = duration(s.prometheus.scrapeIntervalSeconds);
+    const selectable = { ...s.prometheus.selectorLabels };
+    const instance = props.instance ?? 'expense-tracker';
+
+    new PodMonitor(this, 'WebPodMonitor', {
+      metadata: { name: Web.NAME, labels: { ...recommendedLabels(props.web.identity), ...selectable } },
+      spec: {
+        selector: { matchLabels: props.web.selector },
+        podMetricsEndpoints: [
+          {
+            port: APP_PORT_NAME,
+            path: METRICS_PATH,
+            interval,
+            relabelings: [{ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: JOBS.web }],
+          },
+        ],
+      },
+    });
+    const serviceMonitor = (name: string, selector: Record<string, string>, port: string, path: string, job: string, labels: Record<string, string>) =>
+      new ServiceMonitor(this, `${name}-monitor`, {
+        metadata: { name, labels: { ...labels, ...selectable } },
+        spec: {
+          selector: { matchLabels: selector },
+          endpoints: [{ port, path, interval, relabelings: [{ action: ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: job }] }],
+        },
+      });
+
+    const rules: AllowIngressRule[] = [
+      { name: 'allow-prometheus-to-web-metrics', to: props.web.selector, port: APP_PORT_NAME, fromNamespaces: [s.prometheus.namespace] },
+    ];
+    if (props.haproxy) {
+      // Selects both HAProxy Services; only `haproxy-stats` has the stats port, so only it is scraped.
+      const statsPort = (props.haproxy.statsService.toJson().spec.ports as Array<{ name: string }>)[0].name;
+      serviceMonitor(JOBS.haproxy, props.haproxy.selector, statsPort, HAPROXY_METRICS_PATH, JOBS.haproxy, recommendedLabels(props.haproxy.identity));
+      rules.push({ name: 'allow-prometheus-to-haproxy-stats', to: props.haproxy.selector, port: statsPort, fromNamespaces: [s.prometheus.namespace] });
+    }
+
+    this.postgresExporter = new PrometheusExporter(this, 'PostgresExporter', {
+      name: JOBS.postgres,
+      image: EXPORTER_IMAGES.postgres,
+      port: EXPORTER_PORTS.postgres,
+      uid: POSTGRES_EXPORTER_UID,
+      instance,
+      args: [`--web.listen-address=:${EXPORTER_PORTS.postgres}`, '--disable-settings-metrics'],
+      env: {
+        DATA_SOURCE_URI: `${Postgres.NAME}:${Postgres.PORT}/${env.postgres.database}?sslmode=disable`,
+        DATA_SOURCE_USER_FILE: `${POSTGRES_EXPORTER_CREDENTIALS_DIR}/username`,
+        DATA_SOURCE_PASS_FILE: `${POSTGRES_EXPORTER_CREDENTIALS_DIR}/password`,
+      },
+      secretFiles: {
+        secretName: SECRETS.postgres.name,
+        mountPath: POSTGRES_EXPORTER_CREDENTIALS_DIR,
+        items: { [SECRETS.postgres.keys.username]: 'username', [SECRETS.postgres.keys.password]: 'password' },
+      },
+    });
+    this.redisExporter = new PrometheusExporter(this, 'RedisExporter', {
+      name: JOBS.redis,
+      image: EXPORTER_IMAGES.redis,
+      port: EXPORTER_PORTS.redis,
+      uid: REDIS_EXPORTER_UID,
+      instance,
+      env: { REDIS_ADDR: `redis://${Redis.NAME}:${Redis.PORT}`, REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `:${EXPORTER_PORTS.redis}` },
+      // redis_exporter's password file is a JSON map of URIs to passwords, not the Secret's
+      // plain value, so the password comes in as REDIS_PASSWORD.
+      secretEnv: { REDIS_PASSWORD: { secret: SECRETS.redis.name, key: SECRETS.redis.keys.password } },
+    });
+    for (const e of [this.postgresExporter, this.redisExporter]) {
+      serviceMonitor(e.service.name, e.selector, EXPORTER_PORT_NAME, EXPORTER_METRICS_PATH, e.service.name, e.labels);
+      rules.push({ name: `allow-prometheus-to-${e.service.name}`, to: e.selector, port: EXPORTER_PORT_NAME, fromNamespaces: [s.prometheus.namespace] });
+    }
+    rules.push(
+      { name: 'allow-postgres-exporter-to-postgres', to: props.postgres.selector, port: Postgres.PORT, fromPods: this.postgresExporter.selector },
+      { name: 'allow-redis-exporter-to-redis', to: props.redis.selector, port: Redis.PORT, fromPods: this.redisExporter.selector },
+    );
+    this.allowRules = rules;
+
+    if (this.topology.tlsHost) {
+      const [host, port] = s.blackboxExporterAddress.split(':');
+      new Probe(this, 'IngressTlsProbe', {
+        metadata: { name: JOBS.tls, labels: selectable },
+        spec: {
+          jobName: JOBS.tls,
+          interval: '5m',
+          module: 'http_2xx',
+          prober: { url: `${host}:${port}` },
+          targets: { staticConfig: { static: [`https://${this.topology.tlsHost}${HEALTH_PATH}`] } },
+        },
+      });
+    }
+
+    this.ruleGroups = buildRuleGroups(s, this.topology);
+    new PrometheusRule(this, 'Rules', {
+      metadata: { name: Monitoring.RULE_NAME, labels: selectable },
+      spec: {
+        groups: this.ruleGroups.map((g) => ({
+          name: g.name,
+          interval: g.interval,
+          rules: g.rules.map((r) => ({ ...r, expr: PrometheusRuleSpecGroupsRulesExpr.fromString(r.expr) })),
+        })),
+      },
+    });
+
+    this.dashboards = buildDashboards(s, this.topology);
+    for (const d of this.dashboards) {
+      new k8s.KubeConfigMap(this, `Dashboard-${d.name}`, {
+        metadata: {
+          name: `${Monitoring.DASHBOARD_CONFIG_MAP_PREFIX}${d.name}`,
+          labels: { [s.grafana.dashboardLabel.key]: s.grafana.dashboardLabel.value },
+          annotations: { [Monitoring.FOLDER_ANNOTATION]: s.grafana.folder },
+        },
+        data: { [`${d.name}.json`]: dashboardJson(d.dashboard) },
+      });
+    }
+  }
+}

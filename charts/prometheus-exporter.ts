@@ -1,0 +1,156 @@
+import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { type ComponentIdentity, recommendedLabels, selectorLabels } from './labels.js';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
+import { containerResources, type ResourceSpec } from './resources.js';
+import { imageTag } from './web.js';
+
+/** Name of the exporter's container port, its Service port and its ServiceMonitor endpoint. */
+export const EXPORTER_PORT_NAME = 'metrics';
+
+/** Secret keys mounted as files into the exporter (never as environment variables). */
+export interface ExporterSecretFiles {
+  /** `metadata.name` of the Secret. */
+  readonly secretName: string;
+  /** Directory the files appear in. */
+  readonly mountPath: string;
+  /** Secret key → file name inside `mountPath`. */
+  readonly items: Readonly<Record<string, string>>;
+}
+
+/** Props for `PrometheusExporter`. */
+export interface PrometheusExporterProps {
+  /** `metadata.name` of the Deployment and the Service (a DNS label). */
+  readonly name: string;
+  /** Pinned image (`repository:tag`, never `latest`). */
+  readonly image: string;
+  /** TCP port the exporter listens on (named `metrics`). */
+  readonly port: number;
+  /** Numeric non-root UID (and GID) the image's binary runs as. */
+  readonly uid: number;
+  /**
+   * Arguments after the image's entrypoint.
+   * @default []
+   */
+  readonly args?: readonly string[];
+  /**
+   * Plain environment variables.
+   * @default {}
+   */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Environment variables from Secret keys, variable → `{ secret, key }` (for exporters that
+   * cannot read a file).
+   * @default {}
+   */
+  readonly secretEnv?: Readonly<Record<string, { readonly secret: string; readonly key: string }>>;
+  /**
+   * Secret keys mounted read-only as files (mode 0440, group = `uid`).
+   * @default - none
+   */
+  readonly secretFiles?: ExporterSecretFiles;
+  /**
+   * Requests and limits of the exporter container.
+   * @default 10m/32Mi requested, 200m/64Mi limit
+   */
+  readonly resources?: ResourceSpec;
+  /**
+   * `app.kubernetes.io/name` of the exporter (`postgres-exporter`, `redis-exporter`).
+   * @default the `name` prop
+   */
+  readonly appName?: string;
+  /**
+   * `app.kubernetes.io/instance` label value.
+   * @default 'expense-tracker'
+   */
+  readonly instance?: string;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * A Prometheus exporter as its own workload: Deployment `<name>` (one replica; a second would
+ * only double the load on the database it watches) and ClusterIP Service `<name>` exposing the
+ * `metrics` port for a ServiceMonitor. Restricted Pod Security Standard: numeric non-root UID,
+ * read-only root filesystem, no capabilities, RuntimeDefault seccomp, no service account token.
+ * Probes are TCP checks on the metrics port: scraping `/metrics` would query the monitored
+ * server, whose outage must show as a metric (`pg_up 0`), not as a restarting exporter.
+ *
+ * @throws Error naming the prop for an invalid `name`, `port`, `uid` or unpinned `image`
+ */
+export class PrometheusExporter extends Construct {
+  readonly deployment: kplus.Deployment;
+  readonly service: k8s.KubeService;
+  readonly identity: ComponentIdentity;
+  /** Labels that select the exporter's pods. */
+  readonly selector: Record<string, string>;
+  /** Labels of the Deployment, pods and Service. */
+  readonly labels: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: PrometheusExporterProps) {
+    super(scope, id);
+    if (!DNS_LABEL.test(props.name)) throw new Error(`PrometheusExporter name must be a DNS label, got "${props.name}"`);
+    if (!Number.isInteger(props.port) || props.port < 1024 || props.port > 65535) throw new Error(`PrometheusExporter port must be 1024-65535 (non-root), got ${props.port}`);
+    if (!Number.isInteger(props.uid) || props.uid <= 0) throw new Error(`PrometheusExporter uid must be a non-zero integer, got ${props.uid}`);
+    this.identity = { name: props.appName ?? props.name, instance: props.instance ?? 'expense-tracker', component: 'metrics', version: imageTag(props.image) };
+    this.selector = selectorLabels(this.identity);
+    this.labels = recommendedLabels(this.identity);
+    const identity = { uid: props.uid, gid: props.uid, fsGroup: props.secretFiles ? props.uid : undefined };
+
+    const env: Record<string, kplus.EnvValue> = {};
+    for (const [k, v] of Object.entries(props.env ?? {})) env[k] = kplus.EnvValue.fromValue(v);
+    for (const [k, ref] of Object.entries(props.secretEnv ?? {})) {
+      env[k] = kplus.EnvValue.fromSecretValue({ secret: kplus.Secret.fromSecretName(this, `Secret-${k}`, ref.secret), key: ref.key });
+    }
+    const volumeMounts: kplus.VolumeMount[] = [];
+    if (props.secretFiles) {
+      const f = props.secretFiles;
+      const items: Record<string, kplus.PathMapping> = {};
+      for (const [key, file] of Object.entries(f.items)) items[key] = { path: file };
+      const volume = kplus.Volume.fromSecret(this, 'Credentials', kplus.Secret.fromSecretName(this, 'CredentialsSecret', f.secretName), {
+        name: 'credentials',
+        items,
+        defaultMode: 0o440,
+      });
+      volumeMounts.push({ path: f.mountPath, volume, readOnly: true });
+    }
+    const probe = (period: number) => kplus.Probe.fromTcpSocket({ port: props.port, periodSeconds: Duration.seconds(period), failureThreshold: 3, timeoutSeconds: Duration.seconds(2) });
+
+    this.deployment = new kplus.Deployment(this, 'Deployment', {
+      metadata: { name: props.name, labels: this.labels },
+      podMetadata: { labels: this.labels },
+      select: false,
+      replicas: 1,
+      securityContext: restrictedPodSecurityContext(identity),
+      automountServiceAccountToken: false,
+      containers: [
+        {
+          name: 'exporter',
+          image: props.image,
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          args: [...(props.args ?? [])],
+          envVariables: env,
+          ports: [{ number: props.port, name: EXPORTER_PORT_NAME }],
+          resources: containerResources(props.resources ?? { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } }),
+          securityContext: restrictedContainerSecurityContext(identity),
+          volumeMounts,
+          readiness: probe(10),
+          liveness: probe(20),
+        },
+      ],
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels: this.selector }));
+    restrictPodTemplate(this.deployment);
+
+    this.service = new k8s.KubeService(this, 'Service', {
+      metadata: { name: props.name, labels: this.labels },
+      spec: {
+        type: 'ClusterIP',
+        selector: this.selector,
+        ports: [{ name: EXPORTER_PORT_NAME, port: props.port, targetPort: k8s.IntOrString.fromString(EXPORTER_PORT_NAME), protocol: 'TCP' }],
+      },
+    });
+  }
+}
