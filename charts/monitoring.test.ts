@@ -3,7 +3,7 @@ import { App } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { alertingRules, buildRuleGroups } from '../monitoring/rules.js';
 import { MONITORING_DEFAULTS, monitoringSchema, type MonitoringSettings } from '../monitoring/settings.js';
-import { loadEnvironment, type EnvironmentConfig } from './environments.js';
+import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/environment';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
 import { Monitoring, monitoredTopology } from './monitoring.js';
 import { sortObjects, type KubeObject } from './synthesize.js';

@@ -8,8 +8,8 @@ import { buildRuleGroups, type RuleGroup } from '../monitoring/rules.js';
 import type { MonitoringSettings } from '../monitoring/settings.js';
 import { EXPORTER_METRICS_PATH, EXPORTER_PORTS, JOBS, type MonitoredTopology } from '../monitoring/targets.js';
 import { EXPORTER_IMAGES } from '../monitoring/versions.js';
-import { APP_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from './app-contract.js';
-import type { EnvironmentConfig } from './environments.js';
+import { APP_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from '@expense-tracker/model/app-contract';
+import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import type { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import {
   PodMonitor,
@@ -20,7 +20,7 @@ import {
   ServiceMonitor,
   ServiceMonitorSpecEndpointsRelabelingsAction,
 } from './imports/monitoring.coreos.com.js';
-import { recommendedLabels } from './labels.js';
+import { recommendedLabels } from '@expense-tracker/model/naming';
 import type { AllowIngressRule } from './network-policy.js';
 import { Postgres } from './postgres.js';
 import { EXPORTER_PORT_NAME, PrometheusExporter } from './prometheus-exporter.js';

@@ -2,7 +2,7 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { type ComponentIdentity, recommendedLabels, selectorLabels } from './labels.js';
+import { type ComponentIdentity, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
 import { containerResources, type ResourceSpec } from './resources.js';
 import { imageTag } from './web.js';

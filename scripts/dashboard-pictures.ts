@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadEnvironment } from '../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { monitoredTopology } from '../charts/monitoring.js';
 import { buildDashboards } from '../monitoring/dashboards/index.js';
 import { renderLayoutSvg } from '../monitoring/dashboards/picture.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadEnvironment } from '../../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { monitoredTopology } from '../../charts/monitoring.js';
 import { dashboardPictures, PICTURES_DIR } from '../../scripts/dashboard-pictures.js';
 import { defaultMonitoringSettings } from '../settings.js';

@@ -6,7 +6,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { createGenerator } from 'ts-json-schema-generator';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadEnvironment } from '../../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { monitoredTopology } from '../../charts/monitoring.js';
 import { buildDashboards, dashboardExpressions, dashboardJson, dashboardPanels } from '../../monitoring/dashboards/index.js';
 import { checkRuleGroups } from '../../monitoring/promtool.js';
