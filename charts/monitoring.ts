@@ -1,7 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
 import { FRONTEND_NAME } from '../haproxy/load-balancer.js';
-import { HAPROXY_METRICS_PATH, loadBalancerSpec } from '../haproxy/render.js';
 import { buildDashboards, dashboardJson, type NamedDashboard } from '../monitoring/dashboards/index.js';
 import { duration } from '../monitoring/promql.js';
 import { buildRuleGroups, type RuleGroup } from '../monitoring/rules.js';
@@ -9,7 +8,9 @@ import type { MonitoringSettings } from '../monitoring/settings.js';
 import { EXPORTER_METRICS_PATH, EXPORTER_PORTS, JOBS, type MonitoredTopology } from '../monitoring/targets.js';
 import { EXPORTER_IMAGES } from '../monitoring/versions.js';
 import { APP_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from '@expense-tracker/model/app-contract';
+import { HAPROXY } from '@expense-tracker/model/components';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
+import { loadBalancerSpec } from './haproxy-config.js';
 import type { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import {
   PodMonitor,
@@ -151,7 +152,7 @@ export class Monitoring extends Construct {
     if (props.haproxy) {
       // Selects both HAProxy Services; only `haproxy-stats` has the stats port, so only it is scraped.
       const statsPort = (props.haproxy.statsService.toJson().spec.ports as Array<{ name: string }>)[0].name;
-      serviceMonitor(JOBS.haproxy, props.haproxy.selector, statsPort, HAPROXY_METRICS_PATH, JOBS.haproxy, recommendedLabels(props.haproxy.identity));
+      serviceMonitor(JOBS.haproxy, props.haproxy.selector, statsPort, HAPROXY.metricsPath, JOBS.haproxy, recommendedLabels(props.haproxy.identity));
       rules.push({ name: 'allow-prometheus-to-haproxy-stats', to: props.haproxy.selector, port: statsPort, fromNamespaces: [s.prometheus.namespace] });
     }
 
