@@ -2,6 +2,7 @@ import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, HEALTH_PATH, READY_PATH } from '@expense-tracker/model/app-contract';
 import { loadEnvironment } from '@expense-tracker/model/environment';
+import { PINNED_IMAGES } from '@expense-tracker/model/images';
 import { PodDisruptionBudget } from './pod-disruption-budget.js';
 import { Postgres } from './postgres.js';
 import { Redis } from './redis.js';
@@ -140,7 +141,8 @@ describe('ExpenseTrackerChart', () => {
     const pod = sts.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999 });
     const pg = pod.containers[0];
-    expect(pg.image).toMatch(/^postgres:\d+\.\d+-bookworm$/);
+    // ibm runs the official image by the digest recorded in the model.
+    expect(pg.image).toBe(`postgres:${PINNED_IMAGES.postgres.tag}@${PINNED_IMAGES.postgres.digest}`);
     const env = Object.fromEntries(pg.env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef]));
     expect(env.PGDATA).toBe('/var/lib/postgresql/data/pgdata');
     for (const v of ['POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB']) expect(env[v].name).toBe('postgres-credentials');

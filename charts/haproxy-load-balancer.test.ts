@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
+import { formatImageReference } from '@expense-tracker/model/images';
 import { renderHaproxyConfig } from './haproxy-config.js';
 import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/environment';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
@@ -33,7 +34,9 @@ describe('HaproxyLoadBalancer in the chart', () => {
       expect(d.spec.replicas).toBe(environment.haproxy.replicas);
       const pod = d.spec.template.spec;
       const [c] = pod.containers;
-      expect(c.image).toBe('haproxy:2.6.18-bookworm');
+      // By digest in ibm, by tag in local (images built locally under the tag).
+      expect(c.image).toBe(formatImageReference(environment.haproxy.image));
+      expect(c.image.includes('@sha256:')).toBe(name === 'ibm');
       expect(c.args).toEqual(['haproxy', '-f', '/usr/local/etc/haproxy/haproxy.cfg']);
       expect(pod.securityContext).toMatchObject({ runAsUser: 99, runAsGroup: 99, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
       expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });

@@ -14,7 +14,7 @@ import { STORAGE_QUANTITY } from '@expense-tracker/model/quantities';
 export interface RedisProps {
   /**
    * Pinned image of the official `redis` image family (Debian variant, UID 999).
-   * @default 'redis:7.0.15-bookworm'
+   * @default 'redis:7.2.16-bookworm'
    */
   readonly image?: string;
   /**

@@ -70,20 +70,45 @@ export function unpinnedReason(ref: ImageReference): string | undefined {
 }
 
 /**
- * Pinned official images (Debian variants). `app/Dockerfile` builds on `node`; the charts and
- * the compose file run `postgres`, `redis` and `haproxy`; the seeds' local registry is `registry`.
- * The test tooling builds stand-ins under exactly these references where no registry is reachable.
+ * Pinned official images. `app/Dockerfile` builds on `node`; the charts and the compose file run
+ * `postgres`, `redis` and `haproxy`; the seeds' local registry is `registry`. The test tooling
+ * builds stand-ins under exactly these tags where no registry is reachable.
+ *
+ * Digests: the manifest-list (multi-platform index) digest Docker Hub published for the tag,
+ * recorded here only, with where it was read (`DIGEST_SOURCES`). `ibm` runs these images by
+ * digest (`name:tag@sha256:…`, pull policy IfNotPresent: the content cannot change under a
+ * digest). `local` runs them by tag: minikube, the test cluster and docker-compose use images
+ * built or loaded locally under these tags (test/images), which no registry digest matches.
+ * `npm run image-digests` asks the registry for each tag's current digest and, with `--write`,
+ * updates this table (run it where Docker Hub is reachable, then review the diff).
  */
 export const PINNED_IMAGES = {
   node: { repository: 'node', tag: '20.18.1-bookworm-slim' },
-  postgres: { repository: 'postgres', tag: '15.10-bookworm' },
-  redis: { repository: 'redis', tag: '7.0.15-bookworm' },
-  haproxy: { repository: 'haproxy', tag: '2.6.18-bookworm' },
+  postgres: { repository: 'postgres', tag: '15.10-bookworm', digest: 'sha256:7304217b23c60c6fea7e8e108cb39e6b96c0fe892e0401749a3a04797defa44c' },
+  redis: { repository: 'redis', tag: '7.2.16-bookworm', digest: 'sha256:0637954999d01b7c9ce9167db2da50656e2590d3b884f1c600c5f63bb6e6773c' },
+  haproxy: { repository: 'haproxy', tag: '2.6.34-trixie', digest: 'sha256:82c023b4f99e2090b14dbe7f04b0590b4e0af608f7c29cedcabf25c34fb066cd' },
   registry: { repository: 'registry', tag: '2' },
 } as const satisfies Record<string, ImageReference>;
 
 /**
- * UIDs the official images run their servers as (Debian variants): postgres and redis 999,
+ * Where each recorded digest was read. No registry is reachable from the machines this project
+ * is built on, so the digests come from docker-library/repo-info (the official images' own
+ * published record of every tag's manifest list), not from a pull. Tags changed where no
+ * published digest of the previous tag could be found: redis 7.0 is end-of-life and its
+ * `7.0.15-bookworm` digest is in no public record, so redis moves to 7.2.16 (the 7.2 line, still
+ * BSD-licensed, closest to 7.0); the official haproxy images moved from bookworm to trixie, and
+ * no digest of `2.6.18-bookworm` is on record, so haproxy moves to 2.6.34 (the same 2.6 LTS line).
+ */
+export const DIGEST_SOURCES: Readonly<Record<'postgres' | 'redis' | 'haproxy', string>> = {
+  postgres:
+    'docker-library/repo-info repos/postgres/remote/15-bookworm.md, revision of the 2025-02-04 rebuild ' +
+    '(PG_VERSION 15.10-1.pgdg120+1), when 15.10-bookworm and 15-bookworm named the same manifest list',
+  redis: 'docker-library/repo-info repos/redis/remote/7.2.16-bookworm.md at commit 0ae7309187d6256f5549f0408473cfa4a23383ea',
+  haproxy: 'docker-library/repo-info repos/haproxy/remote/2.6.34-trixie.md at commit 0ed0a0ed36758e850c095b6380c2517baff81896',
+};
+
+/**
+ * UIDs the official images run their servers as: postgres and redis 999,
  * haproxy 99 since 2.4. The pods run as these numeric users so the data they write stays
  * readable across restarts.
  */

@@ -1,12 +1,15 @@
 /** `ibm`: IBM Cloud Kubernetes Service (VPC) + IBM Container Registry. */
 import type { EnvironmentOverrides } from '../environment-schema.js';
+import { PINNED_IMAGES } from '../images.js';
 
 /** VPC block storage; `10iops-tier` is IKS's general-purpose class. */
 const blockStorage = 'ibmc-vpc-block-10iops-tier';
 
 export const ibm: EnvironmentOverrides = {
   // ICR namespace `expense-tracker` in us-south; the Pulumi `iks` target sets its own registry.
-  image: { repository: 'us.icr.io/expense-tracker/expense-tracker' },
+  // Its digest exists only once CI has pushed it: until a deploy sets `image.digest` (and
+  // `image.pullPolicy=IfNotPresent`), Always makes every pod start re-resolve the tag.
+  image: { repository: 'us.icr.io/expense-tracker/expense-tracker', pullPolicy: 'Always' },
   web: {
     // One pod per zone of a three-zone cluster.
     replicas: 3,
@@ -16,11 +19,14 @@ export const ibm: EnvironmentOverrides = {
     preStopSleepSeconds: 10,
   },
   postgres: {
+    // Third-party images by digest (model/images.ts).
+    image: { digest: PINNED_IMAGES.postgres.digest },
     storage: '20Gi',
     storageClassName: blockStorage,
     resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } },
   },
   redis: {
+    image: { digest: PINNED_IMAGES.redis.digest },
     // Sessions survive a Redis restart.
     persistence: { enabled: true, storage: '10Gi', storageClassName: blockStorage },
     resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
@@ -32,6 +38,7 @@ export const ibm: EnvironmentOverrides = {
     // The IKS ALB keeps TLS termination and the public host; HAProxy (2 replicas, spread over
     // nodes) balances behind it. `--set haproxy.placement=replaces-ingress` exposes HAProxy
     // through a VPC load balancer instead.
+    image: { digest: PINNED_IMAGES.haproxy.digest },
     replicas: 2,
     resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
     maxconn: 10000,

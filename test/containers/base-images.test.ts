@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { HAPROXY_UID, POSTGRES_UID, REDIS_UID } from '@expense-tracker/model/images';
+import { formatImageReference, HAPROXY_UID, POSTGRES_UID, REDIS_UID } from '@expense-tracker/model/images';
 import { BASE_IMAGES, BUILD_KEY_LABEL, ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
 import { freePort } from '@expense-tracker/testkit/process/ports';
 import { createNetwork, createVolume, d, eventually, exec, logsOf, runContainer, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';
@@ -43,9 +43,9 @@ async function processUids(container: string): Promise<number[]> {
 describe('tags', () => {
   it('are exactly the references the charts use', () => {
     const tags = BASE_IMAGES.map((b) => b.tag);
-    expect(tags).toContain(local.postgres.image);
-    expect(tags).toContain(local.redis.image);
-    expect(tags).toContain(local.haproxy.image);
+    expect(tags).toContain(formatImageReference(local.postgres.image));
+    expect(tags).toContain(formatImageReference(local.redis.image));
+    expect(tags).toContain(formatImageReference(local.haproxy.image));
     expect(tags).toContain('registry:2');
   });
 

@@ -4,8 +4,7 @@
  * 1. `debootstrap --variant=minbase bookworm` → `test/images/debian/slim-rootfs.sh` → tarball
  *    (cached in `<engine>/base/`), `docker import` as `debian:bookworm-slim`.
  * 2. The Dockerfiles under `test/images/<name>/` build on it and are tagged with exactly the
- *    names `app/Dockerfile` and the charts use (`node:20.18.1-bookworm-slim`,
- *    `postgres:15.10-bookworm`, `redis:7.0.15-bookworm`, `haproxy:2.6.18-bookworm`, `registry:2`).
+ *    names `app/Dockerfile` and the charts use: the tags of model/images.ts PINNED_IMAGES.
  *
  * Every image carries the label `org.expense-tracker.build-key`: a SHA-256 over its inputs (all
  * files of its directory, pinned npm tarball integrities, and the IDs of its parent images). An
@@ -17,6 +16,7 @@ import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, rea
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { formatImageReference, PINNED_IMAGES } from '@expense-tracker/model/images';
 import { onLines, withLock } from '../process/index.js';
 import { DOCKER_CLI, docker, dockerEnv, enginePaths, progress, type EnginePaths } from './engine.js';
 
@@ -47,17 +47,21 @@ export interface BaseImageSpec {
 /** Tag given to the imported debootstrap root filesystem. */
 export const DEBIAN_TAG = 'debian:bookworm-slim';
 
+/** `repository:tag` of a pinned image: stand-ins carry the tag only, never the registry's digest. */
+const tagOf = (image: keyof typeof PINNED_IMAGES): string =>
+  formatImageReference({ repository: PINNED_IMAGES[image].repository, tag: PINNED_IMAGES[image].tag });
+
 /**
- * Every stand-in image, parents first. The tags are fixed by their consumers:
- * `app/Dockerfile` (`FROM node:…`), model/images.ts PINNED_IMAGES (postgres, redis), the HAProxy chart
- * (haproxy) and the seeds' local registry (`registry:2`); test/containers checks they agree.
+ * Every stand-in image, parents first, tagged as model/images.ts PINNED_IMAGES names them
+ * (`app/Dockerfile`'s `FROM node:…`, the charts, compose and the seeds' local registry);
+ * test/containers checks they agree.
  */
 export const BASE_IMAGES: readonly BaseImageSpec[] = [
-  { dir: 'node', tag: 'node:20.18.1-bookworm-slim', npmCaBundle: true },
-  { dir: 'postgres', tag: 'postgres:15.10-bookworm' },
-  { dir: 'redis', tag: 'redis:7.0.15-bookworm' },
-  { dir: 'haproxy', tag: 'haproxy:2.6.18-bookworm' },
-  { dir: 'registry', tag: 'registry:2' },
+  { dir: 'node', tag: tagOf('node'), npmCaBundle: true },
+  { dir: 'postgres', tag: tagOf('postgres') },
+  { dir: 'redis', tag: tagOf('redis') },
+  { dir: 'haproxy', tag: tagOf('haproxy') },
+  { dir: 'registry', tag: tagOf('registry') },
 ];
 
 /** Outcome for one image. */
