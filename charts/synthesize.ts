@@ -3,7 +3,6 @@
  * Used by `npm run synth`, the cdk8s CLI app (`charts/main.ts`) and the Pulumi stacks.
  */
 import { App } from 'cdk8s';
-import { stringify } from 'yaml';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
 
@@ -77,11 +76,4 @@ export function synthesizeEnvironment(environment: EnvironmentConfig): KubeObjec
  */
 export function manifestFileName(obj: KubeObject): string {
   return `${String(kindRank(obj.kind)).padStart(2, '0')}-${obj.kind.toLowerCase()}-${obj.metadata.name}.yaml`;
-}
-
-/** Renders one object as a YAML document (stable key order as produced by cdk8s). */
-export function toYaml(obj: KubeObject): string {
-  // YAML 1.1 rules: kubectl and the API server parse manifests as YAML 1.1, where an unquoted
-  // `no`, `yes`, `on` or `off` is a boolean; this quotes such strings (e.g. redis `--appendonly no`).
-  return stringify(obj, { lineWidth: 0, aliasDuplicateObjects: false, version: '1.1' });
 }

@@ -4,7 +4,8 @@
  * their files here so every output is derived from the same validated model.
  */
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
-import { manifestFileName, synthesizeEnvironment, toYaml, type KubeObject } from '../../charts/synthesize.js';
+import { toYaml } from '../../charts/manifest-yaml.js';
+import { manifestFileName, synthesizeEnvironment, type KubeObject } from '../../charts/synthesize.js';
 import { formatFindings, validateManifests } from '../../charts/validate.js';
 import { renderHaproxyConfig } from '../../charts/haproxy-config.js';
 import { renderComposeFiles } from '../docker-compose/render.js';
