@@ -43,6 +43,9 @@ describe('validateManifests', () => {
     ['missing serviceName target', 'StatefulSet/postgres', (o) => (o.spec.serviceName = 'ghost'), 'StatefulSet/postgres', 'spec.serviceName', /not in the chart/],
     ['Ingress backend missing', 'Ingress/expense-web', (o) => (o.spec.rules[0].http.paths[0].backend.service.name = 'ghost'), 'Ingress/expense-web', 'spec.rules[0].http.paths[0].backend.service.name', /not in the chart/],
     ['Ingress backend port missing', 'Ingress/expense-web', (o) => (o.spec.rules[0].http.paths[0].backend.service.port.number = 81), 'Ingress/expense-web', 'spec.rules[0].http.paths[0].backend.service.port', /no port 81/],
+    ['checkov skip without reason', 'Deployment/redis', (o) => (o.metadata.annotations = { 'checkov.io/skip1': 'CKV_K8S_43' }), 'Deployment/redis', 'metadata.annotations[checkov.io/skip1]', /written reason/],
+    ['checkov skip with "=" in its reason', 'Deployment/redis', (o) => (o.metadata.annotations = { 'checkov.io/skip1': 'CKV_K8S_43=a=b' }), 'Deployment/redis', 'metadata.annotations[checkov.io/skip1]', /exactly one "="/],
+    ['kube-score ignore without reason', 'Deployment/redis', (o) => (o.metadata.annotations = { 'kube-score/ignore': 'deployment-replicas' }), 'Deployment/redis', 'metadata.annotations[kube-score/ignore]', /"deployment-replicas" without a reason/],
     ['hash-suffixed name', 'ConfigMap/expense-config', (o) => (o.metadata.name = 'expense-config-c85455e2'), 'ConfigMap/expense-config-c85455e2', 'metadata.name', /hash suffix/],
   ])('reports %s with the object and field', (_label, target, mutate, object, field, message) => {
     const [kind, name] = target.split('/');

@@ -12,6 +12,7 @@ import { SECRETS } from '@expense-tracker/model/app-contract';
 import { customResourceModels } from './custom-resources.js';
 import { checkMonitoringObjects } from './validate-monitoring.js';
 import type { KubeObject } from './synthesize.js';
+import { scannerExceptionProblems } from './scanner-exceptions.js';
 
 /** One problem found in a manifest. */
 export interface Finding {
@@ -101,6 +102,8 @@ export function validateManifests(objects: readonly KubeObject[], options: Valid
     seen.add(key);
     if (!obj.metadata?.name) add(obj, 'metadata.name', 'is required');
     if (/-[a-f0-9]{8}$/.test(obj.metadata?.name ?? '')) add(obj, 'metadata.name', 'looks like a generated hash suffix; set an explicit name');
+    // An accepted scanner finding must say why (charts/scanner-exceptions.ts).
+    for (const p of scannerExceptionProblems(obj.metadata?.annotations)) add(obj, `metadata.annotations[${p.key}]`, p.message);
 
     const Model = SCHEMAS[id];
     if (!Model) {

@@ -6,8 +6,8 @@
  *   one carries `checkov.io/skip<N>: <CHECK_ID>=<reason>` on the object; checkov then reports it
  *   as skipped, and `charts/validate.ts` insists on the reason.
  * - kube-score (`score -o json`, warnings included): every check graded below "OK" is a finding.
- *   Accepted ones are listed in `kube-score/ignore` on the object, each with a reason annotation
- *   (`KUBE_SCORE_REASON_PREFIX<test-id>`), also checked by `charts/validate.ts`.
+ *   Accepted ones are listed in `kube-score/ignore` on the object, each with a reason annotation,
+ *   also checked by `charts/validate.ts` (conventions: charts/scanner-exceptions.ts).
  *
  * Checks that are switched off for every object are in `KUBE_SCORE_IGNORED_TESTS`, each with
  * the reason; checkov has none.
@@ -43,9 +43,6 @@ export const KUBE_SCORE_IGNORED_TESTS: Readonly<Record<string, string>> = {
     'the correct policy for it (https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy); checkov ' +
     'CKV_K8S_15 covers the tag-only case and accepts a digest',
 };
-
-/** Annotation prefix of the written reason for each test named in `kube-score/ignore`. */
-export const KUBE_SCORE_REASON_PREFIX = 'kube-score.expense-tracker.dev/reason.';
 
 /** YAML manifests directly inside `dir`, sorted. */
 async function manifestFiles(dir: string): Promise<string[]> {
