@@ -9,7 +9,8 @@
  * - `plugins/html.ts`: `reply.page()` and the HTML error and not-found pages;
  * - `plugins/api.ts` under `/api`: JSON routes, 401/415 hooks, JSON errors;
  * - `plugins/pages.ts`: public, account, expense and settings pages;
- * - `plugins/admin.ts`: administrator pages (403 for other users).
+ * - `plugins/admin.ts`: administrator pages (403 for other users);
+ * - `imports/api.ts` under `/api/imports` and `imports/page.ts`: CSV statement imports.
  *
  * It does not listen: `server.ts` owns the process (listen, SIGTERM), tests call `buildApp` directly.
  */
@@ -35,6 +36,10 @@ import htmlPlugin from './plugins/html.js';
 import apiPlugin from './plugins/api.js';
 import pagesPlugin from './plugins/pages.js';
 import adminPlugin from './plugins/admin.js';
+import importsApiPlugin from './imports/api.js';
+import importsPagePlugin from './imports/page.js';
+import { openStagingStore } from './imports/store.js';
+import { defaultOwner } from './imports/repo.js';
 
 interface AppDeps {
   config: Config;
@@ -121,6 +126,18 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     loginRateLimit: options.loginRateLimit ?? { max: 10, timeWindowMs: 300_000 },
   });
   await app.register(adminPlugin, { pool });
+  const staging = await openStagingStore(config.imports.stagingDir, deps.logger);
+  await app.register(importsApiPlugin, {
+    prefix: '/api/imports',
+    pool,
+    config: config.imports,
+    store: staging.store,
+    unavailableReason: staging.reason,
+    owner: defaultOwner(),
+    log: deps.logger.child({ component: 'imports' }),
+    onImported: (userId, months) => expenses.afterImport(userId, months),
+  });
+  await app.register(importsPagePlugin, { pool, maxBytes: config.imports.maxBytes, enabled: staging.store !== null });
 
   app.addHook('onClose', async () => {
     await alerts.stop();

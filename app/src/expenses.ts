@@ -8,7 +8,7 @@ import type { SummaryCache } from './cache.js';
 import type { BudgetAlerts } from './alerts.js';
 import * as repo from './repo.js';
 import type { Expense, MonthAggregates, Settings } from './repo.js';
-import type { ExpenseInput, ExpensePatch } from './validation.js';
+import { currentMonth, type ExpenseInput, type ExpensePatch } from './validation.js';
 
 export class ExpenseService {
   constructor(
@@ -35,6 +35,18 @@ export class ExpenseService {
     if (!r) return null;
     await this.afterWrite(userId, [r.expense.date, r.previousDate]);
     return r.expense;
+  }
+
+  /**
+   * After a bulk import added expenses in `months` (YYYY-MM): drops them from the cache and checks
+   * the budget of the running month and the previous one (an imported history is not news).
+   */
+  async afterImport(userId: string, months: string[], now: Date = new Date()): Promise<void> {
+    await this.cache.invalidate(userId, months);
+    const current = currentMonth(now);
+    const previous = currentMonth(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)));
+    const recent = months.filter((m) => m === current || m === previous);
+    if (recent.length > 0) await this.alerts.check(userId, recent);
   }
 
   /** Deletes one expense; false when it does not exist for this user. */

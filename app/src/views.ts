@@ -46,12 +46,16 @@ td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
 .plans { display:grid; grid-template-columns:repeat(auto-fit, minmax(220px, 1fr)); gap:1rem; }
 .plan h2 { margin:.2rem 0; }
 .price { font-size:1.6rem; font-weight:700; }
+.scroll { overflow-x:auto; }
+.bad { color:var(--bad); }
+progress { width:100%; }
 .progress { height:10px; background:#e4e7eb; border-radius:5px; overflow:hidden; }
 `;
 
-function layout(ctx: PageContext, body: Html): Html {
+/** The page frame (head, navigation, messages) around `body`. */
+export function layout(ctx: PageContext, body: Html): Html {
   const nav = ctx.user
-    ? html`<a href="/dashboard">Dashboard</a><a href="/expenses">Expenses</a><a href="/settings">Settings</a>
+    ? html`<a href="/dashboard">Dashboard</a><a href="/expenses">Expenses</a><a href="/imports">Import</a><a href="/settings">Settings</a>
         ${ctx.user.isAdmin ? html`<a href="/customers">Customers</a>` : ''}
         <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${ctx.csrfToken}">
         <button type="submit" data-testid="logout">Log out</button></form>`

@@ -70,7 +70,7 @@ function cutAtLastNewline(buf: Buffer): Buffer {
   return end === -1 ? buf : buf.subarray(0, end + 1);
 }
 
-function parseSample(text: string, delimiter: string): string[][] {
+function parseSample(text: string, delimiter: string, onSkip?: (err: Error & { code?: string; lines?: number }) => void): string[][] {
   return parse(text, {
     delimiter,
     relax_column_count: true,
@@ -78,6 +78,7 @@ function parseSample(text: string, delimiter: string): string[][] {
     skip_empty_lines: true,
     skip_records_with_error: true,
     to: SAMPLE_RECORDS + 1,
+    on_skip: onSkip,
   }) as string[][];
 }
 
@@ -100,7 +101,14 @@ export function readSample(head: Buffer, complete: boolean, delimiter?: string):
   if (text.trim() === '') throw new OptionError('file', 'is empty');
   const crOnly = !text.includes('\n') && text.includes('\r');
   const chosen = delimiter ?? detectDelimiter(text);
-  const records = parseSample(text, chosen).filter((r) => !(r.length === 1 && r[0]!.trim() === ''));
+  let unclosed: number | undefined;
+  const records = parseSample(text, chosen, (err) => {
+    if (err.code === 'CSV_QUOTE_NOT_CLOSED') unclosed = err.lines;
+  }).filter((r) => !(r.length === 1 && r[0]!.trim() === ''));
+  // In a sample cut short, an open quote may close after the cut; in a whole file it never does.
+  if (unclosed !== undefined && isComplete && records.length < SAMPLE_RECORDS) {
+    throw new OptionError('file', 'has a quoted field that is never closed (a " without its closing ")');
+  }
   if (records.length === 0) throw new OptionError('file', 'has no CSV records');
   return { sample: { records, complete: isComplete, bom, crOnly }, delimiter: chosen };
 }
@@ -170,8 +178,10 @@ function values(rows: string[][], col: number): string[] {
  */
 function dateCandidates(samples: string[], decimal: DecimalSeparator): DateFormat[] {
   if (samples.length === 0) return [];
+  // Up to a fifth of the values (at least one) may be unreadable.
+  const tolerated = Math.max(1, Math.floor(samples.length / 5));
   const scored = DATE_FORMATS.map((f) => ({ f, n: samples.filter((v) => dateParser(f)(v) !== undefined).length })).filter(
-    (c) => c.n >= Math.max(1, 0.8 * samples.length),
+    (c) => c.n >= Math.max(1, samples.length - tolerated),
   );
   const best = Math.max(0, ...scored.map((c) => c.n));
   const ok = scored.filter((c) => c.n === best).map((c) => c.f);
@@ -220,6 +230,7 @@ export function detectFormat(head: Buffer, complete: boolean, query: ImportQuery
     ? Array.from({ length: width }, (_, i) => records[0]![i]?.trim() || `Column ${i + 1}`)
     : Array.from({ length: width }, (_, i) => `Column ${i + 1}`);
   const rows = header ? records.slice(1) : records;
+  if (rows.length === 0) throw new OptionError('file', 'has no rows below its header');
   const keys = columns.map(headerKey);
   const taken = new Set<number>();
   const pick = (field: keyof typeof HEADER_NAMES, given: string | undefined, guess: () => number): number | null => {

@@ -8,11 +8,18 @@
  * change made by the owner checks it still holds the lease, so a process that stalled past its
  * lease (and was replaced) cannot write anything afterwards.
  */
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { ImportOptions } from './options.js';
 
 export type ImportState = 'receiving' | 'queued' | 'processing' | 'done' | 'failed';
 export type ImportPhase = 'staging' | 'merging' | 'finished';
+
+/** A lease owner name unique to this process: `<hostname>:<pid>:<random>` (the pod name in Kubernetes). */
+export function defaultOwner(): string {
+  return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}
 
 /** PostgreSQL NOTIFY channel: a payload of an import id means "queued, come and get it". */
 export const IMPORTS_CHANNEL = 'imports_queued';

@@ -28,6 +28,26 @@ export interface StagedFile {
   partial: boolean;
 }
 
+/**
+ * Opens the configured staging store for the web process. Without `IMPORT_STAGING_DIR`, or when
+ * the directory cannot be written (the volume is missing or read-only), imports are unavailable
+ * (`reason` says why) and the rest of the app works as usual.
+ */
+export async function openStagingStore(
+  dir: string | undefined,
+  log: { error(obj: object, msg: string): void },
+): Promise<{ store: FileStagingStore | null; reason?: string }> {
+  if (!dir) return { store: null, reason: 'imports are not configured on this server (IMPORT_STAGING_DIR is not set)' };
+  const store = new FileStagingStore(dir);
+  try {
+    await store.init();
+    return { store };
+  } catch (err) {
+    log.error({ err: (err as Error).message, dir }, 'import staging directory is not writable; imports are unavailable');
+    return { store: null, reason: 'imports are temporarily unavailable (the staging area cannot be written)' };
+  }
+}
+
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Filesystem staging store in `dir` (a mounted volume in production). */

@@ -14,13 +14,11 @@
  * is alive), `GET /readyz` (PostgreSQL answers) and `GET /metrics` on IMPORT_WORKER_PORT.
  */
 import http from 'node:http';
-import os from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import client from 'prom-client';
 import type { Logger } from 'pino';
-import { claimNext, failAbandonedUploads, failImport, IMPORTS_CHANNEL } from './repo.js';
+import { claimNext, defaultOwner, failAbandonedUploads, failImport, IMPORTS_CHANNEL } from './repo.js';
 import { processImport, type Outcome, type ProcessorOptions } from './process.js';
 import { FileStagingStore } from './store.js';
 
@@ -38,10 +36,6 @@ export interface WorkerOptions extends Omit<ProcessorOptions, 'owner' | 'signal'
   /** Attempts before an import that keeps failing is given up (default 5). */
   maxAttempts?: number;
   registry?: client.Registry;
-}
-
-export function defaultOwner(): string {
-  return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
 export class ImportWorker {
