@@ -150,11 +150,13 @@ describe('import pipeline', () => {
 
   it('an unclosed quote fails the import at its line and imports nothing', async () => {
     const u = await user('quote@example.com');
-    const id = await queue(u, Buffer.from('date,amount,text\n2024-01-01,-1.00,ok\n2024-01-02,-2.00,"never closed\n2024-01-03,-3.00,x\n'));
-    expect(await run()).toBe('failed');
+    // Past the first 64 KiB, which the upload checks itself.
+    const good = Array.from({ length: 3000 }, (_, i) => `2024-01-01,-1.00,row ${i}\n`).join('');
+    const id = await queue(u, Buffer.from(`date,amount,text\n${good}2024-01-02,-2.00,"never closed\n2024-01-03,-3.00,x\n`));
+    expect(await run({ chunkRows: 1000 })).toBe('failed');
     const imp = (await getImportById(pool, id))!;
     expect(imp.state).toBe('failed');
-    expect(imp.error).toBe('line 3: a quoted field is never closed; nothing was imported: fix the file and upload it again');
+    expect(imp.error).toBe('line 3002: a quoted field is never closed; nothing was imported: fix the file and upload it again');
     expect((await pool.query('SELECT count(*)::int AS n FROM expenses WHERE user_id = $1', [u])).rows[0].n).toBe(0);
   });
 

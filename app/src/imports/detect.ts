@@ -4,7 +4,7 @@
  * (to propose a mapping the user can correct) and by the upload (to fill in what the client did not
  * give, and to refuse a file that cannot be read before it is stored).
  */
-import { parse } from 'csv-parse/sync';
+import { parse, type CsvError } from 'csv-parse/sync';
 import { isCurrency } from '../money.js';
 import { DATE_FORMATS, DELIMITERS, dateParser, parseAmount, type DateFormat, type DecimalSeparator } from './formats.js';
 import {
@@ -70,7 +70,7 @@ function cutAtLastNewline(buf: Buffer): Buffer {
   return end === -1 ? buf : buf.subarray(0, end + 1);
 }
 
-function parseSample(text: string, delimiter: string, onSkip?: (err: Error & { code?: string; lines?: number }) => void): string[][] {
+function parseSample(text: string, delimiter: string, onSkip?: (err: CsvError | undefined) => undefined): string[][] {
   return parse(text, {
     delimiter,
     relax_column_count: true,
@@ -103,7 +103,8 @@ export function readSample(head: Buffer, complete: boolean, delimiter?: string):
   const chosen = delimiter ?? detectDelimiter(text);
   let unclosed: number | undefined;
   const records = parseSample(text, chosen, (err) => {
-    if (err.code === 'CSV_QUOTE_NOT_CLOSED') unclosed = err.lines;
+    if (err?.code === 'CSV_QUOTE_NOT_CLOSED') unclosed = (err as CsvError & { lines?: number }).lines ?? 0;
+    return undefined;
   }).filter((r) => !(r.length === 1 && r[0]!.trim() === ''));
   // In a sample cut short, an open quote may close after the cut; in a whole file it never does.
   if (unclosed !== undefined && isComplete && records.length < SAMPLE_RECORDS) {
