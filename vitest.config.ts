@@ -7,6 +7,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * - unit:        pure TypeScript (charts, renderers, config, mocks).
  * - integration: real servers from Debian on loopback (PostgreSQL, Redis, HAProxy, Chromium).
  * - cluster:     a real Kubernetes control plane built from the Go module proxy.
+ * - database:    Patroni, PostgreSQL, pgBackRest and an S3 server on loopback against the real
+ *                control plane (HA, failover, point-in-time restore).
  * - containers:  a private Docker engine, real images and docker-compose.
  *
  * Heavy tiers run their files one at a time: the machine has 2 cores.
@@ -39,6 +41,16 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 3_000_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'database',
+          include: ['test/database/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 600_000,
           hookTimeout: 3_000_000,

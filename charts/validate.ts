@@ -3,12 +3,14 @@
  * (kubernetes-models, generated from the upstream OpenAPI v2 spec), plus the project's own
  * policy checks. Each finding names the object (`Kind/name`) and the field path.
  */
-import { ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { SECRETS } from '@expense-tracker/model/app-contract';
+import { RUNTIME_LABELS_ANNOTATION } from '@expense-tracker/model/naming';
 import { customResourceModels } from './custom-resources.js';
 import { checkMonitoringObjects } from './validate-monitoring.js';
 import type { KubeObject } from './synthesize.js';
@@ -44,6 +46,7 @@ const SCHEMAS: Record<string, SchemaModel> = {
   'v1/ConfigMap': ConfigMap,
   'v1/Secret': Secret,
   'v1/Service': Service,
+  'v1/ServiceAccount': ServiceAccount,
   'v1/Pod': Pod,
   'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'apps/v1/Deployment': Deployment,
@@ -53,6 +56,8 @@ const SCHEMAS: Record<string, SchemaModel> = {
   'networking.k8s.io/v1/Ingress': Ingress,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   // Prometheus Operator kinds, from the pinned CRDs' schemas (charts/imports/).
   ...customResourceModels(),
 };
@@ -245,7 +250,13 @@ function checkRef(
 function checkService(svc: KubeObject, workloads: readonly KubeObject[], add: Add): void {
   const selector: Record<string, string> | undefined = get(svc, ['spec', 'selector']);
   if (!selector || Object.keys(selector).length === 0) return; // selector-less Services are allowed (manual Endpoints)
-  const targets = workloads.filter((w) => matches(selector, get(w, [...podTemplatePath(w.kind)!, 'metadata', 'labels'])));
+  const targets = workloads.filter((w) => {
+    const metadata = get(w, [...podTemplatePath(w.kind)!, 'metadata']) ?? {};
+    // Labels a controller in the pod sets at runtime (Patroni's `role`) count as present.
+    const runtime = String(metadata.annotations?.[RUNTIME_LABELS_ANNOTATION] ?? '').split(',').filter(Boolean);
+    const fixed = Object.fromEntries(Object.entries(selector).filter(([k]) => !runtime.includes(k)));
+    return matches(fixed, metadata.labels);
+  });
   if (targets.length === 0) {
     add(svc, 'spec.selector', 'selects no pod template in the chart');
     return;

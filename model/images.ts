@@ -88,6 +88,14 @@ export const PINNED_IMAGES = {
   redis: { repository: 'redis', tag: '7.2.16-bookworm', digest: 'sha256:0637954999d01b7c9ce9167db2da50656e2590d3b884f1c600c5f63bb6e6773c' },
   haproxy: { repository: 'haproxy', tag: '2.6.34-trixie', digest: 'sha256:82c023b4f99e2090b14dbe7f04b0590b4e0af608f7c29cedcabf25c34fb066cd' },
   registry: { repository: 'registry', tag: '2' },
+  /**
+   * PostgreSQL 15.13 + Patroni 4.0.5 + pgBackRest from Percona's Kubernetes operator 2.7.0
+   * (Docker Hub, Apache-2.0, published digest sha256:c93f52ea1d6ec955a368c4539b843a9c57ee4a5acc907f0dfb59ae3018560d1b),
+   * run with Patroni directly (no operator) by the HA tier. Stand-in: test/images/patroni.
+   */
+  patroni: { repository: 'percona/percona-postgresql-operator', tag: '2.7.0-ppg15.13-postgres' },
+  /** `kubectl` for the backup CronJobs (the Kubernetes project's image, the test cluster's minor). */
+  kubectl: { repository: 'registry.k8s.io/kubectl', tag: 'v1.33.13' },
 } as const satisfies Record<string, ImageReference>;
 
 /**

@@ -63,3 +63,9 @@ export function labelValue(text: string): string {
   const cleaned = text.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63);
   return cleaned.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
 }
+
+/**
+ * Pod template annotation listing label keys (comma-separated) that a process in the pod sets
+ * on its own Pod at runtime, e.g. Patroni's `role`; the validator lets Service selectors use them.
+ */
+export const RUNTIME_LABELS_ANNOTATION = 'expense-tracker.io/runtime-labels';
