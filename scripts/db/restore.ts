@@ -7,7 +7,8 @@
  * The plan (Patroni's custom bootstrap, https://patroni.readthedocs.io/en/latest/replica_bootstrap.html):
  *  1. stop every member (StatefulSet scaled to 0) — nothing may write while the past is restored;
  *  2. remove the cluster's DCS state (ConfigMaps `<scope>-*`), so Patroni sees no cluster;
- *  3. in place: empty every member's data directory (a fresh cluster starts with empty volumes);
+ *  3. empty every member's data directory (in a freshly deployed environment that is the empty
+ *     database its first start created; in place it is the live data, hence the CLI's `--yes`);
  *  4. publish the restore fragment (`patroniRestoreFragment`): bootstrap from pgBackRest up to
  *     the target time, then promote;
  *  5. start member 0 alone and wait until it holds the leader lock and accepts writes;
@@ -41,11 +42,6 @@ export interface ClusterOperations {
 
 /** Options of `restoreCluster`. */
 export interface RestoreOptions extends RestoreTarget {
-  /**
-   * `in-place`: wipe the existing members' data first; `fresh`: the members' volumes are new
-   * (a new namespace or cluster) and are left as they are.
-   */
-  readonly mode: 'in-place' | 'fresh';
   /** Seconds to wait for the restored leader (WAL replay of a large archive takes a while). @default 1800 */
   readonly leaderTimeoutSeconds?: number;
   /** Seconds to wait for the replicas to clone and stream. @default 1800 */
@@ -74,7 +70,7 @@ export async function restoreCluster(ops: ClusterOperations, options: RestoreOpt
   if (!first) throw new Error('restore: the cluster has no members');
   await step('stopping every member', () => ops.stopAll());
   await step('removing the Patroni DCS state', () => ops.deleteDcsState());
-  if (options.mode === 'in-place') await step('emptying the members\' data directories', () => ops.wipeData());
+  await step('emptying the members\' data directories', () => ops.wipeData());
   await step(`publishing the restore bootstrap (${options.targetTime ? `until ${options.targetTime}` : 'to the end of the archive'})`, () => ops.publishRestoreFragment(fragment));
   try {
     await step(`starting ${first} alone`, () => ops.startMembers(1));

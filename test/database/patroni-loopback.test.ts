@@ -290,7 +290,7 @@ describe('Patroni on the Kubernetes API (loopback members, real kube-apiserver)'
         await patroni.pgbackrest(await leaderMember(), ['--type=full', 'backup']);
       },
     };
-    await restoreCluster(ops, { stanza: STANZA, targetTime: target, mode: 'in-place', leaderTimeoutSeconds: 300, replicaTimeoutSeconds: 300, progress: (l) => process.stderr.write(`[restore] ${l}\n`) });
+    await restoreCluster(ops, { stanza: STANZA, targetTime: target, leaderTimeoutSeconds: 300, replicaTimeoutSeconds: 300, progress: (l) => process.stderr.write(`[restore] ${l}\n`) });
 
     leader = await leaderMember();
     const [{ count, max }] = await sql<{ count: string; max: number }>(leader, 'select count(*), max(id) from ledger');
