@@ -74,6 +74,7 @@ export class LoopbackPatroniCluster {
   readonly members: Member[] = [];
   private patroniBin = '';
   private patronictlBin = '';
+  private ids = { uid: -1, gid: -1 };
 
   constructor(readonly options: LoopbackClusterOptions) {}
 
@@ -83,6 +84,7 @@ export class LoopbackPatroniCluster {
     this.patroniBin = bins.patroni;
     this.patronictlBin = bins.patronictl;
     const { uid, gid } = await postgresIds();
+    this.ids = { uid, gid };
     const o = this.options;
     mkdirSync(o.dir, { recursive: true });
     chownSync(o.dir, uid, gid);
@@ -154,11 +156,14 @@ export class LoopbackPatroniCluster {
     };
   }
 
-  /** Starts Patroni for one member (its log goes to `<member dir>/patroni.log`). */
+  /**
+   * Starts Patroni for one member as `postgres` (its log goes to `<member dir>/patroni.log`).
+   * Spawned with the user's IDs directly, not through runuser: runuser answers SIGTERM by
+   * SIGKILLing its child two seconds later, which would cut Patroni's graceful shutdown short.
+   */
   startMember(m: Member): void {
     const log = openSync(join(m.dir, 'patroni.log'), 'a');
-    const [cmd, args] = asPostgres(this.patroniBin, [m.configDir], this.env(m));
-    m.process = spawn(cmd, args, { stdio: ['ignore', log, log], detached: true });
+    m.process = spawn(this.patroniBin, [m.configDir], { stdio: ['ignore', log, log], detached: true, uid: this.ids.uid, gid: this.ids.gid, env: this.env(m) });
     closeSync(log);
   }
 

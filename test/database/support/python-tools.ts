@@ -1,6 +1,8 @@
 /**
  * Python tools of the database tier, installed from PyPI into virtual environments under
- * `~/.cache/expense-tracker/python/<name>-<hash>` (outside the repository, shared by worktrees):
+ * `/var/cache/expense-tracker/python/<name>-<hash>` (outside the repository, shared by
+ * worktrees; not under ~/.cache because Patroni runs as the `postgres` OS user, which cannot
+ * enter root's home directory):
  *
  * - `patroni`: `patroni[kubernetes,psycopg2-binary]` 4.x, the same release the stand-in image
  *   installs (test/images/patroni/requirements.txt is the one home of the pins);
@@ -13,7 +15,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -27,9 +28,9 @@ const MOTO_REQUIREMENTS = ['moto[s3,server]==5.2.5'];
 /** Debian's interpreter: the image uses the same one (python3 3.11 from bookworm). */
 const PYTHON = '/usr/bin/python3';
 
-/** Root of the shared tool cache. */
+/** Root of the Python tool cache (world-readable: the `postgres` user runs Patroni from it). */
 export function cacheRoot(): string {
-  return process.env.EXPENSE_TRACKER_CACHE ?? join(homedir(), '.cache', 'expense-tracker');
+  return process.env.EXPENSE_TRACKER_PYTHON_CACHE ?? '/var/cache/expense-tracker';
 }
 
 function progress(message: string): void {
@@ -45,7 +46,7 @@ async function ensureVenv(name: string, requirements: readonly string[]): Promis
   const root = join(cacheRoot(), 'python');
   const dir = join(root, `${name}-${key}`);
   if (existsSync(join(dir, '.complete'))) return dir;
-  mkdirSync(root, { recursive: true });
+  mkdirSync(root, { recursive: true, mode: 0o755 });
   const release = await lockfile.lock(root, { lockfilePath: join(root, `${name}.lock`), retries: { retries: 1200, minTimeout: 500, maxTimeout: 1000 }, stale: 60_000 });
   try {
     if (existsSync(join(dir, '.complete'))) return dir;

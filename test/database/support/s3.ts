@@ -10,7 +10,7 @@
  * plain HTTP to moto on another loopback port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -76,7 +76,10 @@ export async function startS3Server(): Promise<S3Server> {
     chmodSync(join(dir, 'ca.crt'), 0o644);
 
     const motoPort = await freePort();
-    moto = spawn(motoServer, ['-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Logs go to files: an unread pipe fills up and blocks the server (werkzeug logs every request).
+    const motoLog = openSync(join(dir, 'moto.log'), 'a');
+    moto = spawn(motoServer, ['-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', motoLog, motoLog] });
+    closeSync(motoLog);
     await waitForPort(motoPort, '127.0.0.1', 30_000);
 
     port = await freePort();
@@ -97,7 +100,9 @@ export async function startS3Server(): Promise<S3Server> {
       '',
     ].join('\n');
     writeFileSync(join(dir, 'haproxy.cfg'), cfg);
-    haproxy = spawn(HAPROXY, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const haproxyLog = openSync(join(dir, 'haproxy.log'), 'a');
+    haproxy = spawn(HAPROXY, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', haproxyLog, haproxyLog] });
+    closeSync(haproxyLog);
     await waitForPort(port, '127.0.0.1', 30_000);
   } catch (error) {
     await stop();
