@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { DEFAULT_PATRONI_TIMING } from '../charts/patroni-config.js';
 import { restoreCluster, type ClusterOperations } from '../scripts/db/restore.js';
-import { waitFor } from '../scripts/test-cluster/kubectl.js';
+import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { asPostgres, PG_BIN } from '../test/database/support/patroni-cluster.js';
 import { failoverUnderWrites, STANZA, startLoopbackHa } from '../test/database/support/loopback-ha.js';
 

@@ -18,7 +18,7 @@
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { loadEnvironment } from '../../charts/environments.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { RECOVERY_TARGET_TIME } from '../../charts/patroni-config.js';
 import { PostgresHa } from '../../charts/postgres-ha.js';
 import { consoleIO, type CommandIO } from '../lib/command-io.js';

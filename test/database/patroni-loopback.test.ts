@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HaproxyConfig } from '../../haproxy/config-builder.js';
 import { addPatroniListen } from '../../haproxy/patroni.js';
-import { waitFor } from '../../scripts/test-cluster/kubectl.js';
+import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { restoreCluster } from '../../scripts/db/restore.js';
-import { freePort, waitForPort } from '../support/ports.js';
+import { freePort, waitForPort } from '@expense-tracker/testkit/process/ports';
 import { failoverUnderWrites, NS, SCOPE, STANZA, startLoopbackHa, type LoopbackHa } from './support/loopback-ha.js';
 
 let ha: LoopbackHa;
