@@ -1,14 +1,17 @@
 /**
- * `npm run validate [-- <dir>...]`
+ * `npm run validate [-- [--scanners] <dir>...]`
  *
  * Validates every environment directory under `dist/` (or the given directories): each
- * object against the Kubernetes OpenAPI schema and the project's policy checks. Prints one
- * line per finding (`<dir>: Kind/name: field: message`); exits 1 if there is any.
+ * object against the Kubernetes OpenAPI schema and the project's policy checks; with
+ * `--scanners`, also the policy scanners checkov and kube-score on the files (scripts/scan;
+ * installed on first use). Prints one line per finding (`<dir>: Kind/name: field: message`);
+ * exits 1 if there is any.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { formatFindings, validateManifests } from '../charts/validate.js';
 import { readManifests } from './lib/manifests.js';
+import { formatScanFindings, scanDirectory } from './scan/scan.js';
 import { type CommandIO, consoleIO } from './lib/command-io.js';
 
 async function environmentDirs(args: string[]): Promise<string[]> {
@@ -20,10 +23,16 @@ async function environmentDirs(args: string[]): Promise<string[]> {
 
 /**
  * Runs `validate` on the given directories (default: every `dist/<env>/`).
- * @returns 0 when there is no finding, 1 otherwise.
+ * @returns 0 when there is no finding, 1 otherwise, 2 for an unknown flag.
  */
 export async function validateCommand(argv: readonly string[], io: CommandIO = consoleIO): Promise<number> {
-  const dirs = await environmentDirs([...argv]);
+  const scanners = argv.includes('--scanners');
+  const unknown = argv.find((a) => a.startsWith('-') && a !== '--scanners');
+  if (unknown) {
+    io.error(`validate: unknown flag ${unknown}\nusage: npm run validate -- [--scanners] [<dir>...]`);
+    return 2;
+  }
+  const dirs = await environmentDirs(argv.filter((a) => !a.startsWith('-')));
   if (dirs.length === 0) {
     io.error('validate: nothing to validate: run `npm run synth` first');
     return 1;
@@ -39,7 +48,12 @@ export async function validateCommand(argv: readonly string[], io: CommandIO = c
     const findings = validateManifests(objects);
     problems += findings.length;
     if (findings.length > 0) io.error(formatFindings(findings).replace(/^/gm, `${dir}: `));
-    else io.log(`validate: ${dir}: ${objects.length} objects, no findings`);
+    const scanned = scanners ? await scanDirectory(dir) : [];
+    problems += scanned.length;
+    if (scanned.length > 0) io.error(formatScanFindings(scanned).replace(/^/gm, `${dir}: `));
+    if (findings.length + scanned.length === 0) {
+      io.log(`validate: ${dir}: ${objects.length} objects, no findings${scanners ? ' (schema, policy, checkov, kube-score)' : ''}`);
+    }
   }
   return problems > 0 ? 1 : 0;
 }

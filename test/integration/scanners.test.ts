@@ -4,13 +4,17 @@
  * object; a `checkov.io/skip` or `kube-score/ignore` annotation turns exactly that finding off.
  * The tools are the real ones (`npm run scanners -- setup`, run by .ci/setup.d/15-scanners).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCheckov, runKubeScore, type ScanFinding } from '../../scripts/scan/scan.js';
+import { APP_UID } from '@expense-tracker/model/app-contract';
 import { ensureScanners } from '../../scripts/scan/tools.js';
+import { memoryIO } from '../../scripts/lib/command-io.js';
+import { synthCommand } from '../../scripts/synth.js';
+import { validateCommand } from '../../scripts/validate.js';
 
 const DIGEST = 'sha256:0637954999d01b7c9ce9167db2da50656e2590d3b884f1c600c5f63bb6e6773c';
 const labels = { 'app.kubernetes.io/name': 'demo', 'app.kubernetes.io/instance': 'demo' };
@@ -157,5 +161,24 @@ describe('kube-score', () => {
     expect(ids(await runKubeScore(await manifests(objects)))).toEqual(['Deployment/demo deployment-replicas']);
     deployment(objects).metadata.annotations = { 'kube-score/ignore': 'deployment-replicas' };
     expect(await runKubeScore(await manifests(objects))).toEqual([]);
+  });
+});
+
+describe('npm run validate -- --scanners', () => {
+  it('adds the scanners findings to the validator output, naming object, field and check', async () => {
+    const out = join(root, 'dist');
+    const io = memoryIO();
+    expect(await synthCommand(['--out', out, '--env', 'local'], io), io.stderr()).toBe(0);
+    const file = join(out, 'local', '16-deployment-expense-web.yaml');
+    const text = await readFile(file, 'utf8');
+    expect(text).toContain(`runAsUser: ${APP_UID}`);
+    await writeFile(file, text.replaceAll(`runAsUser: ${APP_UID}`, 'runAsUser: 1000'));
+    const validate = memoryIO();
+    expect(await validateCommand(['--scanners', join(out, 'local')], validate)).toBe(1);
+    expect(validate.stderr()).toMatch(/local: Deployment\/expense-web: .*: checkov CKV_K8S_40: Containers should run as a high UID/);
+    expect(validate.stderr()).toMatch(/local: Deployment\/expense-web: container web: kube-score container-security-context-user-group-id: The container is running with a low user ID/);
+    const quick = memoryIO();
+    expect(await validateCommand([join(out, 'local')], quick)).toBe(0);
+    expect(await validateCommand(['--scanner', join(out, 'local')], quick)).toBe(2);
   });
 });
