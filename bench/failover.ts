@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { DEFAULT_PATRONI_TIMING } from '../charts/patroni-config.js';
+import { DEFAULT_PATRONI_TIMING, REPLICATION_USER } from '../charts/patroni-config.js';
 import { restoreCluster, type ClusterOperations } from '../scripts/db/restore.js';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { asPostgres, PG_BIN } from '../test/database/support/patroni-cluster.js';
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     const base = mkdtempSync(join(tmpdir(), 'basebackup-'));
     await execa('chown', ['postgres:', base]);
     const baseline = await seconds(async () => {
-      const [cmd, args] = asPostgres(join(PG_BIN, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(leader.pgPort), '-U', 'postgres', '-D', join(base, 'data'), '-X', 'stream', '-c', 'fast'], { PGPASSWORD: 'loopback-superuser' });
+      const [cmd, args] = asPostgres(join(PG_BIN, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(leader.pgPort), '-U', REPLICATION_USER, '-D', join(base, 'data'), '-X', 'stream', '-c', 'fast'], { PGPASSWORD: 'loopback-replication' });
       await execa(cmd, args);
     });
     rmSync(base, { recursive: true, force: true });
@@ -119,9 +119,10 @@ async function main(): Promise<void> {
     await restoreCluster(timed, { stanza: STANZA, targetTime: target, leaderTimeoutSeconds: 3600, replicaTimeoutSeconds: 3600 });
     const total = (Date.now() - began) / 1000;
     const restored = (leaderReadyAt - began) / 1000;
-    const [{ count }] = await ha.sql<{ count: string }>(await ha.leaderMember(), 'select count(*)::text as count from ballast');
-    if (Number(count) !== rows) throw new Error(`restored ${count} rows, expected ${rows}`);
     console.log(`point-in-time restore: primary writable after ${restored.toFixed(1)} s (ratio ${(restored / baseline).toFixed(2)} of the baseline backup), all members streaming and a new full backup after ${total.toFixed(1)} s`);
+    const [{ count }] = await ha.sql<{ count: string }>(await ha.leaderMember(), 'set statement_timeout = 0; select count(*)::text as count from ballast');
+    if (Number(count) !== rows) throw new Error(`restored ${count} rows, expected ${rows}`);
+    console.log(`restored rows: ${count} of ${rows}`);
   } finally {
     await ha.stop();
   }

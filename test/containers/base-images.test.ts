@@ -72,6 +72,18 @@ describe('node', () => {
   });
 });
 
+describe('patroni', () => {
+  it('keeps the HA image contract: Patroni 4, pgBackRest, PostgreSQL 15 in /usr/pgsql-15/bin, UID 26, read-only root', async () => {
+    const run = await d(['run', '--rm', '--network', 'none', '--read-only', tagOf('patroni'), 'sh', '-c', 'id -u; id -g; patroni --version; pgbackrest version; /usr/pgsql-15/bin/postgres --version; command -v psql patronictl']);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines.slice(0, 2)).toEqual(['26', '26']);
+    expect(lines[2]).toMatch(/^patroni 4\./);
+    expect(lines[3]).toMatch(/^pgBackRest 2\./);
+    expect(lines[4]).toMatch(/PostgreSQL\) 15\./);
+    expect(lines.slice(5)).toHaveLength(2);
+  });
+});
+
 describe('postgres', () => {
   it('refuses to initialize without a password, naming POSTGRES_PASSWORD', async () => {
     const r = await runContainer(engine, { name: `etk-pgnopw-${engine.run}`, image: POSTGRES, foreground: true, volumes: [`${await createVolume(engine, 'pgnopw')}:/var/lib/postgresql/data`] });

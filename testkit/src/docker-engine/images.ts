@@ -62,6 +62,8 @@ export const BASE_IMAGES: readonly BaseImageSpec[] = [
   { dir: 'redis', tag: tagOf('redis') },
   { dir: 'haproxy', tag: tagOf('haproxy') },
   { dir: 'registry', tag: tagOf('registry') },
+  // The build machine's CA bundle serves pip inside the build as it serves npm in `node`.
+  { dir: 'patroni', tag: tagOf('patroni'), npmCaBundle: true },
 ];
 
 /** Outcome for one image. */
