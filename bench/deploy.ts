@@ -83,7 +83,7 @@ async function main(): Promise<number> {
       const pods = workloads.reduce((n, w: any) => n + (w.spec.replicas ?? 1), 0);
       for (let run = 1; run <= runs; run += 1) {
         // No simulated readiness delay: the figure is the control plane's own work, not kwok's dice.
-        const cluster = await startCluster({ dir: join(work, `cluster-${env}-${run}`), podReadyDelayMs: { min: 0, max: 0 }, progress: () => undefined });
+        const cluster = await startCluster({ dir: join(work, `cluster-${env}-${run}`), realNode: false, podReadyDelayMs: { min: 0, max: 0 }, progress: () => undefined });
         try {
           const baselineSeconds = await baseline(cluster.kubectl);
           const secrets = await secretsYaml(env); // generated before the clock starts

@@ -41,7 +41,7 @@ async function main(): Promise<number> {
   const say = (m: string) => process.stderr.write(`[bench:pulumi-deploy] ${m}\n`);
   const work = mkdtempSync(join(tmpdir(), 'expense-tracker-bench-pulumi-'));
   // No simulated readiness delay (as bench/deploy.ts): both figures are the tools' and the control plane's own work.
-  const cluster = await startCluster({ podReadyDelayMs: { min: 0, max: 0 }, progress: say });
+  const cluster = await startCluster({ realNode: false, podReadyDelayMs: { min: 0, max: 0 }, progress: say });
   const stopIngress = startIngressStatusWriter(cluster.kubectl);
   let offline: Awaited<ReturnType<typeof openOfflineCiStack>> | undefined;
   try {

@@ -1,7 +1,7 @@
 /**
- * The `test-cluster` CLI end to end: `up` starts a control plane that reports the pinned
- * versions (proving the version ldflags), `env` prints a usable KUBECONFIG, and `down` leaves no
- * process or listening port behind. Also its usage errors.
+ * The `test-cluster` CLI end to end: `up --no-real-node` starts a control plane that reports the
+ * pinned versions (proving the version ldflags), `env` prints a usable KUBECONFIG, and `down`
+ * leaves no process or listening port behind. Also its usage errors.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -31,7 +31,7 @@ describe('test-cluster CLI', () => {
   let binaries: BinaryPaths;
 
   beforeAll(async () => {
-    ({ paths: binaries } = await ensureBinaries());
+    ({ paths: binaries } = await ensureBinaries({ roles: 'control-plane' }));
     work = mkdtempSync(join(tmpdir(), 'expense-tracker-cli-test-'));
     dir = join(work, 'cluster');
   });
@@ -47,9 +47,9 @@ describe('test-cluster CLI', () => {
     const unknown = await cli(['start']);
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toContain('unknown command "start"');
-    const nodes = await cli(['up', '--nodes', 'many']);
+    const nodes = await cli(['up', '--fake-nodes', 'many']);
     expect(nodes.exitCode).toBe(2);
-    expect(nodes.stderr).toContain('--nodes must be an integer from 1 to 50');
+    expect(nodes.stderr).toContain('--fake-nodes must be an integer from 0 to 50');
     const env = await cli(['env', '--dir', join(work, 'nowhere')]);
     expect(env.exitCode).toBe(1);
     expect(env.stderr).toContain('state.json missing');
@@ -60,8 +60,8 @@ describe('test-cluster CLI', () => {
     expect((await execa(binaries.etcd, ['--version'])).stdout).toContain(`etcd Version: ${ETCD_VERSION.slice(1)}`);
   });
 
-  it('up -> env -> down: versions over the API, then nothing left running', async () => {
-    const up = await cli(['up', '--dir', dir, '--nodes', '2']);
+  it('up --no-real-node -> env -> down: versions over the API, then nothing left running', async () => {
+    const up = await cli(['up', '--dir', dir, '--no-real-node', '--fake-nodes', '2']);
     expect(up.exitCode, up.stderr).toBe(0);
     const env = await cli(['env', '--dir', dir]);
     expect(env.stdout).toBe(up.stdout);
@@ -81,16 +81,17 @@ describe('test-cluster CLI', () => {
     expect(state.processes.map((p) => p.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok']);
     const down = await cli(['down', '--dir', dir]);
     expect(down.exitCode, down.stderr).toBe(0);
-    // Gone, or at most a zombie awaiting its reaper (empty cmdline): nothing is executing.
-    const running = (pid: number) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').length > 0;
-      } catch {
-        return false;
-      }
-    };
     for (const p of state.processes) expect(running(p.pid), p.name).toBe(false);
     expect(await portOpen(state.ports.apiserver)).toBe(false);
     expect(await portOpen(state.ports.etcdClient)).toBe(false);
   });
 });
+
+/** Gone, or at most a zombie awaiting its reaper (empty cmdline): nothing is executing. */
+function running(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').length > 0;
+  } catch {
+    return false;
+  }
+}

@@ -33,7 +33,7 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
     beforeAll(async () => {
       work = mkdtempSync(join(tmpdir(), `expense-tracker-cluster-test-${env}-`));
       process.on('exit', onExit);
-      cluster = await startCluster({ dir: join(work, 'cluster') });
+      cluster = await startCluster({ dir: join(work, 'cluster'), realNode: false });
       ({ dir, objects } = await synth(env, join(work, 'dist')));
     });
 

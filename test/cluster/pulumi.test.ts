@@ -59,7 +59,7 @@ function stateText(): string {
 
 beforeAll(async () => {
   progress('starting the test cluster');
-  cluster = await startCluster({ progress });
+  cluster = await startCluster({ progress, realNode: false });
   stopIngressStatus = startIngressStatusWriter(cluster.kubectl);
   offline = await openOfflineCiStack({ kubeconfig: cluster.kubeconfig, image: IMAGE, secrets: SECRET_VALUES, progress });
   stack = offline.stack;

@@ -63,7 +63,7 @@ export interface LoopbackHa {
 
 export async function startLoopbackHa(options: { members?: number; timing?: { ttlSeconds: number; loopWaitSeconds: number; retryTimeoutSeconds: number } } = {}): Promise<LoopbackHa> {
   const members = options.members ?? 3;
-  const cluster = await startCluster({ nodes: 3, podReadyDelayMs: { min: 0, max: 0 } });
+  const cluster = await startCluster({ realNode: false, nodes: 3, podReadyDelayMs: { min: 0, max: 0 } });
   let s3: S3Server | undefined;
   let patroni: LoopbackPatroniCluster | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'patroni-loopback-'));

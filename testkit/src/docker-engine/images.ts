@@ -87,7 +87,7 @@ interface NpmTarball {
 
 /** Image ID and build-key label of `ref`, or undefined when the image does not exist. */
 export async function inspectImage(ref: string, paths: EnginePaths = enginePaths()): Promise<{ id: string; key: string; size: number } | undefined> {
-  const r = await docker(['image', 'inspect', '--format', `{{.Id}} {{.Size}} {{index .Config.Labels "${BUILD_KEY_LABEL}"}}`, ref], { reject: false }, paths);
+  const r = await docker(['image', 'inspect', '--format', `{{.Id}} {{.Size}} {{with .Config.Labels}}{{index . "${BUILD_KEY_LABEL}"}}{{end}}`, ref], { reject: false }, paths);
   if (r.exitCode !== 0) return undefined;
   const [id, size, key] = String(r.stdout).trim().split(' ');
   return { id, size: Number(size), key: key === '<no' ? '' : (key ?? '') };

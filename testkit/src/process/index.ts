@@ -7,5 +7,5 @@ export { goBuild, goEnv, runGo, type GoBuildOptions, type RunGoOptions } from '.
 export { withLock, type LockOptions } from './lock.js';
 export { LineTail, logTail, onLines, stderrProgress, type Progress } from './log.js';
 export { freePort, portOpen, waitForPort } from './ports.js';
-export { assertRunning, isRunning, killNow, launchDetached, processAlive, runsBinary, stopProcesses, type LaunchOptions, type ProcessRecord } from './supervise.js';
+export { assertRunning, isRunning, killNow, launchDetached, processAlive, relaunch, runsBinary, stopProcesses, type LaunchOptions, type ProcessRecord } from './supervise.js';
 export { pollUntil, TimeoutError, waitUntil, type WaitOptions } from './wait.js';

@@ -16,6 +16,10 @@ export interface ProcessRecord {
   /** Absolute path of the program the process runs (after any `nsenter` prefix has exec'd it). */
   binary: string;
   log: string;
+  /** Arguments, prefix and working directory it was started with (so it can be started again, see `relaunch`). */
+  args?: readonly string[];
+  prefix?: readonly string[];
+  cwd?: string;
 }
 
 export interface LaunchOptions {
@@ -46,10 +50,20 @@ export function launchDetached(options: LaunchOptions): ProcessRecord {
     if (child.pid === undefined) throw new Error(`could not start ${options.name} (${command})`);
     child.on('error', () => undefined);
     child.unref();
-    return { name: options.name, pid: child.pid, binary: options.binary, log: options.log };
+    return { name: options.name, pid: child.pid, binary: options.binary, log: options.log, args: [...options.args], prefix: options.prefix ? [...options.prefix] : undefined, cwd: options.cwd };
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Starts a stopped process again with the arguments, prefix and directory it was first started
+ * with (environment: this process's).
+ * @throws Error when the record lacks its arguments (started by an older launcher).
+ */
+export function relaunch(record: ProcessRecord): ProcessRecord {
+  if (!record.args) throw new Error(`${record.name}: no recorded arguments to start it again`);
+  return launchDetached({ name: record.name, binary: record.binary, args: record.args, log: record.log, prefix: record.prefix, cwd: record.cwd });
 }
 
 /** True while `pid` exists and is not a zombie. */

@@ -1,11 +1,15 @@
 /**
- * `npm run test-cluster -- <command> [flags]`: a real Kubernetes control plane on loopback.
+ * `npm run test-cluster -- <command> [flags]`: a real single-node Kubernetes (plus optional kwok
+ * fake nodes) on this machine.
  *
- *   build            build (or reuse) every binary in versions.ts (control plane and real node)
- *                    into ~/.cache/expense-tracker/bin
- *   up [--nodes N]   start a cluster in --dir and print the shell lines to use it
- *   env              print `export KUBECONFIG=...` and a PATH with the matching kubectl
- *   down             stop every process the cluster in --dir started
+ *   build    build (or reuse) every binary in versions.ts into ~/.cache/expense-tracker/bin
+ *            (--control-plane: only etcd, the Kubernetes control plane, kubectl and kwok)
+ *   images   build the app image and the stand-in and component images, push them to the
+ *            registry storage the nodes pull from
+ *   up       start a cluster in --dir and print the shell lines to use it
+ *            (--fake-nodes N, --no-real-node, --ingress-namespace NS)
+ *   env      print `export KUBECONFIG=...`, a PATH with the matching kubectl, and INGRESS_URL
+ *   down     stop the cluster in --dir and remove everything it changed on the host
  *
  * --dir defaults to `<os temp dir>/expense-tracker-test-cluster`, so `up`, `env` and `down`
  * find the same cluster. Progress goes to stderr; `env` (and `up`'s last lines) go to stdout, so
@@ -16,31 +20,42 @@ import { join } from 'node:path';
 import { ensureBinaries, selectBinaries, stderrProgress } from './build.js';
 import { DEFAULT_DIR, parse, USAGE, UsageError } from './cli-args.js';
 import { readState, startCluster, stopCluster } from './cluster.js';
-
+import { appImageReferences, ensureClusterImages } from './node/images.js';
 
 function envLines(dir: string): string {
   const state = readState(dir);
-  return [`export KUBECONFIG=${state.kubeconfig}`, `export PATH="${join(dir, 'bin')}:$PATH"`].join('\n');
+  return [
+    `export KUBECONFIG=${state.kubeconfig}`,
+    `export PATH="${join(dir, 'bin')}:$PATH"`,
+    ...(state.ingressUrl ? [`export INGRESS_URL=${state.ingressUrl}`] : []),
+  ].join('\n');
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { command, dir, nodes } = parse(argv);
+  const args = parse(argv);
+  const { command, dir } = args;
   switch (command) {
     case 'help':
       process.stdout.write(`${USAGE}\n`);
       return;
     case 'build': {
       const started = Date.now();
-      const { paths, built } = await ensureBinaries({ progress: stderrProgress, roles: 'all' });
-      for (const spec of selectBinaries('all')) {
+      const roles = args.controlPlaneOnly ? 'control-plane' : 'all';
+      const { paths, built } = await ensureBinaries({ progress: stderrProgress, roles });
+      for (const spec of selectBinaries(roles)) {
         const how = built[spec.name] === undefined ? 'cached' : `built in ${built[spec.name]!.toFixed(0)}s`;
         process.stdout.write(`${spec.name.padEnd(24)} ${spec.version.padEnd(9)} ${how.padEnd(16)} ${paths[spec.name]}\n`);
       }
       process.stdout.write(`total ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
       return;
     }
+    case 'images': {
+      const results = await ensureClusterImages({ progress: stderrProgress, appImages: appImageReferences() });
+      for (const r of results) process.stdout.write(`${r.reference.padEnd(64)} ${r.pushed ? 'pushed' : 'up to date'}\n`);
+      return;
+    }
     case 'up': {
-      const cluster = await startCluster({ dir, nodes });
+      const cluster = await startCluster({ dir, nodes: args.fakeNodes, realNode: args.realNode, ingressNamespace: args.ingressNamespace });
       const binDir = join(dir, 'bin');
       mkdirSync(binDir, { recursive: true });
       rmSync(join(binDir, 'kubectl'), { force: true });
@@ -54,7 +69,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'down':
       await stopCluster(dir);
-      stderrProgress(`stopped every process of the cluster in ${dir}`);
+      stderrProgress(`stopped the cluster in ${dir} and removed its host state`);
       return;
   }
 }

@@ -11,6 +11,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { stringify } from 'yaml';
 
 export interface KeyPairFiles {
   cert: string;
@@ -26,6 +27,19 @@ export interface ClusterPki {
   apiserver: KeyPairFiles;
   /** Client certificates, keyed by component. */
   clients: Record<'admin' | 'controllerManager' | 'scheduler' | 'kwok', KeyPairFiles>;
+  /** Certificates of the real node, when `createPki` was given one. */
+  node?: {
+    /** The kubelet's client certificate (`CN=system:node:<name>`, `O=system:nodes`: Node authorizer + NodeRestriction). */
+    kubeletClient: KeyPairFiles;
+    /** The kubelet's serving certificate (SAN: the node IP and name). */
+    kubeletServing: KeyPairFiles;
+    /** kube-proxy's client certificate (`CN=system:kube-proxy`, bound to system:node-proxier by default RBAC). */
+    kubeProxy: KeyPairFiles;
+    /** The API server's client certificate towards kubelets (logs, exec, port-forward). */
+    apiserverKubeletClient: KeyPairFiles;
+    /** kube-router's client certificate (`CN=kube-router`, bound to ClusterRole kube-router by the add-ons). */
+    kubeRouter: KeyPairFiles;
+  };
   /** Service-account token signing key pair (private PKCS#8 PEM, public SPKI PEM). */
   serviceAccountKey: string;
   serviceAccountPub: string;
@@ -50,12 +64,22 @@ function writeKey(path: string): { publicPem: string } {
   return { publicPem: publicKey };
 }
 
+/** The real node whose certificates `createPki` adds. */
+export interface NodeIdentity {
+  /** Node name (`system:node:<name>`). */
+  name: string;
+  /** Node IP (kubelet serving certificate SAN). */
+  ip: string;
+}
+
 /**
  * Creates the PKI in `<dir>/pki`.
  * @param serviceIp first IP of the Service CIDR (the `kubernetes` Service's ClusterIP), e.g. `10.96.0.1`.
+ * @param apiserverIps more addresses the API server serves on (SANs), e.g. the host end of a node's veth pair.
+ * @param node the real node, if any: adds its kubelet and kube-proxy certificates.
  * @throws Error from execa when `openssl` is missing or fails (message includes its stderr).
  */
-export async function createPki(dir: string, serviceIp: string): Promise<ClusterPki> {
+export async function createPki(dir: string, serviceIp: string, apiserverIps: string[] = [], node?: NodeIdentity): Promise<ClusterPki> {
   const pki = join(dir, 'pki');
   mkdirSync(pki, { recursive: true, mode: 0o700 });
   // A minimal config so the system openssl.cnf's default extensions (v3_ca) do not leak into leaf certificates.
@@ -79,7 +103,7 @@ export async function createPki(dir: string, serviceIp: string): Promise<Cluster
     return { cert, key };
   };
 
-  const apiserverSans = ['IP:127.0.0.1', `IP:${serviceIp}`, 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
+  const apiserverSans = ['IP:127.0.0.1', `IP:${serviceIp}`, ...apiserverIps.map((a) => `IP:${a}`), 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
     'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'].join(',');
   const apiserver = await leaf('apiserver', '/CN=kube-apiserver', 'serverAuth', apiserverSans);
   const clients = {} as ClusterPki['clients'];
@@ -88,8 +112,29 @@ export async function createPki(dir: string, serviceIp: string): Promise<Cluster
     clients[name] = await leaf(name, subject, 'clientAuth');
   }
 
+  const nodeCerts = node && {
+    kubeletClient: await leaf('kubelet-client', `/O=system:nodes/CN=system:node:${node.name}`, 'clientAuth'),
+    kubeletServing: await leaf('kubelet-serving', `/CN=system:node:${node.name}`, 'serverAuth', `IP:${node.ip},DNS:${node.name}`),
+    kubeProxy: await leaf('kube-proxy', '/CN=system:kube-proxy', 'clientAuth'),
+    apiserverKubeletClient: await leaf('apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', 'clientAuth'),
+    kubeRouter: await leaf('kube-router', '/CN=kube-router', 'clientAuth'),
+  };
+
   const serviceAccountKey = join(pki, 'sa.key');
   const serviceAccountPub = join(pki, 'sa.pub');
   writeFileSync(serviceAccountPub, writeKey(serviceAccountKey).publicPem);
-  return { dir: pki, caCert, caKey, apiserver, clients, serviceAccountKey, serviceAccountPub };
+  return { dir: pki, caCert, caKey, apiserver, clients, node: nodeCerts, serviceAccountKey, serviceAccountPub };
+}
+
+/** Writes a kubeconfig (mode 0600) for `user` authenticating with `client` to `server`, trusting `caCert`. */
+export function writeKubeconfig(path: string, server: string, caCert: string, user: string, client: KeyPairFiles): void {
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'expense-tracker-test', cluster: { server, 'certificate-authority': caCert } }],
+    users: [{ name: user, user: { 'client-certificate': client.cert, 'client-key': client.key } }],
+    contexts: [{ name: 'expense-tracker-test', context: { cluster: 'expense-tracker-test', user } }],
+    'current-context': 'expense-tracker-test',
+  };
+  writeFileSync(path, stringify(config), { mode: 0o600 });
 }

@@ -8,9 +8,12 @@ import { bootstrapObjects, DEFAULT_INGRESS_CLASSES, DEFAULT_STORAGE_CLASSES, kwo
 import { BINARIES, KUBERNETES_VERSION } from './versions.js';
 
 describe('test-cluster CLI arguments', () => {
-  it('parses each command, --dir and --nodes', () => {
-    expect(parse(['up', '--nodes', '2', '--dir', '/tmp/c'])).toEqual({ command: 'up', dir: '/tmp/c', nodes: 2 });
-    expect(parse(['env'])).toEqual({ command: 'env', dir: DEFAULT_DIR, nodes: 3 });
+  it('parses each command and the up flags', () => {
+    expect(parse(['up', '--fake-nodes', '2', '--dir', '/tmp/c', '--ingress-namespace', 'kube-system'])).toEqual({ command: 'up', dir: '/tmp/c', fakeNodes: 2, realNode: true, ingressNamespace: 'kube-system' });
+    expect(parse(['up', '--no-real-node', '--fake-nodes', '0'])).toMatchObject({ realNode: false, fakeNodes: 0 });
+    expect(parse(['env'])).toEqual({ command: 'env', dir: DEFAULT_DIR, fakeNodes: undefined, realNode: true, ingressNamespace: undefined });
+    expect(parse(['images']).command).toBe('images');
+    expect(parse(['build', '--control-plane'])).toMatchObject({ command: 'build', controlPlaneOnly: true });
     expect(parse(['--help']).command).toBe('help');
   });
 
@@ -18,11 +21,15 @@ describe('test-cluster CLI arguments', () => {
     [[], 'expected exactly one command, got none'],
     [['start'], 'unknown command "start"'],
     [['up', 'down'], 'expected exactly one command, got up down'],
-    [['up', '--nodes', 'many'], '--nodes must be an integer from 1 to 50'],
-    [['up', '--nodes', '0'], '--nodes must be an integer from 1 to 50'],
-    [['env', '--nodes', '2'], '--nodes is only valid with "up"'],
+    [['up', '--fake-nodes', 'many'], '--fake-nodes must be an integer from 0 to 50'],
+    [['up', '--fake-nodes', '51'], '--fake-nodes must be an integer from 0 to 50'],
+    [['env', '--fake-nodes', '2'], '--fake-nodes is only valid with "up"'],
+    [['down', '--no-real-node'], '--no-real-node is only valid with "up"'],
+    [['up', '--ingress-namespace', 'Kube_System'], '--ingress-namespace must be a namespace name'],
+    [['up', '--no-real-node', '--ingress-namespace', 'x'], '--ingress-namespace needs the real node'],
     [['up', '--dir', ' '], '--dir must not be empty'],
-    [['up', '--bogus'], "Unknown option '--bogus'"],
+    [['up', '--nodes', '2'], "Unknown option '--nodes'"],
+    [['up', '--control-plane'], '--control-plane is only valid with "build"'],
   ])('rejects %j: %s', (argv, message) => {
     expect(() => parse(argv as string[])).toThrow(UsageError);
     expect(() => parse(argv as string[])).toThrow(message);
@@ -45,7 +52,7 @@ describe('versions and build selection', () => {
     expect(selectBinaries('control-plane').map((b) => b.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'kubectl']);
     expect(selectBinaries('all').map((b) => b.name)).toEqual(BINARIES.map((b) => b.name));
     expect(selectBinaries('all').filter((b) => b.role === 'node').map((b) => b.name)).toEqual(
-      expect.arrayContaining(['kubelet', 'kube-proxy', 'coredns', 'crictl', 'kube-network-policies', 'local-path-provisioner']),
+      expect.arrayContaining(['kubelet', 'kube-proxy', 'coredns', 'crictl', 'kube-router', 'local-path-provisioner', 'traefik', 'pause']),
     );
   });
 });

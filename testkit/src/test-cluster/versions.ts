@@ -13,11 +13,16 @@
  * - etcd v3.5.35: Kubernetes 1.33 supports etcd >= 3.5.x (Debian's 3.4.23 is below that).
  * - kwok v0.7.0: the release built against the Kubernetes 1.33 libraries (v0.8.0 needs 1.36's).
  * - kubelet and kube-proxy: the same Kubernetes wrapper module and version as the control plane.
- * - CoreDNS v1.12.4: the newest 1.12 patch the module proxy serves.
+ * - CoreDNS v1.12.4: the newest 1.12 patch the module proxy serves; built with the plugins the
+ *   cluster's Corefile uses (go/coredns/main.go), not upstream's full set.
  * - crictl (sigs.k8s.io/cri-tools) v1.34.0: works with containerd 1.6's CRI v1 (no Debian package).
- * - kube-network-policies v0.8.0: NetworkPolicy enforcement with nftables + NFQUEUE.
+ * - kube-router v2.1.0, network policy controller only (iptables + ipset): NetworkPolicy
+ *   enforcement. kube-network-policies (nftables + NFQUEUE) cannot run here: this kernel has no
+ *   nftables `queue` expression.
  * - local-path-provisioner v0.0.30: dynamic provisioning of `local` PersistentVolumes with node
  *   affinity (hostPath volumes ignore fsGroup).
+ * - Traefik v3.6.12: the Ingress controller (Kubernetes Ingress + ingress-nginx providers). 3.7.x
+ *   needs modules the proxy does not serve (see go/traefik/go.mod).
  */
 
 /** Kubernetes release of kube-apiserver, kube-controller-manager, kube-scheduler and kubectl. */
@@ -28,8 +33,11 @@ export const ETCD_VERSION = 'v3.5.35';
 export const KWOK_VERSION = 'v0.7.0';
 export const COREDNS_VERSION = 'v1.12.4';
 export const CRICTL_VERSION = 'v1.34.0';
-export const KUBE_NETWORK_POLICIES_VERSION = 'v0.8.0';
+export const KUBE_ROUTER_VERSION = 'v2.1.0';
 export const LOCAL_PATH_PROVISIONER_VERSION = 'v0.0.30';
+export const TRAEFIK_VERSION = 'v3.6.12';
+/** Version of our pod sandbox program (go/pause); bump it when main.go changes. */
+export const PAUSE_VERSION = 'v1';
 
 /** Version variables Kubernetes components print and report over /version (hack/lib/version.sh upstream). */
 function kubernetesVersionLdflags(version: string): string[] {
@@ -48,7 +56,7 @@ export interface BinarySpec {
   name: ClusterBinary;
   version: string;
   /** Wrapper module directory under testkit/src/test-cluster/go/. */
-  module: 'kubernetes' | 'etcd' | 'kwok' | 'coredns' | 'crictl' | 'kube-network-policies' | 'local-path-provisioner';
+  module: 'kubernetes' | 'etcd' | 'kwok' | 'coredns' | 'crictl' | 'local-path-provisioner' | 'traefik' | 'pause' | 'kube-router';
   /** Main package built with `go build`. */
   pkg: string;
   /** Linker flags; `-s -w` strips symbol tables (as upstream release builds do). */
@@ -64,7 +72,7 @@ export interface BinarySpec {
 }
 
 export type ControlPlaneBinary = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl' | 'kwok';
-export type NodeBinary = 'kubelet' | 'kube-proxy' | 'coredns' | 'crictl' | 'kube-network-policies' | 'local-path-provisioner';
+export type NodeBinary = 'kubelet' | 'kube-proxy' | 'coredns' | 'crictl' | 'local-path-provisioner' | 'traefik' | 'pause' | 'kube-router';
 export type ClusterBinary = ControlPlaneBinary | NodeBinary;
 
 const k8s = (name: ClusterBinary, versionArgs: string[], role: BinarySpec['role'] = 'control-plane'): BinarySpec => ({
@@ -105,6 +113,14 @@ export const BINARIES: readonly BinarySpec[] = [
   k8s('kubelet', ['--version'], 'node'),
   k8s('kube-proxy', ['--version'], 'node'),
   {
+    name: 'pause',
+    role: 'node',
+    version: PAUSE_VERSION,
+    module: 'pause',
+    pkg: '.',
+    ldflags: ['-s', '-w'],
+  },
+  {
     name: 'crictl',
     role: 'node',
     version: CRICTL_VERSION,
@@ -118,17 +134,19 @@ export const BINARIES: readonly BinarySpec[] = [
     role: 'node',
     version: COREDNS_VERSION,
     module: 'coredns',
-    pkg: 'github.com/coredns/coredns',
+    // go/coredns/main.go: CoreDNS with the plugins the cluster's Corefile uses.
+    pkg: '.',
     ldflags: ['-s', '-w'],
     versionCheck: { args: ['-version'], expect: `CoreDNS-${COREDNS_VERSION.slice(1)}` },
   },
   {
-    name: 'kube-network-policies',
+    name: 'kube-router',
     role: 'node',
-    version: KUBE_NETWORK_POLICIES_VERSION,
-    module: 'kube-network-policies',
-    pkg: 'sigs.k8s.io/kube-network-policies/cmd',
-    ldflags: ['-s', '-w'],
+    version: KUBE_ROUTER_VERSION,
+    module: 'kube-router',
+    pkg: 'github.com/cloudnativelabs/kube-router/v2/cmd/kube-router',
+    ldflags: ['-s', '-w', `-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=${KUBE_ROUTER_VERSION}`],
+    versionCheck: { args: ['--version'], expect: KUBE_ROUTER_VERSION },
   },
   {
     name: 'local-path-provisioner',
@@ -138,5 +156,14 @@ export const BINARIES: readonly BinarySpec[] = [
     pkg: 'github.com/rancher/local-path-provisioner',
     ldflags: ['-s', '-w', `-X main.VERSION=${LOCAL_PATH_PROVISIONER_VERSION}`],
     versionCheck: { args: ['--version'], expect: LOCAL_PATH_PROVISIONER_VERSION },
+  },
+  {
+    name: 'traefik',
+    role: 'node',
+    version: TRAEFIK_VERSION,
+    module: 'traefik',
+    pkg: 'github.com/traefik/traefik/v3/cmd/traefik',
+    ldflags: ['-s', '-w', `-X github.com/traefik/traefik/v3/pkg/version.Version=${TRAEFIK_VERSION}`],
+    versionCheck: { args: ['version'], expect: TRAEFIK_VERSION },
   },
 ];

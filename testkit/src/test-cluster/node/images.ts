@@ -1,0 +1,140 @@
+/**
+ * Images of real-node clusters, built with the private Docker engine and pushed to the shared
+ * registry storage (see registry.ts):
+ * - the node's own components, each a static Go binary from the build cache in a `FROM scratch`
+ *   image (`localhost:5000/expense-tracker-test/<name>:<version>`): the pod sandbox, CoreDNS,
+ *   local-path-provisioner, Traefik;
+ * - the stand-in base images under their Docker Hub names (`library/postgres:…`, …), including
+ *   `debian:bookworm-slim` for local-path-provisioner's helper pods;
+ * - the app image under the local and the ibm environment's names.
+ * A pushed image whose config digest equals the local image ID is not pushed again.
+ */
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
+import { acquireEngine, docker, releaseEngine, type EnginePaths } from '../../docker-engine/engine.js';
+import { BASE_IMAGES, BUILD_KEY_LABEL, buildAppImage, buildImage, DEBIAN_TAG, ensureBaseImages, inspectImage, sha256File } from '../../docker-engine/images.js';
+import { withLock, type Progress } from '../../process/index.js';
+import { binaryPath, ensureBinaries } from '../build.js';
+import { BINARIES, type NodeBinary } from '../versions.js';
+import { mirrorRepository, withPushRegistry } from './registry.js';
+
+/** Registry path prefix of the node's component images. */
+export const NODE_IMAGE_PREFIX = 'localhost:5000/expense-tracker-test';
+
+/** Components that run as pods, each packaged from its binary. */
+export type ComponentImage = Extract<NodeBinary, 'pause' | 'coredns' | 'local-path-provisioner' | 'traefik'>;
+const COMPONENTS: readonly ComponentImage[] = ['pause', 'coredns', 'local-path-provisioner', 'traefik'];
+
+/** Image reference of a component: `localhost:5000/expense-tracker-test/<name>:<version>`. */
+export function componentImage(name: ComponentImage): string {
+  const spec = BINARIES.find((b) => b.name === name);
+  if (!spec) throw new Error(`no binary spec for ${name}`);
+  return `${NODE_IMAGE_PREFIX}/${name}:${spec.version}`;
+}
+
+/** local-path-provisioner's helper pods (mkdir/rm of volume directories) run the Debian stand-in. */
+export const HELPER_IMAGE = `docker.io/library/${DEBIAN_TAG}`;
+
+export interface PushedImage {
+  reference: string;
+  pushed: boolean;
+}
+
+/** Pushes local image `source` to the registry as `reference` (mirror path) unless it is there with the same ID. */
+async function push(hostPort: string, source: string, reference: string, paths: EnginePaths, progress: Progress): Promise<PushedImage> {
+  const local = await inspectImage(source, paths);
+  if (!local) throw new Error(`image ${source} does not exist in the Docker engine`);
+  const { repository, tag } = mirrorRepository(reference);
+  const res = await fetch(`http://${hostPort}/v2/${repository}/manifests/${tag}`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+  if (res.ok && ((await res.json()) as { config?: { digest?: string } }).config?.digest === local.id) return { reference, pushed: false };
+  const target = `${hostPort}/${repository}:${tag}`;
+  progress(`pushing ${reference} (${source})`);
+  await docker(['tag', source, target], {}, paths);
+  try {
+    await docker(['push', '--quiet', target], {}, paths);
+  } finally {
+    await docker(['rmi', target], { reject: false }, paths);
+  }
+  return { reference, pushed: true };
+}
+
+/** Builds `FROM scratch` + one static binary, tagged `reference`, labelled with the binary's SHA-256 (`key`). */
+async function buildComponentImage(name: ComponentImage, reference: string, key: string, paths: EnginePaths): Promise<void> {
+  const context = mkdtempSync(join(tmpdir(), `etk-image-${name}-`));
+  try {
+    copyFileSync(binaryPath(BINARIES.find((b) => b.name === name)!), join(context, name));
+    chmodSync(join(context, name), 0o555);
+    // Numeric non-root user; components that need more (the policy controller) get it from their pod spec.
+    writeFileSync(join(context, 'Dockerfile'), `FROM scratch\nCOPY ${name} /${name}\nUSER 65532:65532\nENTRYPOINT ["/${name}"]\n`);
+    await buildImage({ context, tag: reference, labels: { [BUILD_KEY_LABEL]: key }, paths });
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
+}
+
+export interface EnsureImagesOptions {
+  progress: Progress;
+  /** Also build and push the app image under these references (e.g. `localhost:5000/expense-tracker:0.1.0`). */
+  appImages?: readonly string[];
+  /** Only these component images, and no stand-ins. @default every component and every stand-in */
+  only?: readonly ComponentImage[];
+}
+
+/**
+ * Makes sure the registry storage holds every component image and stand-in image (and the app
+ * image under `appImages`): builds what is missing with the private Docker engine, pushes what
+ * differs. Serialized across processes by the `registry-push` lock.
+ * @returns every reference with whether it was pushed now.
+ */
+export async function ensureClusterImages(options: EnsureImagesOptions): Promise<PushedImage[]> {
+  const { progress } = options;
+  if (!options.only) await ensureBinaries({ progress, roles: 'all' });
+  return withLock('registry-push', async () => {
+    const lease = await acquireEngine();
+    const work = mkdtempSync(join(tmpdir(), 'etk-push-'));
+    try {
+      const paths = lease.paths;
+      if (!options.only) await ensureBaseImages({ paths });
+      return await withPushRegistry(work, async (hostPort) => {
+        const results: PushedImage[] = [];
+        for (const name of options.only ?? COMPONENTS) {
+          const reference = componentImage(name);
+          // Rebuilt whenever the binary changed (same version, different build recipe).
+          const key = await sha256File(binaryPath(BINARIES.find((b) => b.name === name)!));
+          if ((await inspectImage(reference, paths))?.key !== key) {
+            progress(`building image ${reference}`);
+            await buildComponentImage(name, reference, key, paths);
+          }
+          results.push(await push(hostPort, reference, reference, paths, progress));
+        }
+        if (!options.only) for (const tag of [DEBIAN_TAG, ...BASE_IMAGES.map((b) => b.tag)]) results.push(await push(hostPort, tag, tag, paths, progress));
+        const [firstApp, ...otherApps] = options.appImages ?? [];
+        if (firstApp) {
+          await buildAppImage(firstApp, [], paths);
+          results.push(await push(hostPort, firstApp, firstApp, paths, progress));
+          for (const reference of otherApps) results.push(await push(hostPort, firstApp, reference, paths, progress));
+        }
+        return results;
+      });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+      await releaseEngine(lease);
+    }
+  }, { progress });
+}
+
+/** References of every image a started node needs before any workload (the components and the helper). */
+export function requiredNodeImages(): string[] {
+  return [...COMPONENTS.map(componentImage), HELPER_IMAGE];
+}
+
+
+/** The app image under every environment's name (`image.repository:image.tag`; IMAGE_TAG overrides the tag). */
+export function appImageReferences(tag?: string): string[] {
+  return [...new Set(ENVIRONMENT_NAMES.map((name) => {
+    const { image } = loadEnvironment(name, tag ? { imageTag: tag } : {});
+    return `${image.repository}:${image.tag}`;
+  }))];
+}
