@@ -3,6 +3,9 @@
 # (https://hub.docker.com/_/postgres, "Environment Variables" and "Initialization scripts"):
 #  - options as first argument run `postgres <options>`;
 #  - started as root: fix ownership of PGDATA and the socket directory, re-exec as `postgres`;
+#  - started as any other UID ("Arbitrary --user Notes"): make PGDATA 0700 on every start (a
+#    volume's recursive fsGroup change leaves it 2770, which the server refuses) and give
+#    initdb a passwd entry through nss_wrapper;
 #  - empty PGDATA: initdb as POSTGRES_USER with POSTGRES_PASSWORD, `host all all all <method>`
 #    (POSTGRES_HOST_AUTH_METHOD, default scram-sha-256), create POSTGRES_DB, run
 #    /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz against a socket-only temporary server;
@@ -54,9 +57,17 @@ Error: Database is uninitialized and superuser password is not specified.
 MSG
       exit 1
     fi
+    # initdb looks the current UID up in the passwd database (the server itself does not). An
+    # arbitrary UID (`--user`, Kubernetes runAsUser) has no entry, so, as the official image does
+    # for its Debian variants, give initdb one through nss_wrapper for the duration of the init.
+    fake_passwd=''
     if ! getent passwd "$(id -u)" >/dev/null; then
-      echo >&2 "error: UID $(id -u) has no passwd entry; run as UID 999 (postgres) or as root"
-      exit 1
+      wrapper="$(find /usr/lib -name libnss_wrapper.so -print -quit)"
+      [ -n "$wrapper" ] || { echo >&2 "error: UID $(id -u) has no passwd entry and libnss_wrapper.so is missing"; exit 1; }
+      fake_passwd="$(mktemp -d)"
+      printf 'postgres:x:%s:%s:PostgreSQL:%s:/bin/false\n' "$(id -u)" "$(id -g)" "$PGDATA" > "$fake_passwd/passwd"
+      printf 'postgres:x:%s:\n' "$(id -g)" > "$fake_passwd/group"
+      export LD_PRELOAD="$wrapper" NSS_WRAPPER_PASSWD="$fake_passwd/passwd" NSS_WRAPPER_GROUP="$fake_passwd/group"
     fi
 
     # shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is a list of options
@@ -82,6 +93,10 @@ MSG
     done
     unset PGPASSWORD
     PGUSER="$POSTGRES_USER" pg_ctl -D "$PGDATA" -m fast -w stop
+    if [ -n "$fake_passwd" ]; then
+      unset LD_PRELOAD NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
+      rm -rf "$fake_passwd"
+    fi
     echo 'PostgreSQL init process complete; ready for start up.'
   else
     echo 'PostgreSQL Database directory appears to contain a database; Skipping initialization'
