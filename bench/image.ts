@@ -18,7 +18,8 @@ import { execa } from 'execa';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { acquireEngine, DOCKER_COMPOSE, dockerEnv, releaseEngine } from '@expense-tracker/testkit/docker-engine/engine';
 import { buildAppImage, dockerfileParents, ensureBaseImages, inspectImage, REPO_ROOT } from '@expense-tracker/testkit/docker-engine/images';
-import { COMPOSE_DIR, renderComposeFiles } from '../scripts/docker-compose/render.js';
+import { COMPOSE_DIR } from '../charts/docker-compose.js';
+import { renderEnvironment } from '../scripts/lib/outputs.js';
 import { ensureComposeSecrets } from '../scripts/docker-compose/secrets.js';
 import { freePort } from '@expense-tracker/testkit/process/ports';
 import { formatImageReference } from '@expense-tracker/model/images';
@@ -42,7 +43,7 @@ try {
 
   // Compose: the generated files, fresh secrets, free ports, a project of our own.
   const dist = join(scratch, 'dist', env.name);
-  for (const [name, content] of renderComposeFiles(env)) {
+  for (const [name, content] of [...renderEnvironment(env).files].filter(([file]) => file.startsWith(`${COMPOSE_DIR}/`))) {
     mkdirSync(dirname(join(dist, name)), { recursive: true });
     writeFileSync(join(dist, name), content);
   }

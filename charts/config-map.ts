@@ -1,7 +1,14 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { APP_CONFIG_KEYS, APP_PORT, type AppConfigKey } from '@expense-tracker/model/app-contract';
+import { POSTGRES, REDIS, WEB } from '@expense-tracker/model/components';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
+
+/** Where a client reaches a server: host name and TCP port (`Postgres` and `Redis` are ones). */
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
 
 /** Props for `AppConfigMap`. */
 export interface AppConfigMapProps {
@@ -13,20 +20,43 @@ export interface AppConfigMapProps {
    */
   readonly name?: string;
   /**
-   * Host name of the PostgreSQL Service.
-   * @default 'postgres'
+   * The PostgreSQL the app uses.
+   * @default Service `postgres` on 5432
    */
-  readonly postgresHost?: string;
+  readonly postgres?: Endpoint;
   /**
-   * Host name of the Redis Service.
-   * @default 'redis'
+   * The Redis the app uses.
+   * @default Service `redis` on 6379
    */
-  readonly redisHost?: string;
+  readonly redis?: Endpoint;
   /**
    * Labels on the ConfigMap.
    * @default {}
    */
   readonly labels?: Record<string, string>;
+}
+
+/**
+ * The app's non-secret settings, by environment variable name (`APP_CONFIG_KEYS`): what the
+ * `expense-config` ConfigMap holds and what the compose file sets.
+ */
+export function appConfigData(env: EnvironmentConfig, postgres: Endpoint, redis: Endpoint): Record<AppConfigKey, string> {
+  const scheme = env.ingress.tlsSecretName ? 'https' : 'http';
+  const data: Record<AppConfigKey, string> = {
+    NODE_ENV: 'production',
+    PORT: String(APP_PORT),
+    PGHOST: postgres.host,
+    PGPORT: String(postgres.port),
+    PGDATABASE: env.postgres.database,
+    PGUSER: env.postgres.username,
+    REDIS_URL: `redis://${redis.host}:${redis.port}/0`,
+    LOG_LEVEL: env.app.logLevel,
+    MAIL_FROM: env.app.mailFrom,
+    PUBLIC_BASE_URL: `${scheme}://${env.ingress.host}`,
+    ADMIN_EMAIL: env.app.adminEmail,
+  };
+  for (const key of APP_CONFIG_KEYS) if (!(key in data)) throw new Error(`AppConfigMap is missing ${key}`);
+  return data;
 }
 
 /**
@@ -40,26 +70,10 @@ export class AppConfigMap extends Construct {
 
   constructor(scope: Construct, id: string, props: AppConfigMapProps) {
     super(scope, id);
-    const env = props.environment;
-    const scheme = env.ingress.tlsSecretName ? 'https' : 'http';
-    const data: Record<AppConfigKey, string> = {
-      NODE_ENV: 'production',
-      PORT: String(APP_PORT),
-      PGHOST: props.postgresHost ?? 'postgres',
-      PGPORT: '5432',
-      PGDATABASE: env.postgres.database,
-      PGUSER: env.postgres.username,
-      REDIS_URL: `redis://${props.redisHost ?? 'redis'}:6379/0`,
-      LOG_LEVEL: env.app.logLevel,
-      MAIL_FROM: env.app.mailFrom,
-      PUBLIC_BASE_URL: `${scheme}://${env.ingress.host}`,
-      ADMIN_EMAIL: env.app.adminEmail,
-    };
-    for (const key of APP_CONFIG_KEYS) if (!(key in data)) throw new Error(`AppConfigMap is missing ${key}`);
-    this.data = data;
+    this.data = appConfigData(props.environment, props.postgres ?? { host: POSTGRES.name, port: POSTGRES.port }, props.redis ?? { host: REDIS.name, port: REDIS.port });
     this.configMap = new kplus.ConfigMap(this, 'Resource', {
-      metadata: { name: props.name ?? 'expense-config', labels: props.labels },
-      data,
+      metadata: { name: props.name ?? WEB.configMapName, labels: props.labels },
+      data: this.data,
     });
   }
 }

@@ -188,10 +188,13 @@ describe('ExpenseTrackerChart', () => {
     expect(fromIngress.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
   });
 
-  it('scales the PodDisruptionBudget with the replica count', () => {
+  it('budgets disruptions one pod at a time, and none for a single replica (a budget there would block every drain)', () => {
     expect(find(local(), 'PodDisruptionBudget', 'expense-web').spec).toMatchObject({ maxUnavailable: 1 });
     const one = synthesizeEnvironment(loadEnvironment('local', { imageTag: '1', set: ['web.replicas=1'] }));
-    expect(find(one, 'PodDisruptionBudget', 'expense-web').spec).toMatchObject({ minAvailable: 1 });
+    expect(one.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'expense-web')).toBe(false);
+    // Nothing to spread either.
+    expect(find(one, 'Deployment', 'expense-web').spec.template.spec.affinity).toBeUndefined();
+    expect(validateManifests(one)).toEqual([]);
   });
 
   it('puts every non-secret app setting in expense-config', () => {
@@ -242,12 +245,14 @@ describe('constructs on their own', () => {
 
   it('validate props with errors that name the field', () => {
     const chart = Testing.chart();
-    expect(() => new Web(chart, 'A', { replicas: 0 })).toThrow(/replicas/);
-    expect(() => new Web(chart, 'B', { image: 'repo/app' })).toThrow(/image must be pinned/);
-    expect(() => new Web(chart, 'C', { image: 'repo/app:latest' })).toThrow(/latest/);
-    expect(() => new Web(chart, 'D', { terminationGracePeriodSeconds: 5, preStopSleepSeconds: 10 })).toThrow(/terminationGracePeriodSeconds/);
-    expect(() => new Postgres(chart, 'E', { storage: '5gigs' })).toThrow(/storage/);
-    expect(() => new Redis(chart, 'F', { storage: 'lots' })).toThrow(/storage/);
-    expect(() => new PodDisruptionBudget(chart, 'G', { name: 'x', selector: { a: 'b' }, replicas: 0 })).toThrow(/replicas/);
+    expect(() => new Web(chart, 'A', { replicas: 0 })).toThrow(/^Web: replicas: must be at least 1$/);
+    expect(() => new Web(chart, 'B', { image: { repository: 'repo/app' } })).toThrow(/^Web: image: "repo\/app" is untagged: pin a tag or a digest$/);
+    expect(() => new Web(chart, 'C', { image: { repository: 'repo/app', tag: 'latest' } })).toThrow(/Web: image: .*uses the latest tag/);
+    expect(() => new Web(chart, 'D', { terminationGracePeriodSeconds: 5, preStopSleepSeconds: 10 })).toThrow(
+      /^Web: preStopSleepSeconds: must be less than terminationGracePeriodSeconds \(5\)/,
+    );
+    expect(() => new Postgres(chart, 'E', { storage: '5gigs' })).toThrow(/Postgres: storage:/);
+    expect(() => new Redis(chart, 'F', { storage: 'lots' })).toThrow(/Redis: storage:/);
+    expect(() => new PodDisruptionBudget(chart, 'G', { name: 'x', selector: { a: 'b' }, maxUnavailable: 0 })).toThrow(/maxUnavailable/);
   });
 });

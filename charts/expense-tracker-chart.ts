@@ -1,17 +1,14 @@
 import { Chart, type ChartProps } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
-import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { APP_PORT } from '@expense-tracker/model/app-contract';
-import { AppConfigMap } from './config-map.js';
+import { HAPROXY, WEB } from '@expense-tracker/model/components';
 import { type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
+import { instanceName, MANAGED_BY, PART_OF } from '@expense-tracker/model/naming';
+import { AppConfigMap } from './config-map.js';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import { WebIngress } from './ingress.js';
-import { formatImageReference } from '@expense-tracker/model/images';
-import { instanceName, MANAGED_BY, PART_OF, recommendedLabels } from '@expense-tracker/model/naming';
 import { RestrictedNamespace } from './namespace.js';
-import { type AllowIngressRule, NetworkPolicies } from './network-policy.js';
-import { HAPROXY } from '@expense-tracker/model/components';
+import { DefaultDenyIngress } from './network-policy.js';
 import { Postgres } from './postgres.js';
 import { Redis } from './redis.js';
 import { Web } from './web.js';
@@ -31,8 +28,8 @@ export interface ExpenseTrackerChartProps extends Omit<ChartProps, 'namespace'> 
  * with its Services, Redis, HAProxy (Deployment, ConfigMap, Services, headless web Service)
  * when enabled, the Ingress and the NetworkPolicies.
  *
- * Secrets are referenced by name and never rendered (see `SECRETS` in `app-contract.ts` and
- * `scripts/create-secrets.ts`), so no secret value can reach a manifest.
+ * Secrets are referenced by name and never rendered (see `SECRETS` in model/app-contract.ts and
+ * `npm run create-secrets`), so no secret value can reach a manifest.
  */
 export class ExpenseTrackerChart extends Chart {
   readonly environment: EnvironmentConfig;
@@ -42,6 +39,8 @@ export class ExpenseTrackerChart extends Chart {
   readonly config: AppConfigMap;
   /** HAProxy in front of the web pods; undefined when `haproxy.enabled` is false. */
   readonly haproxy?: HaproxyLoadBalancer;
+  /** The Ingress; undefined when HAProxy replaces it. */
+  readonly ingress?: WebIngress;
 
   constructor(scope: Construct, id: string, props: ExpenseTrackerChartProps = {}) {
     const env = props.environment ?? loadEnvironment('local');
@@ -59,27 +58,24 @@ export class ExpenseTrackerChart extends Chart {
     this.environment = env;
 
     new RestrictedNamespace(this, 'Namespace', { name: env.namespace, level: 'restricted' });
-    this.config = new AppConfigMap(this, 'Config', { environment: env });
     this.postgres = new Postgres(this, 'Postgres', {
-      image: formatImageReference(env.postgres.image),
-      imagePullPolicy: env.postgres.image.pullPolicy as kplus.ImagePullPolicy,
+      image: env.postgres.image,
       storage: env.postgres.storage,
       storageClassName: env.postgres.storageClassName,
       resources: env.postgres.resources,
       instance,
     });
     this.redis = new Redis(this, 'Redis', {
-      image: formatImageReference(env.redis.image),
-      imagePullPolicy: env.redis.image.pullPolicy as kplus.ImagePullPolicy,
+      image: env.redis.image,
       persistence: env.redis.persistence.enabled,
       storage: env.redis.persistence.storage,
       storageClassName: env.redis.persistence.storageClassName,
       resources: env.redis.resources,
       instance,
     });
+    this.config = new AppConfigMap(this, 'Config', { environment: env, postgres: this.postgres, redis: this.redis });
     this.web = new Web(this, 'Web', {
-      image: formatImageReference(env.image),
-      imagePullPolicy: env.image.pullPolicy as kplus.ImagePullPolicy,
+      image: env.image,
       replicas: env.web.replicas,
       resources: env.web.resources,
       terminationGracePeriodSeconds: env.web.terminationGracePeriodSeconds,
@@ -88,54 +84,37 @@ export class ExpenseTrackerChart extends Chart {
       instance,
     });
 
-    // Traffic path per environment (model/environments/, docs/haproxy.md):
+    // Ingress isolation: deny everything, then allow each flow (docs/haproxy.md has the picture).
+    new DefaultDenyIngress(this, 'DefaultDenyIngress');
+    this.postgres.allowFrom(this.web);
+    this.redis.allowFrom(this.web);
+    const ingressController = { name: 'ingress-controller', namespaces: [env.ingressControllerNamespace] };
+    // Traffic path per environment:
     // - haproxy disabled:                 Ingress → Service expense-web → web pods
     // - haproxy behind-ingress (local, ibm): Ingress → Service haproxy → HAProxy → web pods
     //   (through the headless Service expense-web-headless); web pods accept only HAProxy.
     // - haproxy replaces-ingress:         LoadBalancer Service haproxy → HAProxy → web pods; no Ingress.
     const h = env.haproxy;
-    const rules: AllowIngressRule[] = [];
     if (h.enabled) {
-      this.haproxy = new HaproxyLoadBalancer(this, 'Haproxy', {
-        environment: env,
-        webSelector: this.web.selector,
-        webLabels: recommendedLabels(this.web.identity),
-        instance,
-      });
-      if (h.placement === 'behind-ingress') {
-        rules.push({ name: 'allow-ingress-controller-to-haproxy', to: this.haproxy.selector, port: HAPROXY.httpPort, fromNamespaces: [env.ingressControllerNamespace] });
-      } else {
-        // The LoadBalancer forwards client traffic from anywhere to the HAProxy pods.
-        new k8s.KubeNetworkPolicy(this, 'AllowAnyToHaproxy', {
-          metadata: { name: 'allow-any-to-haproxy' },
-          spec: {
-            podSelector: { matchLabels: this.haproxy.selector },
-            policyTypes: ['Ingress'],
-            ingress: [{ ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(HAPROXY.httpPort) }] }],
-          },
-        });
-      }
-      rules.push({ name: 'allow-haproxy-to-web', to: this.web.selector, port: APP_PORT, fromPods: this.haproxy.selector });
+      const haproxy = new HaproxyLoadBalancer(this, 'Haproxy', { environment: env, backend: this.web, instance });
+      this.haproxy = haproxy;
+      this.web.allowFrom(haproxy, { port: APP_PORT });
+      // Behind the Ingress only its controller reaches HAProxy; as a LoadBalancer, anyone may.
+      haproxy.allowFrom(h.placement === 'behind-ingress' ? ingressController : { name: 'any', anywhere: true }, { port: HAPROXY.httpPort });
       if (h.metricsScrapeNamespaces.length > 0) {
-        rules.push({ name: 'allow-metrics-scrape-to-haproxy', to: this.haproxy.selector, port: HAPROXY.statsPort, fromNamespaces: h.metricsScrapeNamespaces });
+        haproxy.allowFrom({ name: 'metrics-scrape', namespaces: h.metricsScrapeNamespaces }, { port: HAPROXY.statsPort });
       }
     } else {
-      rules.push({ name: 'allow-ingress-controller-to-web', to: this.web.selector, port: APP_PORT, fromNamespaces: [env.ingressControllerNamespace] });
+      this.web.allowFrom(ingressController, { port: APP_PORT });
     }
     if (!h.enabled || h.placement === 'behind-ingress') {
-      new WebIngress(this, 'Ingress', {
+      this.ingress = new WebIngress(this, 'Ingress', {
+        name: WEB.name,
         service: this.haproxy?.service ?? this.web.service,
         host: env.ingress.host,
         className: env.ingress.className,
         tlsSecretName: env.ingress.tlsSecretName,
       });
     }
-    new NetworkPolicies(this, 'NetworkPolicies', {
-      allow: [
-        ...rules,
-        { name: 'allow-web-to-postgres', to: this.postgres.selector, port: Postgres.PORT, fromPods: this.web.selector },
-        { name: 'allow-web-to-redis', to: this.redis.selector, port: Redis.PORT, fromPods: this.web.selector },
-      ],
-    });
   }
 }

@@ -7,6 +7,7 @@ import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import { synthesizeEnvironment, type KubeObject } from './synthesize.js';
 import { validateManifests } from './validate.js';
+import { Web } from './web.js';
 
 const env = (name: string, set: string[] = []) => loadEnvironment(name, { imageTag: '1.0.0', set });
 const find = (objects: KubeObject[], kind: string, name: string): any => {
@@ -131,14 +132,23 @@ describe('HaproxyLoadBalancer in the chart', () => {
     expect(validateManifests(objects)).toEqual([]);
   });
 
-  it('refuses a disabled environment, an empty web selector and a bad preStop pause', () => {
+  it('refuses a disabled environment and a bad preStop pause', () => {
     const chart = new Chart(Testing.app(), 'test');
-    expect(() => new HaproxyLoadBalancer(chart, 'a', { environment: env('local', ['haproxy.enabled=false', 'compose.enabled=false']), webSelector: { app: 'web' } })).toThrow(
+    const backend = new Web(chart, 'Web');
+    expect(() => new HaproxyLoadBalancer(chart, 'a', { environment: env('local', ['haproxy.enabled=false', 'compose.enabled=false']), backend })).toThrow(
       /haproxy.enabled is false in environment "local"/,
     );
-    expect(() => new HaproxyLoadBalancer(chart, 'b', { environment: env('local'), webSelector: {} })).toThrow(/webSelector must not be empty/);
-    expect(() => new HaproxyLoadBalancer(chart, 'c', { environment: env('local'), webSelector: { app: 'web' }, preStopSleepSeconds: -1 })).toThrow(
-      /preStopSleepSeconds/,
-    );
+    expect(() => new HaproxyLoadBalancer(chart, 'c', { environment: env('local'), backend, preStopSleepSeconds: -1 })).toThrow(/preStopSleepSeconds/);
+  });
+
+  it('balances the web workload it is given: headless Service over its pods, a policy letting HAProxy in', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    const web = new Web(chart, 'Web', { replicas: 3 });
+    const haproxy = new HaproxyLoadBalancer(chart, 'Haproxy', { environment: env('ibm'), backend: web });
+    web.allowFrom(haproxy);
+    const objects = chart.toJson() as KubeObject[];
+    expect(find(objects, 'Service', 'expense-web-headless').spec.selector).toEqual(web.selector);
+    expect(networkPolicy(objects, 'allow-haproxy-to-web').spec.ingress[0].from).toEqual([{ podSelector: { matchLabels: haproxy.selector } }]);
+    expect(find(objects, 'PodDisruptionBudget', 'haproxy').spec).toEqual({ maxUnavailable: 2 - 1, selector: { matchLabels: haproxy.selector } });
   });
 });

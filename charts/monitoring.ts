@@ -22,7 +22,8 @@ import {
   ServiceMonitorSpecEndpointsRelabelingsAction,
 } from './imports/monitoring.coreos.com.js';
 import { recommendedLabels } from '@expense-tracker/model/naming';
-import type { AllowIngressRule } from './network-policy.js';
+import type { NetworkPeer } from './network-policy.js';
+import type { Workload } from './workload.js';
 import { Postgres } from './postgres.js';
 import { EXPORTER_PORT_NAME, PrometheusExporter } from './prometheus-exporter.js';
 import { Redis } from './redis.js';
@@ -95,8 +96,8 @@ export interface MonitoringProps {
  * - One ConfigMap per Grafana dashboard (`grafana-dashboard-<name>`), labelled for the sidecar.
  *
  * Monitors and rules carry `settings.prometheus.selectorLabels` so the `Prometheus` resource
- * selects them. `allowRules` lists the NetworkPolicy rules the chart must add: Prometheus's
- * namespace to every metrics port, each exporter to the server it watches.
+ * selects them. It lets Prometheus's namespace reach every metrics port and each exporter the
+ * server it watches (`allowFrom` on the workloads; listed in `allowRules`).
  */
 export class Monitoring extends Construct {
   /** `metadata.name` of the PrometheusRule. */
@@ -111,8 +112,8 @@ export class Monitoring extends Construct {
   readonly dashboards: NamedDashboard[];
   readonly postgresExporter: PrometheusExporter;
   readonly redisExporter: PrometheusExporter;
-  /** NetworkPolicy rules for scraping and for the exporters' connections. */
-  readonly allowRules: AllowIngressRule[];
+  /** The NetworkPolicies it added for scraping and for the exporters' connections. */
+  readonly allowRules: { readonly name: string; readonly port: number | string; readonly fromNamespaces?: readonly string[] }[] = [];
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -146,14 +147,17 @@ export class Monitoring extends Construct {
         },
       });
 
-    const rules: AllowIngressRule[] = [
-      { name: 'allow-prometheus-to-web-metrics', to: props.web.selector, port: APP_PORT_NAME, fromNamespaces: [s.prometheus.namespace] },
-    ];
+    const prometheus: NetworkPeer = { name: 'prometheus', namespaces: [s.prometheus.namespace] };
+    const allow = (target: Workload, from: Workload | NetworkPeer, port: number | string, name: string) => {
+      target.allowFrom(from, { port, name });
+      this.allowRules.push({ name, port, ...('namespaces' in from ? { fromNamespaces: from.namespaces } : {}) });
+    };
+    allow(props.web, prometheus, APP_PORT_NAME, 'allow-prometheus-to-web-metrics');
     if (props.haproxy) {
       // Selects both HAProxy Services; only `haproxy-stats` has the stats port, so only it is scraped.
-      const statsPort = (props.haproxy.statsService.toJson().spec.ports as Array<{ name: string }>)[0].name;
+      const statsPort = props.haproxy.statsService.ports[0].name!;
       serviceMonitor(JOBS.haproxy, props.haproxy.selector, statsPort, HAPROXY.metricsPath, JOBS.haproxy, recommendedLabels(props.haproxy.identity));
-      rules.push({ name: 'allow-prometheus-to-haproxy-stats', to: props.haproxy.selector, port: statsPort, fromNamespaces: [s.prometheus.namespace] });
+      allow(props.haproxy, prometheus, statsPort, 'allow-prometheus-to-haproxy-stats');
     }
 
     this.postgresExporter = new PrometheusExporter(this, 'PostgresExporter', {
@@ -187,13 +191,10 @@ export class Monitoring extends Construct {
     });
     for (const e of [this.postgresExporter, this.redisExporter]) {
       serviceMonitor(e.service.name, e.selector, EXPORTER_PORT_NAME, EXPORTER_METRICS_PATH, e.service.name, e.labels);
-      rules.push({ name: `allow-prometheus-to-${e.service.name}`, to: e.selector, port: EXPORTER_PORT_NAME, fromNamespaces: [s.prometheus.namespace] });
+      allow(e, prometheus, EXPORTER_PORT_NAME, `allow-prometheus-to-${e.service.name}`);
     }
-    rules.push(
-      { name: 'allow-postgres-exporter-to-postgres', to: props.postgres.selector, port: Postgres.PORT, fromPods: this.postgresExporter.selector },
-      { name: 'allow-redis-exporter-to-redis', to: props.redis.selector, port: Redis.PORT, fromPods: this.redisExporter.selector },
-    );
-    this.allowRules = rules;
+    allow(props.postgres, this.postgresExporter, Postgres.PORT, 'allow-postgres-exporter-to-postgres');
+    allow(props.redis, this.redisExporter, Redis.PORT, 'allow-redis-exporter-to-redis');
 
     if (this.topology.tlsHost) {
       const [host, port] = s.blackboxExporterAddress.split(':');

@@ -1,13 +1,12 @@
 /**
- * The "restricted" Pod Security Standard, applied in one place for every workload
- * (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted).
+ * The "restricted" Pod Security Standard, as security contexts
+ * (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted). `Workload`
+ * applies them to every pod and container it creates.
  *
- * cdk8s-plus-27 already renders `runAsNonRoot`, `allowPrivilegeEscalation: false`,
- * `privileged: false` and `readOnlyRootFilesystem: true` for each container, but has no API
- * for the pod's `seccompProfile` and does not drop capabilities by default. `restrictPodTemplate`
- * adds both to a workload's pod template as JSON patches, after its containers are defined.
+ * cdk8s-plus-27 renders `runAsNonRoot`, `allowPrivilegeEscalation: false`, `privileged: false`
+ * and `readOnlyRootFilesystem: true` from these props; the pod's `seccompProfile` has no API
+ * there, so `Workload` adds `RUNTIME_DEFAULT_SECCOMP` as a JSON patch.
  */
-import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 
 /** Numeric identity a pod runs as. */
@@ -17,15 +16,18 @@ export interface PodIdentity {
   /** `runAsGroup`: numeric GID. */
   readonly gid: number;
   /**
-   * `fsGroup`: group that owns mounted volumes.
+   * `fsGroup`: group that owns mounted volumes (changed only when the volume root does not match).
    * @default - no fsGroup
    */
   readonly fsGroup?: number;
 }
 
+/** `securityContext.seccompProfile` of every pod: the container runtime's default filter. */
+export const RUNTIME_DEFAULT_SECCOMP = { type: 'RuntimeDefault' } as const;
+
 /**
  * Pod-level security context for a restricted pod.
- * @throws Error if `uid` is 0 (root) or not an integer.
+ * @throws Error if `uid` is 0 (root) or not an integer
  */
 export function restrictedPodSecurityContext(identity: PodIdentity): kplus.PodSecurityContextProps {
   assertNonRoot(identity);
@@ -39,8 +41,9 @@ export function restrictedPodSecurityContext(identity: PodIdentity): kplus.PodSe
 }
 
 /**
- * Container-level security context for a restricted container: non-root numeric UID,
- * read-only root filesystem, no privilege escalation (capabilities are dropped by `restrictPodTemplate`).
+ * Container-level security context for a restricted container: non-root numeric UID, read-only
+ * root filesystem, no privilege escalation, every capability dropped.
+ * @throws Error if `uid` is 0 (root) or not an integer
  */
 export function restrictedContainerSecurityContext(identity: PodIdentity): kplus.ContainerSecurityContextProps {
   assertNonRoot(identity);
@@ -51,27 +54,9 @@ export function restrictedContainerSecurityContext(identity: PodIdentity): kplus
     privileged: false,
     readOnlyRootFilesystem: true,
     allowPrivilegeEscalation: false,
-    // capabilities.drop [ALL] is added by restrictPodTemplate: cdk8s-plus-27's Capability enum has no ALL.
+    // cdk8s-plus-27's Capability enum lists each capability but not `ALL`, which Kubernetes accepts.
+    capabilities: { drop: ['ALL' as kplus.Capability] },
   };
-}
-
-/**
- * Completes a workload's pod template for the restricted profile: sets
- * `securityContext.seccompProfile.type: RuntimeDefault` on the pod, and
- * `capabilities.drop: [ALL]` on every container and init container defined so far.
- * Call it after the workload's last `addContainer`/`addInitContainer`.
- *
- * @param workload a cdk8s-plus Deployment, StatefulSet, DaemonSet or Job
- */
-export function restrictPodTemplate(workload: kplus.Workload): void {
-  const spec = '/spec/template/spec';
-  const patches = [JsonPatch.add(`${spec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' })];
-  const dropAll = { drop: ['ALL'] };
-  workload.containers.forEach((_, i) => patches.push(JsonPatch.add(`${spec}/containers/${i}/securityContext/capabilities`, dropAll)));
-  workload.initContainers.forEach((_, i) =>
-    patches.push(JsonPatch.add(`${spec}/initContainers/${i}/securityContext/capabilities`, dropAll)),
-  );
-  ApiObject.of(workload).addJsonPatch(...patches);
 }
 
 function assertNonRoot(identity: PodIdentity): void {

@@ -17,7 +17,7 @@ import {
 import { type BackupRepository, type BackupRetention, renderPgbackrestConfig, STANZA_NAME } from './pgbackrest-config.js';
 import { PodDisruptionBudget } from './pod-disruption-budget.js';
 import type { ResourceSpec } from './resources.js';
-import { imageTag } from './web.js';
+import { parseImageReference } from '@expense-tracker/model/images';
 
 /**
  * Contract of the Patroni image (production: Percona's operator image for PostgreSQL 15,
@@ -204,7 +204,7 @@ export class PostgresHa extends Construct {
 
     this.members = members;
     this.stanza = stanza;
-    this.identity = { name: 'postgresql', instance: props.instance ?? 'expense-tracker', component: 'database', version: imageTag(image) };
+    this.identity = { name: 'postgresql', instance: props.instance ?? 'expense-tracker', component: 'database', version: parseImageReference(image).tag ?? '' };
     this.selector = selectorLabels(this.identity);
     const labels = recommendedLabels(this.identity);
     const podLabels = { ...labels, [PATRONI_SCOPE_LABEL]: PostgresHa.SCOPE };
@@ -406,7 +406,7 @@ export class PostgresHa extends Construct {
       },
     });
 
-    new PodDisruptionBudget(this, 'Budget', { name: PostgresHa.NAME, selector: this.selector, replicas: members, labels });
+    new PodDisruptionBudget(this, 'Budget', { name: PostgresHa.NAME, selector: this.selector, labels });
 
     if (backup && stanza) {
       this.backupSelector = { ...selectorLabels({ ...this.identity, component: 'database-backup' }) };

@@ -1,11 +1,9 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { type ComponentIdentity, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
-import { containerResources, type ResourceSpec } from './resources.js';
-import { imageTag } from './web.js';
+import type { ResourceSettings } from '@expense-tracker/model/environment-schema';
+import { parseImageReference } from '@expense-tracker/model/images';
+import { Workload } from './workload.js';
 
 /** Name of the exporter's container port, its Service port and its ServiceMonitor endpoint. */
 export const EXPORTER_PORT_NAME = 'metrics';
@@ -55,7 +53,7 @@ export interface PrometheusExporterProps {
    * Requests and limits of the exporter container.
    * @default 10m/32Mi requested, 200m/64Mi limit
    */
-  readonly resources?: ResourceSpec;
+  readonly resources?: ResourceSettings;
   /**
    * `app.kubernetes.io/name` of the exporter (`postgres-exporter`, `redis-exporter`).
    * @default the `name` prop
@@ -68,8 +66,6 @@ export interface PrometheusExporterProps {
   readonly instance?: string;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 /**
  * A Prometheus exporter as its own workload: Deployment `<name>` (one replica; a second would
  * only double the load on the database it watches) and ClusterIP Service `<name>` exposing the
@@ -80,24 +76,21 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
  *
  * @throws Error naming the prop for an invalid `name`, `port`, `uid` or unpinned `image`
  */
-export class PrometheusExporter extends Construct {
-  readonly deployment: kplus.Deployment;
-  readonly service: k8s.KubeService;
-  readonly identity: ComponentIdentity;
-  /** Labels that select the exporter's pods. */
-  readonly selector: Record<string, string>;
-  /** Labels of the Deployment, pods and Service. */
-  readonly labels: Record<string, string>;
+export class PrometheusExporter extends Workload {
+  /** ClusterIP Service `<name>` on the `metrics` port. */
+  readonly service: kplus.Service;
 
   constructor(scope: Construct, id: string, props: PrometheusExporterProps) {
-    super(scope, id);
-    if (!DNS_LABEL.test(props.name)) throw new Error(`PrometheusExporter name must be a DNS label, got "${props.name}"`);
-    if (!Number.isInteger(props.port) || props.port < 1024 || props.port > 65535) throw new Error(`PrometheusExporter port must be 1024-65535 (non-root), got ${props.port}`);
-    if (!Number.isInteger(props.uid) || props.uid <= 0) throw new Error(`PrometheusExporter uid must be a non-zero integer, got ${props.uid}`);
-    this.identity = { name: props.appName ?? props.name, instance: props.instance ?? 'expense-tracker', component: 'metrics', version: imageTag(props.image) };
-    this.selector = selectorLabels(this.identity);
-    this.labels = recommendedLabels(this.identity);
-    const identity = { uid: props.uid, gid: props.uid, fsGroup: props.secretFiles ? props.uid : undefined };
+    if (!Number.isInteger(props.port) || props.port < 1024 || props.port > 65535) throw new Error(`PrometheusExporter: port: must be 1024-65535 (non-root), got ${props.port}`);
+    super(scope, id, {
+      kind: 'Deployment',
+      name: props.name,
+      identity: { name: props.appName ?? props.name, component: 'metrics' },
+      instance: props.instance,
+      image: parseImageReference(props.image),
+      resources: props.resources ?? { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+      podIdentity: { uid: props.uid, gid: props.uid, fsGroup: props.secretFiles ? props.uid : undefined },
+    });
 
     const env: Record<string, kplus.EnvValue> = {};
     for (const [k, v] of Object.entries(props.env ?? {})) env[k] = kplus.EnvValue.fromValue(v);
@@ -117,40 +110,15 @@ export class PrometheusExporter extends Construct {
       volumeMounts.push({ path: f.mountPath, volume, readOnly: true });
     }
     const probe = (period: number) => kplus.Probe.fromTcpSocket({ port: props.port, periodSeconds: Duration.seconds(period), failureThreshold: 3, timeoutSeconds: Duration.seconds(2) });
-
-    this.deployment = new kplus.Deployment(this, 'Deployment', {
-      metadata: { name: props.name, labels: this.labels },
-      podMetadata: { labels: this.labels },
-      select: false,
-      replicas: 1,
-      securityContext: restrictedPodSecurityContext(identity),
-      automountServiceAccountToken: false,
-      containers: [
-        {
-          name: 'exporter',
-          image: props.image,
-          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-          args: [...(props.args ?? [])],
-          envVariables: env,
-          ports: [{ number: props.port, name: EXPORTER_PORT_NAME }],
-          resources: containerResources(props.resources ?? { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } }),
-          securityContext: restrictedContainerSecurityContext(identity),
-          volumeMounts,
-          readiness: probe(10),
-          liveness: probe(20),
-        },
-      ],
+    this.addContainer({
+      name: 'exporter',
+      args: [...(props.args ?? [])],
+      envVariables: env,
+      ports: [{ number: props.port, name: EXPORTER_PORT_NAME }],
+      volumeMounts,
+      readiness: probe(10),
+      liveness: probe(20),
     });
-    this.deployment.select(kplus.LabelSelector.of({ labels: this.selector }));
-    restrictPodTemplate(this.deployment);
-
-    this.service = new k8s.KubeService(this, 'Service', {
-      metadata: { name: props.name, labels: this.labels },
-      spec: {
-        type: 'ClusterIP',
-        selector: this.selector,
-        ports: [{ name: EXPORTER_PORT_NAME, port: props.port, targetPort: k8s.IntOrString.fromString(EXPORTER_PORT_NAME), protocol: 'TCP' }],
-      },
-    });
+    this.service = this.exposeViaService('Service', { name: props.name, ports: [{ name: EXPORTER_PORT_NAME, port: props.port }] });
   }
 }

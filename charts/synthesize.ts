@@ -1,9 +1,14 @@
 /**
- * In-process synthesis: environment config → ordered Kubernetes objects → YAML files.
- * Used by `npm run synth`, the cdk8s CLI app (`charts/main.ts`) and the Pulumi stacks.
+ * In-process synthesis: environment config → one `Synthesis` (objects in apply order, the HAProxy
+ * cfg, the app settings, the Secrets, the compose topology) → files. Used by `npm run synth`,
+ * the cdk8s CLI app (`charts/main.ts`), the Pulumi component and the tests.
  */
 import { App } from 'cdk8s';
+import type { AppConfigKey } from '@expense-tracker/model/app-contract';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
+import { instanceName } from '@expense-tracker/model/naming';
+import { composeTopology, type ComposeTopology } from './docker-compose.js';
+import { secretSpecs, type SecretSpec } from './secrets.js';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
 
 /** A Kubernetes object as plain JSON. */
@@ -59,14 +64,43 @@ export function sortObjects<T extends KubeObject>(objects: readonly T[]): T[] {
   return [...objects].sort((a, b) => kindRank(a.kind) - kindRank(b.kind) || byName(a.metadata.name, b.metadata.name));
 }
 
+/** Everything one environment renders to, computed once; every output reads it. */
+export interface Synthesis {
+  readonly environment: EnvironmentConfig;
+  /** Kubernetes objects in apply order (no Secrets: they are created outside the chart). */
+  readonly objects: readonly KubeObject[];
+  /** The `haproxy.cfg` the HAProxy ConfigMap carries; undefined when HAProxy is disabled. */
+  readonly haproxyConfig?: string;
+  /** The app's non-secret settings (the `expense-config` data), by environment variable. */
+  readonly configData: Readonly<Record<AppConfigKey, string>>;
+  /** The Secrets the objects reference: names, keys, labels and where each value comes from. */
+  readonly secrets: readonly SecretSpec[];
+  /** The docker-compose topology; undefined unless `compose.enabled`. */
+  readonly compose?: ComposeTopology;
+}
+
 /**
- * Synthesizes one environment's chart in a fresh cdk8s App.
- * @returns the objects in apply order (no Secrets: they are external).
+ * Synthesizes one environment in memory: the chart in a fresh cdk8s App, and from its
+ * constructs the HAProxy cfg, the app settings, the Secrets and the compose topology.
+ * YAML files, `haproxy.cfg`, the compose file and the Pulumi component all read this result.
  */
-export function synthesizeEnvironment(environment: EnvironmentConfig): KubeObject[] {
+export function synthesize(environment: EnvironmentConfig): Synthesis {
   const app = new App();
-  const chart = new ExpenseTrackerChart(app, `expense-tracker-${environment.name}`, { environment });
-  return sortObjects(chart.toJson() as KubeObject[]);
+  const chart = new ExpenseTrackerChart(app, instanceName(environment.name), { environment });
+  const configData = chart.config.data;
+  return {
+    environment,
+    objects: sortObjects(chart.toJson() as KubeObject[]),
+    haproxyConfig: chart.haproxy?.config,
+    configData,
+    secrets: secretSpecs(environment),
+    compose: environment.compose.enabled ? composeTopology(environment, configData) : undefined,
+  };
+}
+
+/** The objects of `synthesize(environment)`, in apply order. */
+export function synthesizeEnvironment(environment: EnvironmentConfig): KubeObject[] {
+  return [...synthesize(environment).objects];
 }
 
 /**

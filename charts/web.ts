@@ -1,6 +1,5 @@
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   APP_GID,
@@ -14,46 +13,40 @@ import {
   HEALTH_PATH,
   READY_PATH,
 } from '@expense-tracker/model/app-contract';
-import { parseImageReference } from '@expense-tracker/model/images';
-import type { ResourceSpec } from './resources.js';
-import { containerResources } from './resources.js';
-import { type ComponentIdentity, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
-import { PodDisruptionBudget } from './pod-disruption-budget.js';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext, restrictPodTemplate } from './pod-security.js';
+import { WEB } from '@expense-tracker/model/components';
+import { appVersion } from '@expense-tracker/model/environment';
+import { formatIssues, type ResourceSettings, webSchema } from '@expense-tracker/model/environment-schema';
+import { base } from '@expense-tracker/model/environments/base';
+import { Workload, type WorkloadImage } from './workload.js';
 
 /** Props for `Web`. */
 export interface WebProps {
   /**
-   * Image reference `repository:tag` of the app.
-   * @default 'localhost:5000/expense-tracker:0.1.0'
+   * The app image.
+   * @default the base environment's repository (`localhost:5000/expense-tracker`) at the app's version
    */
-  readonly image?: string;
-  /**
-   * Image pull policy.
-   * @default kplus.ImagePullPolicy.IF_NOT_PRESENT
-   */
-  readonly imagePullPolicy?: kplus.ImagePullPolicy;
+  readonly image?: WorkloadImage;
   /**
    * Number of pods (1–100).
-   * @default 2
+   * @default 2 (model/environments/base.ts)
    */
   readonly replicas?: number;
   /**
    * Container requests and limits.
-   * @default 50m/64Mi requested, 500m/256Mi limit
+   * @default 50m/64Mi requested, 500m/256Mi limit (model/environments/base.ts)
    */
-  readonly resources?: ResourceSpec;
+  readonly resources?: ResourceSettings;
   /**
    * Seconds between SIGTERM and SIGKILL; must exceed `preStopSleepSeconds` so in-flight
    * requests can finish after endpoints are drained.
-   * @default 30
+   * @default 30 (model/environments/base.ts)
    */
   readonly terminationGracePeriodSeconds?: number;
   /**
    * Seconds the preStop hook sleeps before the container receives SIGTERM, so kube-proxy and
    * ingress controllers remove the pod from their endpoints first
    * (https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/).
-   * @default 5
+   * @default 5 (model/environments/base.ts)
    */
   readonly preStopSleepSeconds?: number;
   /**
@@ -62,56 +55,53 @@ export interface WebProps {
    */
   readonly configMap?: kplus.IConfigMap;
   /**
-   * Labels identity; `component` is always `web`.
-   * @default name `expense-tracker`, instance `expense-tracker`, version = image tag
+   * `app.kubernetes.io/instance` label value.
+   * @default 'expense-tracker'
    */
   readonly instance?: string;
 }
 
 /**
- * The expense tracker's web tier: Deployment `expense-web`, Service `expense-web`
- * (port 80 → named container port `http`) and a PodDisruptionBudget.
+ * The expense tracker's web tier: Deployment `expense-web`, Service `expense-web` (port 80 →
+ * named container port `http`) and, with more than one replica, a PodDisruptionBudget.
  *
  * Database migrations run as the `migrate` initContainer (`node dist/cli.js migrate`): every
  * new pod applies pending migrations before the server starts, so `kubectl apply` and
  * `pulumi up` need no extra Job ordering, and a Job's immutable pod template never blocks an
  * upgrade. The migration tool takes a PostgreSQL advisory lock, so concurrent pods are safe.
  *
- * @throws Error naming the prop when `replicas`, `terminationGracePeriodSeconds`,
- *   `preStopSleepSeconds` or `image` are invalid.
+ * Props are checked with the environment schema's `web` rules.
+ * @throws Error naming the prop (`Web: preStopSleepSeconds: must be less than …`)
  */
-export class Web extends Construct {
+export class Web extends Workload {
   /** `metadata.name` of the Deployment, the Service and the Ingress backend. */
-  static readonly NAME = 'expense-web';
-  readonly deployment: kplus.Deployment;
+  static readonly NAME = WEB.name;
+  /** Service `expense-web`: port 80 → `http`. */
   readonly service: kplus.Service;
-  readonly identity: ComponentIdentity;
-  /** Labels that select the web pods. */
-  readonly selector: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: WebProps = {}) {
-    super(scope, id);
-    const image = props.image ?? 'localhost:5000/expense-tracker:0.1.0';
-    const tag = imageTag(image);
-    const replicas = props.replicas ?? 2;
-    const grace = props.terminationGracePeriodSeconds ?? 30;
-    const preStop = props.preStopSleepSeconds ?? 5;
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 100) {
-      throw new Error(`Web replicas must be an integer from 1 to 100, got ${replicas}`);
-    }
-    if (!Number.isInteger(preStop) || preStop < 0) throw new Error(`Web preStopSleepSeconds must be >= 0, got ${preStop}`);
-    if (!Number.isInteger(grace) || grace <= preStop) {
-      throw new Error(`Web terminationGracePeriodSeconds (${grace}) must be an integer greater than preStopSleepSeconds (${preStop})`);
-    }
+    const settings = {
+      replicas: props.replicas ?? base.web.replicas,
+      resources: props.resources ?? base.web.resources,
+      terminationGracePeriodSeconds: props.terminationGracePeriodSeconds ?? base.web.terminationGracePeriodSeconds,
+      preStopSleepSeconds: props.preStopSleepSeconds ?? base.web.preStopSleepSeconds,
+    };
+    const checked = webSchema.safeParse(settings);
+    if (!checked.success) throw new Error(`Web: ${formatIssues(checked.error).join('; ')}`);
+    super(scope, id, {
+      kind: 'Deployment',
+      name: WEB.name,
+      identity: WEB.identity,
+      peerName: 'web',
+      instance: props.instance,
+      image: props.image ?? { ...base.image, tag: appVersion() },
+      resources: settings.resources,
+      podIdentity: { uid: APP_UID, gid: APP_GID },
+      replicas: settings.replicas,
+      terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
+    });
 
-    this.identity = { name: 'expense-tracker', instance: props.instance ?? 'expense-tracker', component: 'web', version: tag };
-    this.selector = selectorLabels(this.identity);
-    const labels = recommendedLabels(this.identity);
-    const identity = { uid: APP_UID, gid: APP_GID };
-    const configMap = props.configMap ?? kplus.ConfigMap.fromConfigMapName(this, 'Config', 'expense-config');
-    const resources = containerResources(
-      props.resources ?? { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
-    );
+    const configMap = props.configMap ?? kplus.ConfigMap.fromConfigMapName(this, 'Config', WEB.configMapName);
     const secretEnv: Record<string, kplus.EnvValue> = {};
     for (const [variable, ref] of Object.entries(APP_SECRET_ENV)) {
       const secret = kplus.Secret.fromSecretName(this, `Secret-${variable}`, ref.secret);
@@ -119,85 +109,24 @@ export class Web extends Construct {
     }
     const tmp = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(64) });
     const common = {
-      image,
-      imagePullPolicy: props.imagePullPolicy ?? kplus.ImagePullPolicy.IF_NOT_PRESENT,
       workingDir: APP_WORKDIR,
       envFrom: [kplus.Env.fromConfigMap(configMap)],
       envVariables: secretEnv,
-      resources,
-      securityContext: restrictedContainerSecurityContext(identity),
       volumeMounts: [{ path: '/tmp', volume: tmp }],
     };
-
-    this.deployment = new kplus.Deployment(this, 'Deployment', {
-      metadata: { name: Web.NAME, labels },
-      podMetadata: { labels },
-      select: false,
-      replicas,
-      strategy: kplus.DeploymentStrategy.rollingUpdate({
-        maxSurge: kplus.PercentOrAbsolute.absolute(1),
-        maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
-      }),
-      minReady: Duration.seconds(0),
-      progressDeadline: Duration.seconds(600),
-      terminationGracePeriod: Duration.seconds(grace),
-      securityContext: restrictedPodSecurityContext(identity),
-      automountServiceAccountToken: false,
-      initContainers: [{ ...common, name: 'migrate', command: [...APP_MIGRATE_COMMAND] }],
-      containers: [
-        {
-          ...common,
-          name: 'web',
-          command: [...APP_SERVER_COMMAND],
-          ports: [{ number: APP_PORT, name: APP_PORT_NAME }],
-          startup: kplus.Probe.fromHttpGet(HEALTH_PATH, {
-            port: APP_PORT,
-            periodSeconds: Duration.seconds(2),
-            failureThreshold: 30,
-            timeoutSeconds: Duration.seconds(2),
-          }),
-          readiness: kplus.Probe.fromHttpGet(READY_PATH, {
-            port: APP_PORT,
-            periodSeconds: Duration.seconds(5),
-            failureThreshold: 2,
-            timeoutSeconds: Duration.seconds(2),
-          }),
-          liveness: kplus.Probe.fromHttpGet(HEALTH_PATH, {
-            port: APP_PORT,
-            periodSeconds: Duration.seconds(10),
-            failureThreshold: 3,
-            timeoutSeconds: Duration.seconds(2),
-          }),
-          lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(preStop)]) },
-        },
-      ],
+    const probe = (path: string, period: number, failures: number) =>
+      kplus.Probe.fromHttpGet(path, { port: APP_PORT, periodSeconds: Duration.seconds(period), failureThreshold: failures, timeoutSeconds: Duration.seconds(2) });
+    this.addInitContainer({ ...common, name: 'migrate', command: [...APP_MIGRATE_COMMAND] });
+    this.addContainer({
+      ...common,
+      name: 'web',
+      command: [...APP_SERVER_COMMAND],
+      ports: [{ number: APP_PORT, name: APP_PORT_NAME }],
+      startup: probe(HEALTH_PATH, 2, 30),
+      readiness: probe(READY_PATH, 5, 2),
+      liveness: probe(HEALTH_PATH, 10, 3),
+      lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(settings.preStopSleepSeconds)]) },
     });
-    this.deployment.select(kplus.LabelSelector.of({ labels: this.selector }));
-    const pods = kplus.Pods.select(this, 'Pods', { labels: this.selector });
-    // Soft anti-affinity: prefer spreading replicas over nodes, never block scheduling.
-    this.deployment.scheduling.separate(pods, { weight: 100, topology: kplus.Topology.HOSTNAME });
-    restrictPodTemplate(this.deployment);
-
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: Web.NAME, labels },
-      selector: pods,
-      ports: [{ name: APP_PORT_NAME, port: 80, targetPort: APP_PORT }],
-    });
-    // Target the named container port so a port change in the pod spec needs no Service change.
-    // (IntOrString, not a bare string: the L1 serializer reads `.value` of IntOrString fields.)
-    ApiObject.of(this.service).addJsonPatch(JsonPatch.replace('/spec/ports/0/targetPort', k8s.IntOrString.fromString(APP_PORT_NAME)));
-
-    new PodDisruptionBudget(this, 'Budget', { name: Web.NAME, selector: this.selector, replicas, labels });
+    this.service = this.exposeViaService('Service', { name: WEB.name, ports: [{ name: APP_PORT_NAME, port: WEB.servicePort }] });
   }
-}
-
-/**
- * The tag of a `repository:tag` image reference.
- * @throws Error if the reference has no tag or uses `latest`.
- */
-export function imageTag(image: string): string {
-  const ref = parseImageReference(image);
-  if (!ref.tag) throw new Error(`image must be pinned to a tag, got "${image}"`);
-  if (ref.tag === 'latest') throw new Error(`image must not use the "latest" tag, got "${image}"`);
-  return ref.tag;
 }

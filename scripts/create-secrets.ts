@@ -16,7 +16,7 @@ import { open } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { SECRETS } from '@expense-tracker/model/app-contract';
+import { secretManifest, secretSpecs } from '../charts/secrets.js';
 import { type CommandIO, consoleIO } from './lib/command-io.js';
 import { ConfigError, type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
 
@@ -24,34 +24,13 @@ const USAGE = 'usage: npm run create-secrets -- --env <local|ibm> [--apply [--co
 
 const random = () => randomBytes(32).toString('base64url');
 
-/** Secret manifests with fresh random values for an environment (values in `stringData`). */
+/**
+ * Secret manifests with fresh random values for an environment (values in `stringData`), from
+ * the same description the Pulumi component uses (`secretSpecs` in charts/secrets.ts).
+ */
 export function secretManifests(env: EnvironmentConfig, sendgridApiKey = process.env.SENDGRID_API_KEY ?? 'disabled') {
-  const meta = (name: string) => ({
-    name,
-    namespace: env.namespace,
-    labels: { 'app.kubernetes.io/part-of': 'expense-tracker', 'app.kubernetes.io/instance': `expense-tracker-${env.name}` },
-  });
-  return [
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: meta(SECRETS.postgres.name),
-      type: 'Opaque',
-      stringData: {
-        [SECRETS.postgres.keys.username]: env.postgres.username,
-        [SECRETS.postgres.keys.password]: random(),
-        [SECRETS.postgres.keys.database]: env.postgres.database,
-      },
-    },
-    { apiVersion: 'v1', kind: 'Secret', metadata: meta(SECRETS.redis.name), type: 'Opaque', stringData: { [SECRETS.redis.keys.password]: random() } },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: meta(SECRETS.app.name),
-      type: 'Opaque',
-      stringData: { [SECRETS.app.keys.sessionSecret]: random(), [SECRETS.app.keys.sendgridApiKey]: sendgridApiKey },
-    },
-  ];
+  const values = { postgresPassword: random(), redisPassword: random(), sessionSecret: random(), sendgridApiKey };
+  return secretSpecs(env).map((spec) => secretManifest(spec, values));
 }
 
 /**

@@ -54,23 +54,25 @@ export function readObject<T extends z.ZodType>(config: pulumi.Config, key: stri
 
 /** Settings shared by every stack. */
 export interface CommonSettings {
-  /** Built-in environment the chart is synthesized for (`local` | `ibm`). */
+  /** Built-in environment the chart is synthesized for (model/environment.ts, e.g. `local`, `ibm`). */
   environment: string;
   /** Helm-style `path=value` overrides applied to the environment (see model/environment.ts). */
   set: string[];
-  /** Image reference `repository:tag`, or undefined to use the environment's. */
+  /** Image reference `repository:tag[@digest]`, or undefined to use the environment's. */
   image: string | undefined;
 }
 
-/** Reads `environment`, `set` and `image`. */
-export function readCommon(config: pulumi.Config, defaultEnvironment: string): CommonSettings {
+/** Reads `environment` (required), `set` and `image`. @throws StackConfigError naming the key */
+export function readCommon(config: pulumi.Config): CommonSettings {
+  const environment = config.get('environment');
+  if (!environment) throw new StackConfigError(`${PROJECT}:environment: required (the environment to deploy, e.g. local or ibm)`);
   const set = config.getObject<unknown>('set') ?? [];
   if (!Array.isArray(set) || set.some((s) => typeof s !== 'string')) {
     throw new StackConfigError(`${PROJECT}:set: must be a list of "path=value" strings`);
   }
   const image = config.get('image');
   if (image !== undefined) parseImageSetting(image);
-  return { environment: config.get('environment') ?? defaultEnvironment, set: set as string[], image };
+  return { environment, set: set as string[], image };
 }
 
 /** Where a stack deploys: an explicit kubeconfig (path or YAML) and/or context. */

@@ -2,8 +2,8 @@
  * `expense:index:ExpenseTrackerDeployment` — deploys the cdk8s chart of one environment
  * through Pulumi, plus the Secrets the chart leaves out.
  *
- * The chart is synthesized in-process (`synthesizeEnvironment`, no YAML files, no cdk8s CLI)
- * and each synthesized object becomes one typed @pulumi/kubernetes resource (e.g.
+ * It reads the environment's `Synthesis` (`charts/synthesize.ts`: the same objects `npm run synth`
+ * writes, in memory, no cdk8s CLI) and each object becomes one typed @pulumi/kubernetes resource (e.g.
  * `kubernetes:apps/v1:Deployment`), rather than one `k8s.yaml.v2.ConfigGroup` with `objs`.
  * Why one resource per object:
  * - every object is a first-class resource of this component: `pulumi preview` diffs,
@@ -16,24 +16,23 @@
  *   the provider's Construct and are invisible to mocks).
  * A kind without a typed class in @pulumi/kubernetes is an error naming the object.
  *
- * Secrets (`SECRETS` in model/app-contract.ts) are created from Pulumi secret config or
- * @pulumi/random passwords; their `stringData` is always a Pulumi secret, so no secret value
- * is ever in git or in plaintext in the stack state.
+ * Secrets (the synthesis' `secrets`: names, keys and labels as `npm run create-secrets` makes
+ * them) are created from Pulumi secret config or @pulumi/random passwords; their `stringData` is
+ * always a Pulumi secret, so no secret value is ever in git or in plaintext in the stack state.
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import { SECRETS } from '@expense-tracker/model/app-contract';
-import type { EnvironmentConfig } from '@expense-tracker/model/environment';
-import { synthesizeEnvironment, type KubeObject } from '../charts/synthesize.js';
+import { secretManifest, type SecretValueName } from '../charts/secrets.js';
+import type { KubeObject, Synthesis } from '../charts/synthesize.js';
 
 /** Kinds whose pods read Secrets/ConfigMaps: they wait for those to exist. */
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod']);
 
 /** Arguments of {@link ExpenseTrackerDeployment}. */
 export interface ExpenseTrackerDeploymentArgs {
-  /** Validated environment; its `image.repository`/`image.tag` are what the pods run. */
-  environment: EnvironmentConfig;
+  /** The environment's synthesis (`synthesize(environment)`): the objects to deploy and the Secrets they need. */
+  synthesis: Synthesis;
   /** The cluster to deploy to. */
   provider: k8s.Provider;
   /** PostgreSQL password; generated (32 alphanumerics) when undefined. */
@@ -75,8 +74,8 @@ export class ExpenseTrackerDeployment extends pulumi.ComponentResource {
 
   constructor(name: string, args: ExpenseTrackerDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('expense:index:ExpenseTrackerDeployment', name, {}, opts);
-    const env = args.environment;
-    const objects = synthesizeEnvironment(env);
+    const env = args.synthesis.environment;
+    const objects = args.synthesis.objects;
     this.objects = objects;
     const childOpts = { parent: this, provider: args.provider };
 
@@ -92,36 +91,21 @@ export class ExpenseTrackerDeployment extends pulumi.ComponentResource {
 
     const password = (id: string, length: number) =>
       new random.RandomPassword(id, { length, special: false }, { parent: this }).result;
-    const postgresPassword = args.postgresPassword ?? password('postgres-password', 32);
-    const redisPassword = args.redisPassword ?? password('redis-password', 32);
-    const sessionSecret = args.sessionSecret ?? password('session-secret', 48);
-
-    const secret = (secretName: string, data: Record<string, pulumi.Input<string>>) =>
-      new k8s.core.v1.Secret(
-        `${env.namespace}/${secretName}`,
-        {
-          metadata: {
-            name: secretName,
-            namespace: env.namespace,
-            labels: { 'app.kubernetes.io/part-of': 'expense-tracker', 'app.kubernetes.io/instance': env.name },
-          },
-          type: 'Opaque',
-          stringData: pulumi.secret(pulumi.output(data)),
-        },
-        { ...childOpts, dependsOn: [namespaceOf(env.namespace)].filter((r): r is pulumi.CustomResource => r !== undefined) },
-      );
-    const secrets: Record<string, k8s.core.v1.Secret> = {
-      [SECRETS.postgres.name]: secret(SECRETS.postgres.name, {
-        [SECRETS.postgres.keys.username]: env.postgres.username,
-        [SECRETS.postgres.keys.password]: postgresPassword,
-        [SECRETS.postgres.keys.database]: env.postgres.database,
-      }),
-      [SECRETS.redis.name]: secret(SECRETS.redis.name, { [SECRETS.redis.keys.password]: redisPassword }),
-      [SECRETS.app.name]: secret(SECRETS.app.name, {
-        [SECRETS.app.keys.sessionSecret]: sessionSecret,
-        [SECRETS.app.keys.sendgridApiKey]: args.sendgridApiKey,
-      }),
+    const values: Record<SecretValueName, pulumi.Input<string>> = {
+      postgresPassword: args.postgresPassword ?? password('postgres-password', 32),
+      redisPassword: args.redisPassword ?? password('redis-password', 32),
+      sessionSecret: args.sessionSecret ?? password('session-secret', 48),
+      sendgridApiKey: args.sendgridApiKey,
     };
+    const secrets: Record<string, k8s.core.v1.Secret> = {};
+    for (const spec of args.synthesis.secrets) {
+      const manifest = secretManifest(spec, values);
+      secrets[spec.name] = new k8s.core.v1.Secret(
+        `${spec.namespace}/${spec.name}`,
+        { metadata: manifest.metadata, type: manifest.type, stringData: pulumi.secret(pulumi.output(manifest.stringData)) },
+        { ...childOpts, dependsOn: [namespaceOf(spec.namespace)].filter((r): r is pulumi.CustomResource => r !== undefined) },
+      );
+    }
     this.secrets = secrets;
 
     const configMaps: pulumi.CustomResource[] = [];

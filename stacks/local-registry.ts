@@ -31,6 +31,14 @@ export interface LocalRegistryArgs {
 
 /** A loopback-only registry and the app image pushed to it. */
 export class LocalRegistry extends pulumi.ComponentResource {
+  /** Repository path of the app image inside the registry. */
+  static readonly DEFAULT_REPOSITORY_PATH = 'expense-tracker';
+
+  /** Repository clusters on the registry's docker networks pull from: `<containerName>:5000/<path>`. */
+  static networkRepositoryOf(containerName: string, path = LocalRegistry.DEFAULT_REPOSITORY_PATH): string {
+    return `${containerName}:5000/${path}`;
+  }
+
   readonly container: docker.Container;
   readonly volume: docker.Volume;
   readonly image: docker.Image;
@@ -47,7 +55,7 @@ export class LocalRegistry extends pulumi.ComponentResource {
     super('expense:index:LocalRegistry', name, {}, opts);
     const port = args.port ?? 5000;
     const containerName = args.containerName ?? 'expense-registry';
-    const path = args.repositoryPath ?? 'expense-tracker';
+    const path = args.repositoryPath ?? LocalRegistry.DEFAULT_REPOSITORY_PATH;
     const appDirectory = args.appDirectory ?? fileURLToPath(new URL('../app', import.meta.url));
 
     this.volume = new docker.Volume(`${name}-data`, { name: `${containerName}-data` }, { parent: this });
@@ -67,7 +75,7 @@ export class LocalRegistry extends pulumi.ComponentResource {
       { parent: this },
     );
     this.networkAddress = `${containerName}:5000`;
-    this.networkRepository = `${this.networkAddress}/${path}`;
+    this.networkRepository = LocalRegistry.networkRepositoryOf(containerName, path);
 
     const imageName = `localhost:${port}/${path}:${args.imageTag}`;
     this.image = new docker.Image(

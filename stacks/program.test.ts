@@ -10,7 +10,7 @@ import { SECRETS } from '@expense-tracker/model/app-contract';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { synthesizeEnvironment, type KubeObject } from '../charts/synthesize.js';
 import { resourceNameFor } from './expense-tracker-deployment.js';
-import { ciStack, ibmStack, localStack, program, type StackOutputs } from './program.js';
+import { iksStack, kubeconfigStack, minikubeStack, program, type StackOutputs } from './program.js';
 
 // Dynamic providers are serialized into resource inputs with Pulumi's closure serializer,
 // which cannot serialize code transformed by vitest (its `import()` becomes a vite helper
@@ -110,6 +110,7 @@ function expectSecrets(registered: Registered[], namespace: string, providerName
   const values: Record<string, Record<string, string>> = {};
   for (const s of secrets) {
     expect(s.inputs.metadata.namespace).toBe(namespace);
+    expect(s.inputs.metadata.labels).toEqual({ 'app.kubernetes.io/part-of': 'expense-tracker', 'app.kubernetes.io/instance': expect.stringMatching(/^expense-tracker-/) });
     expect(s.provider).toMatch(new RegExp(`::${providerName}::`));
     expect(isSecretValue(s.inputs.stringData), `${s.inputs.metadata.name} stringData is a Pulumi secret`).toBe(true);
     values[s.inputs.metadata.name] = unwrap(s.inputs.stringData);
@@ -120,12 +121,12 @@ function expectSecrets(registered: Registered[], namespace: string, providerName
   return values;
 }
 
-describe('stack ci', () => {
+describe('target kubeconfig (stack ci)', () => {
   const image = 'registry.test:5000/expense-tracker:1.4.2';
 
   it('deploys exactly the local chart with the configured image on the given kubeconfig/context', async () => {
-    const registered = await mockStack('ci', { image, kubeconfig: '/tmp/kubeconfig', kubeContext: 'test-cluster', set: ['web.replicas=3'] }, ['kubeconfig']);
-    const outputs = ciStack();
+    const registered = await mockStack('ci', { target: 'kubeconfig', environment: 'local', image, kubeconfig: '/tmp/kubeconfig', kubeContext: 'test-cluster', set: ['web.replicas=3'] }, ['kubeconfig']);
+    const outputs = kubeconfigStack();
     await settle(outputs, registered);
 
     const provider = registered.find((r) => r.type === 'pulumi:providers:kubernetes')!;
@@ -149,8 +150,8 @@ describe('stack ci', () => {
   });
 
   it('uses secret config instead of random passwords when set', async () => {
-    const registered = await mockStack('ci', { image, postgresPassword: 'pg-from-config', sendgridApiKey: 'SG.from-config' }, ['postgresPassword', 'sendgridApiKey']);
-    await settle(ciStack(), registered);
+    const registered = await mockStack('ci', { target: 'kubeconfig', environment: 'local', image, postgresPassword: 'pg-from-config', sendgridApiKey: 'SG.from-config' }, ['postgresPassword', 'sendgridApiKey']);
+    await settle(kubeconfigStack(), registered);
     const values = expectSecrets(registered, 'expense-tracker', 'ci');
     expect(values[SECRETS.postgres.name].password).toBe('pg-from-config');
     expect(values[SECRETS.app.name][SECRETS.app.keys.sendgridApiKey]).toBe('SG.from-config');
@@ -158,31 +159,38 @@ describe('stack ci', () => {
   });
 
   it('orders objects: namespaced objects depend on the Namespace (registered first)', async () => {
-    const registered = await mockStack('ci', { image });
-    await settle(ciStack(), registered);
+    const registered = await mockStack('ci', { target: 'kubeconfig', environment: 'local', image });
+    await settle(kubeconfigStack(), registered);
     const k8sTypes = registered.filter((r) => r.type.startsWith('kubernetes:')).map((r) => r.type);
     expect(k8sTypes[0]).toBe('kubernetes:core/v1:Namespace');
   });
 
   it('rejects a missing or malformed image naming the config key', async () => {
-    await mockStack('ci', {});
-    expect(() => ciStack()).toThrow(/expense-tracker:image: required for the ci stack/);
-    await mockStack('ci', { image: 'registry.test/expense-tracker' });
-    expect(() => ciStack()).toThrow(/expense-tracker:image: "registry.test\/expense-tracker" must be an image reference "repository:tag\[@digest\]"/);
-    await mockStack('ci', { image, set: ['web.replicas=0'] });
-    expect(() => ciStack()).toThrow(/web\.replicas: must be at least 1/);
+    await mockStack('ci', { target: 'kubeconfig', environment: 'local' });
+    expect(() => kubeconfigStack()).toThrow(/expense-tracker:image: required for target kubeconfig/);
+    await mockStack('ci', { target: 'kubeconfig', environment: 'local', image: 'registry.test/expense-tracker' });
+    expect(() => kubeconfigStack()).toThrow(/expense-tracker:image: "registry.test\/expense-tracker" must be an image reference "repository:tag\[@digest\]"/);
+    await mockStack('ci', { target: 'kubeconfig', environment: 'local', image, set: ['web.replicas=0'] });
+    expect(() => kubeconfigStack()).toThrow(/web\.replicas: must be at least 1/);
   });
 
-  it('program() dispatches by stack name and rejects unknown stacks', async () => {
-    await mockStack('staging', {});
-    await expect(program()).rejects.toThrow(/unknown stack "staging": this project defines local, ibm, ci/);
+  it('program() dispatches by the typed target, whatever the stack is called', async () => {
+    await mockStack('staging', { target: 'mars', environment: 'local' });
+    await expect(program()).rejects.toThrow(/expense-tracker:target: unknown target "mars"; one of minikube, iks, kubeconfig/);
+    await mockStack('staging', { environment: 'local' });
+    await expect(program()).rejects.toThrow(/expense-tracker:target: required/);
+    await mockStack('staging', { target: 'kubeconfig', image });
+    await expect(program()).rejects.toThrow(/expense-tracker:environment: required/);
+    const registered = await mockStack('staging', { target: 'kubeconfig', environment: 'ibm', image });
+    await settle(await program(), registered);
+    expect(registered.find((r) => r.type === 'kubernetes:apps/v1:Deployment' && r.name === 'expense-tracker/expense-web')!.inputs.spec.replicas).toBe(3);
   });
 });
 
-describe('stack local', () => {
+describe('target minikube (stack local)', () => {
   it('builds the registry on 127.0.0.1, pushes the image and deploys the local chart on minikube', async () => {
-    const registered = await mockStack('local', { environment: 'local', minikube: { context: 'minikube', start: true, cpus: 2, memoryMiB: 4096 }, image: 'ignored:2.0.0' });
-    const outputs = localStack();
+    const registered = await mockStack('local', { target: 'minikube', environment: 'local', minikube: { context: 'minikube', start: true, cpus: 2, memoryMiB: 4096 }, image: 'ignored:2.0.0' });
+    const outputs = minikubeStack();
     await settle(outputs, registered);
 
     const container = registered.find((r) => r.type === 'docker:index/container:Container')!;
@@ -213,27 +221,27 @@ describe('stack local', () => {
   });
 
   it('uses an already running minikube when start is false', async () => {
-    const registered = await mockStack('local', {});
-    await settle(localStack(), registered);
+    const registered = await mockStack('local', { target: 'minikube', environment: 'local' });
+    await settle(minikubeStack(), registered);
     expect(registered.some((r) => r.name === 'minikube-cluster')).toBe(false);
     expect(registered.find((r) => r.type === 'pulumi:providers:kubernetes')?.inputs.context).toBe('minikube');
   });
 
   it('names an invalid field of an object-valued key', async () => {
-    await mockStack('local', { registry: { port: 80 } });
-    expect(() => localStack()).toThrow(/expense-tracker:registry\.port: /);
+    await mockStack('local', { target: 'minikube', environment: 'local', registry: { port: 80 } });
+    expect(() => minikubeStack()).toThrow(/expense-tracker:registry\.port: /);
   });
 });
 
-describe('stack ibm', () => {
+describe('target iks (stack ibm)', () => {
   const ibm = {
     cluster: { name: 'expense', vpcId: 'r006-1', flavor: 'bx2.4x16', workerCount: 2, zones: [{ id: 'us-south-1', subnetId: '0717-1' }] },
     registry: { namespace: 'expense-ns', accountId: 'acc-1' },
   };
 
   it('creates IKS + ICR through dynamic providers, pushes to ICR and deploys the ibm chart on the cluster', async () => {
-    const registered = await mockStack('ibm', { ibm, ibmApiKey: 'ibm-key-secret', sendgridApiKey: 'SG.x', image: 'x:3.1.0' }, ['ibmApiKey', 'sendgridApiKey']);
-    const outputs = ibmStack();
+    const registered = await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm, ibmApiKey: 'ibm-key-secret', sendgridApiKey: 'SG.x', image: 'x:3.1.0' }, ['ibmApiKey', 'sendgridApiKey']);
+    const outputs = iksStack();
     await settle(outputs, registered);
 
     const iks = registered.find((r) => r.name === 'ibm-iks')!;
@@ -263,19 +271,19 @@ describe('stack ibm', () => {
   });
 
   it('brings your own cluster by kubeconfig: no IKS resource', async () => {
-    const registered = await mockStack('ibm', { ibm, ibmApiKey: 'k', sendgridApiKey: 'SG.x', kubeconfig: 'apiVersion: v1\nkind: Config\n' }, ['ibmApiKey', 'sendgridApiKey', 'kubeconfig']);
-    await settle(ibmStack(), registered);
+    const registered = await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm, ibmApiKey: 'k', sendgridApiKey: 'SG.x', kubeconfig: 'apiVersion: v1\nkind: Config\n' }, ['ibmApiKey', 'sendgridApiKey', 'kubeconfig']);
+    await settle(iksStack(), registered);
     expect(registered.some((r) => r.name === 'ibm-iks')).toBe(false);
     const provider = registered.find((r) => r.type === 'pulumi:providers:kubernetes')!;
     expect(isSecretValue(provider.inputs.kubeconfig)).toBe(true);
   });
 
   it('requires the API key and the SendGrid key, naming the config keys', async () => {
-    await mockStack('ibm', { ibm, sendgridApiKey: 'SG.x' }, ['sendgridApiKey']);
-    expect(() => ibmStack()).toThrow(/expense-tracker:ibmApiKey: required/);
-    await mockStack('ibm', { ibm, ibmApiKey: 'k' }, ['ibmApiKey']);
-    expect(() => ibmStack()).toThrow(/expense-tracker:sendgridApiKey: required/);
-    await mockStack('ibm', { ibm: { ...ibm, registry: { namespace: 'n' } }, ibmApiKey: 'k' }, ['ibmApiKey']);
-    expect(() => ibmStack()).toThrow(/expense-tracker:ibm\.registry\.accountId: /);
+    await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm, sendgridApiKey: 'SG.x' }, ['sendgridApiKey']);
+    expect(() => iksStack()).toThrow(/expense-tracker:ibmApiKey: required/);
+    await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm, ibmApiKey: 'k' }, ['ibmApiKey']);
+    expect(() => iksStack()).toThrow(/expense-tracker:sendgridApiKey: required/);
+    await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm: { ...ibm, registry: { namespace: 'n' } }, ibmApiKey: 'k' }, ['ibmApiKey']);
+    expect(() => iksStack()).toThrow(/expense-tracker:ibm\.registry\.accountId: /);
   });
 });

@@ -1,15 +1,17 @@
 /**
- * The Pulumi program of the `expense-tracker` project; chooses what to build by stack name
- * (`pulumi.getStack()`):
+ * The Pulumi program of the `expense-tracker` project. What it builds comes from the stack's typed
+ * settings, never from the stack's name: `expense-tracker:target` chooses where to deploy and
+ * `expense-tracker:environment` which environment of model/ to synthesize.
  *
- * - `local`: MinikubeTarget + LocalRegistry (build + push) + ExpenseTrackerDeployment(local);
- * - `ibm`:   IbmCloudCluster (IKS + ICR, or your cluster) + image pushed to ICR +
- *            ExpenseTrackerDeployment(ibm);
- * - `ci`:    ExpenseTrackerDeployment on the kubeconfig/context it is given, image from config.
+ * - `minikube`:   MinikubeTarget + LocalRegistry (build + push) + ExpenseTrackerDeployment;
+ * - `iks`:        IbmCloudCluster (IKS + ICR, or your cluster) + image pushed to ICR +
+ *                 ExpenseTrackerDeployment;
+ * - `kubeconfig`: ExpenseTrackerDeployment on the kubeconfig/context it is given, image from config.
  *
+ * The environment is loaded and synthesized once per run; the component deploys that synthesis.
  * Used by `stacks/index.ts` (the `main` of Pulumi.yaml, for the `pulumi` CLI) and by
  * `scripts/pulumi.ts` as an Automation API inline program.
- * @returns the stack outputs (`url`, `namespace`, `objectCount`, plus per-stack extras).
+ * @returns the stack outputs (`url`, `namespace`, `image`, `objectCount`, plus per-target extras).
  * @throws StackConfigError / ConfigError naming the config key or environment field.
  */
 import * as docker from '@pulumi/docker';
@@ -19,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/environment';
 import { formatImageReference } from '@expense-tracker/model/images';
+import { synthesize } from '../charts/synthesize.js';
 import { imageOverrides, parseImageSetting, PROJECT, readAppSecrets, readCommon, readKubeTarget, readObject, StackConfigError } from './config.js';
 import { ExpenseTrackerDeployment } from './expense-tracker-deployment.js';
 import { IbmCloudCluster } from './ibm-cloud-cluster.js';
@@ -26,9 +29,9 @@ import { IBM_DEFAULT_ENDPOINTS } from './ibm/ibm-api.js';
 import { LocalRegistry } from './local-registry.js';
 import { MinikubeTarget } from './minikube-target.js';
 
-/** Stack names this program knows. */
-export const STACKS = ['local', 'ibm', 'ci'] as const;
-export type StackName = (typeof STACKS)[number];
+/** Where a stack deploys (`expense-tracker:target`). */
+export const TARGETS = ['minikube', 'iks', 'kubeconfig'] as const;
+export type Target = (typeof TARGETS)[number];
 
 /** Stack outputs. */
 export type StackOutputs = Record<string, pulumi.Input<unknown>>;
@@ -46,7 +49,7 @@ function deployment(env: EnvironmentConfig, provider: k8s.Provider, config: pulu
   return new ExpenseTrackerDeployment(
     'expense-tracker',
     {
-      environment: env,
+      synthesis: synthesize(env),
       provider,
       postgresPassword: secrets.postgresPassword,
       redisPassword: secrets.redisPassword,
@@ -76,21 +79,23 @@ const registrySchema = z.strictObject({
   networks: z.array(z.string().min(1)).optional(),
 });
 
-/** `local`: minikube + loopback registry + the local environment. */
-export function localStack(config = new pulumi.Config()): StackOutputs {
-  const common = readCommon(config, 'local');
+/** `minikube`: minikube + loopback registry (the app image built and pushed there) + the environment. */
+export function minikubeStack(config = new pulumi.Config()): StackOutputs {
+  const common = readCommon(config);
   const minikube = readObject(config, 'minikube', minikubeSchema);
   const registryConfig = readObject(config, 'registry', registrySchema);
-  const base = loadEnvironment(common.environment, { set: common.set, ...(common.image ? { imageTag: parseImageSetting(common.image).tag } : {}) });
+  const tag = common.image ? parseImageSetting(common.image).tag : undefined;
+  // The node pulls from the registry's name on minikube's docker network.
+  const repository = LocalRegistry.networkRepositoryOf(registryConfig.containerName);
+  const env = loadEnvironment(common.environment, { set: [...common.set, `image.repository=${repository}`], ...(tag ? { imageTag: tag } : {}) });
   const sendgrid = sendgridKey(config, false);
 
   const target = new MinikubeTarget('minikube', { ...minikube, insecureRegistries: [`${registryConfig.containerName}:5000`] });
   const registry = new LocalRegistry(
     'registry',
-    { port: registryConfig.port, containerName: registryConfig.containerName, networks: registryConfig.networks ?? [minikube.context], imageTag: base.image.tag },
+    { port: registryConfig.port, containerName: registryConfig.containerName, networks: registryConfig.networks ?? [minikube.context], imageTag: env.image.tag },
     { dependsOn: target.cluster ? [target.cluster] : [] },
   );
-  const env = loadEnvironment(common.environment, { set: [...common.set, `image.repository=${registry.networkRepository}`], imageTag: base.image.tag });
   const app = deployment(env, target.provider, config, sendgrid, { dependsOn: [registry] });
   return outputs(app, env, { imageRef: registry.imageRef, kubeContext: target.context });
 }
@@ -111,9 +116,9 @@ const ibmSchema = z.strictObject({
   endpoints: z.strictObject({ iam: z.url().optional(), containers: z.url().optional(), registry: z.url().optional() }).optional(),
 });
 
-/** `ibm`: IKS (or your cluster) + ICR + the ibm environment. */
-export function ibmStack(config = new pulumi.Config()): StackOutputs {
-  const common = readCommon(config, 'ibm');
+/** `iks`: IBM Cloud Kubernetes Service (or your cluster) + IBM Container Registry + the environment. */
+export function iksStack(config = new pulumi.Config()): StackOutputs {
+  const common = readCommon(config);
   const ibm = readObject(config, 'ibm', ibmSchema);
   const apiKey = config.getSecret('ibmApiKey');
   if (!apiKey) throw new StackConfigError(`${PROJECT}:ibmApiKey: required (pulumi config set --secret ibmApiKey <IBM Cloud API key>)`);
@@ -147,10 +152,10 @@ export function ibmStack(config = new pulumi.Config()): StackOutputs {
   return outputs(app, env, { imageRef: image.repoDigest, clusterId: cluster.cluster?.clusterId ?? 'bring-your-own', ingressHostname: cluster.cluster?.ingressHostname ?? '' });
 }
 
-/** `ci`: deploy to whatever cluster the kubeconfig/context points at; image from config. */
-export function ciStack(config = new pulumi.Config()): StackOutputs {
-  const common = readCommon(config, 'local');
-  if (!common.image) throw new StackConfigError(`${PROJECT}:image: required for the ci stack ("repository:tag" the cluster can pull)`);
+/** `kubeconfig`: deploy to whatever cluster the kubeconfig/context points at; image from config. */
+export function kubeconfigStack(config = new pulumi.Config()): StackOutputs {
+  const common = readCommon(config);
+  if (!common.image) throw new StackConfigError(`${PROJECT}:image: required for target kubeconfig ("repository:tag" the cluster can pull)`);
   const ref = parseImageSetting(common.image);
   const env = loadEnvironment(common.environment, { set: [...common.set, ...imageOverrides(ref)], imageTag: ref.tag });
   const sendgrid = sendgridKey(config, false);
@@ -164,17 +169,17 @@ export function ciStack(config = new pulumi.Config()): StackOutputs {
   return outputs(app, env);
 }
 
-/** Runs the program for the current stack. @throws StackConfigError for unknown stacks. */
-export async function program(): Promise<StackOutputs> {
-  const stack = pulumi.getStack();
-  switch (stack) {
-    case 'local':
-      return localStack();
-    case 'ibm':
-      return ibmStack();
-    case 'ci':
-      return ciStack();
+/** Runs the program for the stack's `target`. @throws StackConfigError for a missing or unknown target. */
+export async function program(config = new pulumi.Config()): Promise<StackOutputs> {
+  const target = config.get('target');
+  switch (target) {
+    case 'minikube':
+      return minikubeStack(config);
+    case 'iks':
+      return iksStack(config);
+    case 'kubeconfig':
+      return kubeconfigStack(config);
     default:
-      throw new StackConfigError(`unknown stack "${stack}": this project defines ${STACKS.join(', ')}`);
+      throw new StackConfigError(`${PROJECT}:target: ${target === undefined ? 'required' : `unknown target "${target}"`}; one of ${TARGETS.join(', ')}`);
   }
 }

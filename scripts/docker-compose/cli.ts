@@ -20,7 +20,8 @@ import { execa } from 'execa';
 import { ConfigError, loadEnvironment } from '@expense-tracker/model/environment';
 import { acquireEngine, DOCKER_COMPOSE, dockerEnv, enginePaths } from '@expense-tracker/testkit/docker-engine/engine';
 import { REPO_ROOT, buildAppImage, ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
-import { COMPOSE_DIR, renderComposeFiles } from './render.js';
+import { COMPOSE_DIR } from '../../charts/docker-compose.js';
+import { renderEnvironment } from '../lib/outputs.js';
 import { ensureComposeSecrets } from './secrets.js';
 import { formatImageReference } from '@expense-tracker/model/images';
 
@@ -59,9 +60,12 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!existsSync(composeFile)) throw new Error(`${composeFile} does not exist: run \`npm run synth\` first`);
   };
   switch (command) {
-    case 'render':
-      process.stdout.write(renderComposeFiles(env).get(`${COMPOSE_DIR}/docker-compose.yml`)!);
+    case 'render': {
+      const file = renderEnvironment(env).files.get(`${COMPOSE_DIR}/docker-compose.yml`);
+      if (!file) throw new Error(`environment "${env.name}" has no compose topology (compose.enabled is false)`);
+      process.stdout.write(file);
       return 0;
+    }
     case 'secrets': {
       const r = ensureComposeSecrets(secretsDir);
       console.log(r.created.length ? `created ${r.created.join(', ')} in ${r.dir}` : `${r.dir}: all env files exist (kept)`);

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SECRET_ENV_FILES } from './render.js';
+import { SECRET_ENV_FILES } from '../../charts/docker-compose.js';
 
 const random = () => randomBytes(32).toString('base64url');
 

@@ -1,20 +1,16 @@
 /**
- * Everything `npm run synth` writes for one environment, as file name → content.
- * Kubernetes manifests come from the cdk8s chart; other renderers (HAProxy, compose) add
- * their files here so every output is derived from the same validated model.
+ * Everything `npm run synth` writes for one environment, as file name → content, read from the
+ * environment's one `Synthesis`: a YAML file per Kubernetes object, the HAProxy cfg the ConfigMap
+ * carries, and the compose topology. Nothing here renders a second time.
  */
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
+import { composeFiles } from '../../charts/docker-compose.js';
 import { toYaml } from '../../charts/manifest-yaml.js';
-import { manifestFileName, synthesizeEnvironment, type KubeObject } from '../../charts/synthesize.js';
+import { manifestFileName, synthesize, type Synthesis } from '../../charts/synthesize.js';
 import { formatFindings, validateManifests } from '../../charts/validate.js';
-import { renderHaproxyConfig } from '../../charts/haproxy-config.js';
-import { renderComposeFiles } from '../docker-compose/render.js';
 
-/** The rendered outputs of one environment. */
-export interface EnvironmentOutputs {
-  readonly environment: EnvironmentConfig;
-  /** Kubernetes objects in apply order. */
-  readonly objects: KubeObject[];
+/** The synthesis of one environment and the files it writes. */
+export interface EnvironmentOutputs extends Synthesis {
   /** Relative file path inside `dist/<env>/` → file content. */
   readonly files: Map<string, string>;
 }
@@ -27,27 +23,29 @@ export class ManifestValidationError extends Error {
   }
 }
 
-/**
- * Renders and validates every output of one environment, in memory.
- * @throws ManifestValidationError listing each finding (object, field, message).
- */
-export function renderEnvironment(environment: EnvironmentConfig): EnvironmentOutputs {
-  const objects = synthesizeEnvironment(environment);
-  const findings = validateManifests(objects);
-  if (findings.length > 0) throw new ManifestValidationError(environment.name, formatFindings(findings));
+/** Files of `dist/<env>/` for a synthesis. @throws ManifestValidationError when two objects map to one file */
+export function outputFiles(result: Synthesis): Map<string, string> {
   const files = new Map<string, string>();
-  for (const obj of objects) {
+  for (const obj of result.objects) {
     const name = manifestFileName(obj);
-    if (files.has(name)) throw new ManifestValidationError(environment.name, `two objects map to file ${name}`);
+    if (files.has(name)) throw new ManifestValidationError(result.environment.name, `two objects map to file ${name}`);
     files.set(name, toYaml(obj));
   }
-  // The cfg the HaproxyLoadBalancer's ConfigMap carries, as a plain file for review and `haproxy -c`
+  // The cfg the HAProxy ConfigMap carries, as a plain file for review and `haproxy -c`
   // (kubectl apply -f dist/<env> reads only .yaml/.yml/.json files, so it is not applied twice).
-  if (environment.haproxy.enabled) files.set('haproxy.cfg', renderHaproxyConfig(environment, { kind: 'kubernetes' }));
-  // The seeds' docker-compose topology, in a subdirectory so that `kubectl apply -f dist/<env>`
-  // (not recursive) never reads the compose file as a manifest.
-  if (environment.compose.enabled) {
-    for (const [name, content] of renderComposeFiles(environment)) files.set(name, content);
-  }
-  return { environment, objects, files };
+  if (result.haproxyConfig !== undefined) files.set('haproxy.cfg', result.haproxyConfig);
+  // In a subdirectory: `kubectl apply -f dist/<env>` (not recursive) never reads the compose file.
+  if (result.compose) for (const [name, content] of composeFiles(result.environment, result.compose)) files.set(name, content);
+  return files;
+}
+
+/**
+ * Synthesizes, validates and lays out every output of one environment, in memory.
+ * @throws ManifestValidationError listing each finding (object, field, message)
+ */
+export function renderEnvironment(environment: EnvironmentConfig): EnvironmentOutputs {
+  const result = synthesize(environment);
+  const findings = validateManifests(result.objects);
+  if (findings.length > 0) throw new ManifestValidationError(environment.name, formatFindings(findings));
+  return { ...result, files: outputFiles(result) };
 }

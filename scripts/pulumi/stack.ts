@@ -10,12 +10,13 @@ import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automa
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { program, STACKS } from '../../stacks/program.js';
+import { existsSync } from 'node:fs';
+import { program } from '../../stacks/program.js';
 import { locatePulumi, REPO_ROOT, type PulumiInstallation } from '@expense-tracker/testkit/pulumi-tools/tools';
 
 /** Options of {@link openStack}. */
 export interface OpenStackOptions {
-  /** Stack name: `local`, `ibm` or `ci`. */
+  /** Stack name, e.g. `local`, `ibm` or `ci`: a `Pulumi.<stack>.yaml` must exist in `workDir`. */
   stack: string;
   /** Directory holding Pulumi.yaml and Pulumi.<stack>.yaml. @default the repository root */
   workDir?: string;
@@ -42,8 +43,10 @@ export interface OpenedStack {
  * @throws Error for an unknown stack or a missing passphrase; PulumiNotFoundError without a CLI.
  */
 export async function openStack(options: OpenStackOptions): Promise<OpenedStack> {
-  if (!(STACKS as readonly string[]).includes(options.stack)) {
-    throw new Error(`--stack ${options.stack}: unknown stack; this project defines ${STACKS.join(', ')}`);
+  const workDir = options.workDir ?? REPO_ROOT;
+  // Any stack with a settings file works: the program reads its `target` and `environment`.
+  if (!/^[A-Za-z0-9_.-]+$/.test(options.stack) || !existsSync(join(workDir, `Pulumi.${options.stack}.yaml`))) {
+    throw new Error(`--stack ${options.stack}: no Pulumi.${options.stack}.yaml in ${workDir} (it sets expense-tracker:target and expense-tracker:environment)`);
   }
   const installation = options.installation ?? locatePulumi();
   const env: Record<string, string> = { ...options.env };
@@ -56,9 +59,9 @@ export async function openStack(options: OpenStackOptions): Promise<OpenedStack>
   if (backendUrl.startsWith('file://')) await mkdir(backendUrl.slice('file://'.length), { recursive: true });
   const pulumiCommand = await PulumiCommand.get({ root: installation.root ?? join(installation.binary, '..', '..'), skipVersionCheck: true });
   const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: options.stack, projectName: 'expense-tracker', program },
+    { stackName: options.stack, projectName: 'expense-tracker', program: () => program() },
     {
-      workDir: options.workDir ?? REPO_ROOT,
+      workDir,
       pulumiCommand,
       secretsProvider: 'passphrase',
       envVars: {

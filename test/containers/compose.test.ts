@@ -9,7 +9,7 @@ import { execa, type Result } from 'execa';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { DOCKER_COMPOSE, dockerEnv } from '@expense-tracker/testkit/docker-engine/engine';
 import { buildAppImage } from '@expense-tracker/testkit/docker-engine/images';
-import { COMPOSE_DIR, SERVICES } from '../../scripts/docker-compose/render.js';
+import { COMPOSE_DIR, SERVICES } from '../../charts/docker-compose.js';
 import { ensureComposeSecrets } from '../../scripts/docker-compose/secrets.js';
 import { freePort } from '@expense-tracker/testkit/process/ports';
 import { d, eventually, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';

@@ -18,24 +18,28 @@
  * `.secrets/` of the repository when `dist/` is at its root), created by
  * `npm run compose -- secrets` (scripts/docker-compose/secrets.ts).
  *
+ * `synthesize` builds the topology with the rest of the environment's outputs.
+ *
  * Variables read by docker-compose when the file is used (all optional):
  *   HAPROXY_PORT (default 8080), HAPROXY_STATS_PORT (default 8404): published on 127.0.0.1;
  *   EXPENSE_COMPOSE_SECRETS_DIR: directory of the env files;
  *   COMPOSE_BRIDGE_NAME (default `etkd-<env>`): Linux bridge of the project network (≤ 15 bytes).
  */
-import { App, Chart } from 'cdk8s';
 import { stringify } from 'yaml';
 import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, APP_GID, READY_PATH } from '@expense-tracker/model/app-contract';
 import { formatImageReference, HAPROXY_UID, REDIS_UID } from '@expense-tracker/model/images';
-import { AppConfigMap } from '../../charts/config-map.js';
+import type { AppConfigKey } from '@expense-tracker/model/app-contract';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
-import { HAPROXY } from '@expense-tracker/model/components';
-import { renderHaproxyConfig } from '../../charts/haproxy-config.js';
+import { HAPROXY, POSTGRES, REDIS } from '@expense-tracker/model/components';
+import { renderHaproxyConfig } from './haproxy-config.js';
 
 /** Directory of the compose files inside `dist/<env>/`. */
 export const COMPOSE_DIR = 'compose';
-/** Compose service names; they are also the DNS names containers use for each other. */
-export const SERVICES = { postgres: 'postgres', redis: 'redis', migrate: 'migrate', web: 'web', haproxy: 'haproxy' } as const;
+/**
+ * Compose service names; they are also the DNS names containers use for each other. PostgreSQL
+ * and Redis are named like their Kubernetes Services, so the app's settings are the same.
+ */
+export const SERVICES = { postgres: POSTGRES.name, redis: REDIS.name, migrate: 'migrate', web: 'web', haproxy: 'haproxy' } as const;
 /** Env files (in the secrets directory) and the variables each one must define. */
 export const SECRET_ENV_FILES = {
   'postgres.env': ['POSTGRES_PASSWORD'],
@@ -48,20 +52,12 @@ export function defaultSecretsDir(env: EnvironmentConfig): string {
   return `../../../.secrets/compose-${env.name}`;
 }
 
-/** The `expense-config` ConfigMap data of the chart, by environment variable name. */
-export function appConfigData(env: EnvironmentConfig): Record<string, string> {
-  const chart = new Chart(new App(), 'compose');
-  return { ...new AppConfigMap(chart, 'config', { environment: env, postgresHost: SERVICES.postgres, redisHost: SERVICES.redis }).data };
-}
-
-/**
- * haproxy.cfg for the compose topology: the Kubernetes target's cfg (listeners, routing, retries,
- * health checks) with `server-template` slots resolved from the compose service name `web`
- * through Docker's embedded DNS, so replicas that stop or come back are picked up without a reload.
- * @throws HaproxyConfigError when HAProxy is disabled for the environment.
- */
-export function renderComposeHaproxyConfig(env: EnvironmentConfig): string {
-  return renderHaproxyConfig(env, { kind: 'compose', service: SERVICES.web, composeFile: `dist/${env.name}/${COMPOSE_DIR}/docker-compose.yml` });
+/** The compose topology of an environment, as `synthesize` returns it. */
+export interface ComposeTopology {
+  /** The compose file (format 2.4) as an object. */
+  readonly file: Record<string, unknown>;
+  /** The `haproxy.cfg` the `haproxy` service mounts: the cluster's, with servers found through Docker's DNS. */
+  readonly haproxyConfig: string;
 }
 
 /** Container hardening shared by every long-running service (what the chart's securityContext does). */
@@ -73,14 +69,21 @@ const hardened = {
 };
 
 /**
- * The compose file (format 2.4) as an object.
- * @throws HaproxyConfigError when HAProxy is disabled for the environment.
+ * The compose topology of an environment.
+ * @param configData the app's settings (the chart's `expense-config` data)
+ * @throws Error when HAProxy is disabled for the environment (the schema rejects that with compose.enabled)
  */
-export function composeModel(env: EnvironmentConfig): Record<string, unknown> {
+export function composeTopology(env: EnvironmentConfig, configData: Readonly<Record<AppConfigKey, string>>): ComposeTopology {
   if (!env.haproxy.enabled) throw new Error(`environment "${env.name}": haproxy.enabled is false; the compose topology needs HAProxy`);
+  return {
+    file: composeFile(env, configData),
+    haproxyConfig: renderHaproxyConfig(env, { kind: 'compose', service: SERVICES.web, composeFile: `dist/${env.name}/${COMPOSE_DIR}/docker-compose.yml` }),
+  };
+}
+
+function composeFile(env: EnvironmentConfig, config: Readonly<Record<AppConfigKey, string>>): Record<string, unknown> {
   const secrets = `\${EXPENSE_COMPOSE_SECRETS_DIR:-${defaultSecretsDir(env)}}`;
   const image = formatImageReference(env.image);
-  const config = appConfigData(env);
   const appEnvironment = { ...config, PUBLIC_BASE_URL: `http://127.0.0.1:\${HAPROXY_PORT:-${HAPROXY.httpPort}}` };
   const appService = {
     image,
@@ -174,11 +177,8 @@ export function composeModel(env: EnvironmentConfig): Record<string, unknown> {
   };
 }
 
-/**
- * Files for `dist/<env>/`: `compose/docker-compose.yml` and `compose/haproxy.cfg` (deterministic).
- * @throws Error when HAProxy is disabled for the environment.
- */
-export function renderComposeFiles(env: EnvironmentConfig): Map<string, string> {
+/** Files for `dist/<env>/`: `compose/docker-compose.yml` and `compose/haproxy.cfg` (deterministic). */
+export function composeFiles(env: EnvironmentConfig, topology: ComposeTopology): Map<string, string> {
   const header = [
     `# docker-compose topology for environment "${env.name}" (web x ${env.web.replicas} behind HAProxy, PostgreSQL, Redis).`,
     '# Generated from the environment model (model/environments/): edit the model, not this file.',
@@ -187,7 +187,7 @@ export function renderComposeFiles(env: EnvironmentConfig): Map<string, string> 
     '',
   ].join('\n');
   return new Map([
-    [`${COMPOSE_DIR}/docker-compose.yml`, header + stringify(composeModel(env), { lineWidth: 0, version: '1.1', aliasDuplicateObjects: false })],
-    [`${COMPOSE_DIR}/haproxy.cfg`, renderComposeHaproxyConfig(env)],
+    [`${COMPOSE_DIR}/docker-compose.yml`, header + stringify(topology.file, { lineWidth: 0, version: '1.1', aliasDuplicateObjects: false })],
+    [`${COMPOSE_DIR}/haproxy.cfg`, topology.haproxyConfig],
   ]);
 }

@@ -2,20 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { APP_CONFIG_KEYS, APP_SECRET_ENV, APP_UID } from '@expense-tracker/model/app-contract';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { COMPOSE_DIR, SECRET_ENV_FILES, composeModel, renderComposeFiles } from './render.js';
+import { COMPOSE_DIR, SECRET_ENV_FILES, composeTopology } from './docker-compose.js';
+import { outputFiles } from '../scripts/lib/outputs.js';
+import { synthesize } from './synthesize.js';
 import { formatImageReference } from '@expense-tracker/model/images';
 
 type Service = Record<string, unknown> & { environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> };
 
 describe('compose renderer', () => {
   const env = loadEnvironment('local');
-  const files = renderComposeFiles(env);
+  const files = new Map([...outputFiles(synthesize(env))].filter(([name]) => name.startsWith(`${COMPOSE_DIR}/`)));
   const text = files.get(`${COMPOSE_DIR}/docker-compose.yml`)!;
   const model = parse(text, { version: '1.1' }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
 
   it('is deterministic and lives in a subdirectory kubectl apply -f dist/<env> does not read', () => {
     expect([...files.keys()]).toEqual([`${COMPOSE_DIR}/docker-compose.yml`, `${COMPOSE_DIR}/haproxy.cfg`]);
-    expect(renderComposeFiles(env)).toEqual(files);
+    expect(new Map([...outputFiles(synthesize(env))].filter(([name]) => name.startsWith(`${COMPOSE_DIR}/`)))).toEqual(files);
   });
 
   it('runs web x web.replicas from the model, hardened as the chart', () => {
@@ -53,7 +55,15 @@ describe('compose renderer', () => {
     expect(cfg).not.toContain('parse-resolv-conf');
   });
 
+  it("uses the chart's app settings and writes nothing for an environment without compose", () => {
+    const result = synthesize(env);
+    const web = model.services.web!;
+    expect(web.environment).toEqual({ ...result.configData, PUBLIC_BASE_URL: 'http://127.0.0.1:${HAPROXY_PORT:-8080}' });
+    expect([...outputFiles(synthesize(loadEnvironment('ibm'))).keys()].some((f) => f.startsWith(`${COMPOSE_DIR}/`))).toBe(false);
+  });
+
   it('refuses an environment without HAProxy', () => {
-    expect(() => composeModel(loadEnvironment('local', { set: ['haproxy.enabled=false'] }))).toThrow(/haproxy\.enabled/);
+    const off = loadEnvironment('ibm', { set: ['haproxy.enabled=false'] });
+    expect(() => composeTopology(off, synthesize(off).configData)).toThrow(/haproxy\.enabled is false/);
   });
 });

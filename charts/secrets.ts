@@ -1,0 +1,56 @@
+/**
+ * The Secrets the deployment expects, described once: names, keys and labels, and where each
+ * value comes from. The chart only references them (no secret value ever reaches a manifest);
+ * `npm run create-secrets` and the Pulumi component create them from this description, with
+ * values they generate or read from encrypted config.
+ */
+import { SECRETS } from '@expense-tracker/model/app-contract';
+import type { EnvironmentConfig } from '@expense-tracker/model/environment';
+import { instanceName, PART_OF } from '@expense-tracker/model/naming';
+
+/** The secret values a deployment needs; each creator fills them (random, config, environment). */
+export type SecretValueName = 'postgresPassword' | 'redisPassword' | 'sessionSecret' | 'sendgridApiKey';
+
+/** One key of a Secret: a value known from the environment, or a secret value supplied by the creator. */
+export type SecretKeySource = { readonly value: string } | { readonly secret: SecretValueName };
+
+/** One Secret the deployment expects. */
+export interface SecretSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Key → where its value comes from. */
+  readonly keys: Readonly<Record<string, SecretKeySource>>;
+}
+
+/** The Secrets of an environment (`SECRETS` in model/app-contract.ts). */
+export function secretSpecs(env: EnvironmentConfig): SecretSpec[] {
+  const meta = { namespace: env.namespace, labels: { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/instance': instanceName(env.name) } };
+  const p = SECRETS.postgres.keys;
+  const a = SECRETS.app.keys;
+  return [
+    {
+      name: SECRETS.postgres.name,
+      ...meta,
+      keys: { [p.username]: { value: env.postgres.username }, [p.password]: { secret: 'postgresPassword' }, [p.database]: { value: env.postgres.database } },
+    },
+    { name: SECRETS.redis.name, ...meta, keys: { [SECRETS.redis.keys.password]: { secret: 'redisPassword' } } },
+    { name: SECRETS.app.name, ...meta, keys: { [a.sessionSecret]: { secret: 'sessionSecret' }, [a.sendgridApiKey]: { secret: 'sendgridApiKey' } } },
+  ];
+}
+
+/**
+ * A Secret manifest (values in `stringData`) for a spec, with `values` for its secret keys.
+ * `T` is the value type: plain strings, or e.g. Pulumi Inputs.
+ */
+export function secretManifest<T>(spec: SecretSpec, values: Readonly<Record<SecretValueName, T>>) {
+  const stringData: Record<string, string | T> = {};
+  for (const [key, source] of Object.entries(spec.keys)) stringData[key] = 'value' in source ? source.value : values[source.secret];
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: spec.name, namespace: spec.namespace, labels: { ...spec.labels } },
+    type: 'Opaque',
+    stringData,
+  };
+}

@@ -1,0 +1,345 @@
+/**
+ * The workload base construct, in the spirit of cdk8s-plus `Workload`: what every component of
+ * the expense tracker shares, in one place.
+ *
+ * - identity: the recommended `app.kubernetes.io/*` labels on the workload and its pods, and a
+ *   selector of name + instance + component (never the version: selectors are immutable);
+ * - the "restricted" Pod Security Standard: non-root numeric UID/GID, no privilege escalation,
+ *   read-only root filesystem, every capability dropped, `seccompProfile: RuntimeDefault`
+ *   (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted), and no
+ *   service account token;
+ * - containers with the workload's pinned image, pull policy and resources; every long-running
+ *   container must declare a readiness and a liveness probe;
+ * - with more than one replica: soft (or required) pod anti-affinity on the node, and a
+ *   PodDisruptionBudget with `maxUnavailable: 1` so a drain evicts one pod at a time. With one
+ *   replica there is no budget: a budget that allows no eviction blocks every node drain
+ *   (https://kubernetes.io/docs/tasks/run-application/configure-pdb/#think-about-how-your-application-reacts-to-disruptions);
+ * - Services that target the containers' named ports (`exposeViaService`), and NetworkPolicies
+ *   that let another workload or a namespace in (`allowFrom`).
+ *
+ * Subclasses (Web, Postgres, Redis, HaproxyLoadBalancer) add only their specifics: containers,
+ * volumes, probes, Services.
+ */
+import { ApiObject, Duration, JsonPatch } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { formatImageReference, type ImageReference, unpinnedReason } from '@expense-tracker/model/images';
+import { type ComponentIdentity, DNS_LABEL, labelValue, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
+import type { ResourceSettings } from '@expense-tracker/model/environment-schema';
+import { allowIngress, type NetworkPeer } from './network-policy.js';
+import { PodDisruptionBudget } from './pod-disruption-budget.js';
+import { type PodIdentity, restrictedContainerSecurityContext, restrictedPodSecurityContext, RUNTIME_DEFAULT_SECCOMP } from './pod-security.js';
+import { containerResources } from './resources.js';
+
+/** A pinned image and how to pull it. */
+export interface WorkloadImage extends ImageReference {
+  /**
+   * `imagePullPolicy` of every container.
+   * @default 'IfNotPresent'
+   */
+  readonly pullPolicy?: 'IfNotPresent' | 'Always' | 'Never';
+}
+
+/** A container of the workload: everything but what the workload decides for all of them. */
+export type WorkloadContainerProps = Omit<kplus.ContainerProps, 'image' | 'imagePullPolicy' | 'resources' | 'securityContext'>;
+
+/** Deployment update strategies the components use. */
+export type WorkloadStrategy =
+  /** Replace pods one at a time, never below the desired count (maxSurge 1, maxUnavailable 0). */
+  | 'rolling-update'
+  /** Stop the old pod before starting the new one (a ReadWriteOnce volume is never mounted twice). */
+  | 'recreate';
+
+/** StatefulSet specifics. */
+export interface StatefulSetOptions {
+  /** Name of the headless Service created as the StatefulSet's `serviceName`. */
+  readonly serviceName: string;
+  /** Ports of the headless Service (named like the container ports they target). */
+  readonly ports: readonly { readonly name: string; readonly port: number }[];
+  /** PersistentVolumeClaim templates, mounted into the first container. */
+  readonly volumeClaims: readonly {
+    /** Claim template name (claims are `<name>-<statefulset>-<ordinal>`). */
+    readonly name: string;
+    readonly mountPath: string;
+    /** Size, bytes with a binary suffix (`20Gi`). */
+    readonly storage: string;
+    readonly storageClassName: string;
+  }[];
+}
+
+/** Props for `Workload`. */
+export interface WorkloadProps {
+  /** Deployment or StatefulSet. */
+  readonly kind: 'Deployment' | 'StatefulSet';
+  /** `metadata.name` of the workload (a DNS label). */
+  readonly name: string;
+  /** `app.kubernetes.io/name` and `/component` (model/components.ts). */
+  readonly identity: { readonly name: string; readonly component: string };
+  /**
+   * Short name in NetworkPolicy names (`allow-<peer>-to-<this>`).
+   * @default the workload name
+   */
+  readonly peerName?: string;
+  /**
+   * `app.kubernetes.io/instance`.
+   * @default 'expense-tracker'
+   */
+  readonly instance?: string;
+  /** Image of every container; its tag is the `app.kubernetes.io/version` label. */
+  readonly image: WorkloadImage;
+  /** Requests and limits of every container. */
+  readonly resources: ResourceSettings;
+  /** Numeric identity the pods run as. */
+  readonly podIdentity: PodIdentity;
+  /**
+   * Pods (1–100).
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
+   * Seconds between SIGTERM and SIGKILL.
+   * @default 30
+   */
+  readonly terminationGracePeriodSeconds?: number;
+  /**
+   * Deployment update strategy (Deployments only).
+   * @default 'rolling-update'
+   */
+  readonly strategy?: WorkloadStrategy;
+  /**
+   * How replicas spread over nodes when there is more than one: `preferred` (soft, never blocks
+   * scheduling) or `required` (one pod per node).
+   * @default 'preferred'
+   */
+  readonly antiAffinity?: 'preferred' | 'required';
+  /**
+   * Annotations on the pod template.
+   * @default {}
+   */
+  readonly podAnnotations?: Record<string, string>;
+  /** Required for a StatefulSet. */
+  readonly statefulSet?: StatefulSetOptions;
+}
+
+/** One port of a Service, targeting a named container port. */
+export interface ServicePortProps {
+  /** Name of the container port (and of the Service port). */
+  readonly name: string;
+  /** Port of the Service. */
+  readonly port: number;
+}
+
+/** Options of `exposeViaService`. */
+export interface ExposeViaServiceOptions {
+  /** `metadata.name` (a DNS label: the name clients resolve). */
+  readonly name: string;
+  readonly ports: readonly ServicePortProps[];
+  /**
+   * `ClusterIP` or `LoadBalancer`.
+   * @default kplus.ServiceType.CLUSTER_IP
+   */
+  readonly type?: kplus.ServiceType;
+}
+
+/** Options of `allowFrom`. */
+export interface AllowFromOptions {
+  /**
+   * Port allowed (number, or container port name).
+   * @default the first port of the first container
+   */
+  readonly port?: number | string;
+  /**
+   * `metadata.name` of the NetworkPolicy.
+   * @default `allow-<peer>-to-<this workload's peer name>`
+   */
+  readonly name?: string;
+}
+
+/**
+ * Base of every workload construct (see the module documentation).
+ * @throws Error naming the prop for a bad name, replica count or grace period, an unpinned image,
+ *   a StatefulSet without `statefulSet`, or a long-running container without probes
+ */
+export abstract class Workload extends Construct {
+  /** The cdk8s-plus Deployment or StatefulSet. */
+  readonly workload: kplus.Deployment | kplus.StatefulSet;
+  /** `metadata.name` of the workload. */
+  readonly name: string;
+  /** Short name in NetworkPolicy names. */
+  readonly peerName: string;
+  readonly identity: ComponentIdentity;
+  /** Labels that select the pods (name, instance, component). */
+  readonly selector: Record<string, string>;
+  /** The six recommended labels, on the workload, its pods and its Services. */
+  readonly labels: Record<string, string>;
+  readonly replicas: number;
+  /** The headless Service of a StatefulSet. */
+  readonly headlessService?: kplus.Service;
+  protected readonly image: string;
+  private readonly pullPolicy: kplus.ImagePullPolicy;
+  private readonly resources: kplus.ContainerResources;
+  private readonly podIdentity: PodIdentity;
+  private readonly pods: kplus.Pods;
+
+  protected constructor(scope: Construct, id: string, props: WorkloadProps) {
+    super(scope, id);
+    const fail = (field: string, message: string): never => {
+      throw new Error(`${this.constructor.name}: ${field}: ${message}`);
+    };
+    if (!DNS_LABEL.test(props.name)) fail('name', `must be a DNS label, got "${props.name}"`);
+    const replicas = props.replicas ?? 1;
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 100) fail('replicas', `must be an integer from 1 to 100, got ${replicas}`);
+    const grace = props.terminationGracePeriodSeconds ?? 30;
+    if (!Number.isInteger(grace) || grace < 0) fail('terminationGracePeriodSeconds', `must be a whole number of seconds, got ${grace}`);
+    const unpinned = unpinnedReason(props.image);
+    if (unpinned) fail('image', `"${formatImageReference(props.image)}" ${unpinned}: pin a tag or a digest`);
+    if (props.kind === 'StatefulSet' && !props.statefulSet) fail('statefulSet', 'is required for a StatefulSet');
+
+    this.name = props.name;
+    this.peerName = props.peerName ?? props.name;
+    this.replicas = replicas;
+    this.image = formatImageReference(props.image);
+    this.pullPolicy = (props.image.pullPolicy ?? 'IfNotPresent') as kplus.ImagePullPolicy;
+    this.resources = containerResources(props.resources);
+    this.podIdentity = props.podIdentity;
+    const version = props.image.tag || labelValue(props.image.digest ?? '').slice(-12);
+    this.identity = { ...props.identity, instance: props.instance ?? 'expense-tracker', version };
+    this.selector = selectorLabels(this.identity);
+    this.labels = recommendedLabels(this.identity);
+
+    const common = {
+      metadata: { name: props.name, labels: this.labels },
+      podMetadata: { labels: this.labels, ...(props.podAnnotations ? { annotations: props.podAnnotations } : {}) },
+      select: false,
+      replicas,
+      terminationGracePeriod: Duration.seconds(grace),
+      securityContext: restrictedPodSecurityContext(props.podIdentity),
+      automountServiceAccountToken: false,
+    };
+    if (props.kind === 'Deployment') {
+      const strategy =
+        props.strategy === 'recreate'
+          ? kplus.DeploymentStrategy.recreate()
+          : kplus.DeploymentStrategy.rollingUpdate({ maxSurge: kplus.PercentOrAbsolute.absolute(1), maxUnavailable: kplus.PercentOrAbsolute.absolute(0) });
+      this.workload = new kplus.Deployment(this, 'Deployment', {
+        ...common,
+        strategy,
+        ...(props.strategy === 'recreate' ? {} : { minReady: Duration.seconds(0), progressDeadline: Duration.seconds(600) }),
+      });
+    } else {
+      const sts = props.statefulSet!;
+      this.headlessService = new kplus.Service(this, 'HeadlessService', {
+        metadata: { name: sts.serviceName, labels: this.labels },
+        clusterIP: 'None',
+        ports: sts.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port })),
+      });
+      this.workload = new kplus.StatefulSet(this, 'StatefulSet', {
+        ...common,
+        service: this.headlessService,
+        podManagementPolicy: kplus.PodManagementPolicy.ORDERED_READY,
+      });
+      // The StatefulSet makes its Service select by its cdk8s address label; select by ours.
+      ApiObject.of(this.headlessService).addJsonPatch(JsonPatch.replace('/spec/selector', this.selector));
+      const claims = sts.volumeClaims.map((c) => ({
+        metadata: { name: c.name, labels: this.labels },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: c.storageClassName,
+          resources: { requests: { storage: k8s.Quantity.fromString(c.storage) } },
+        },
+      }));
+      // cdk8s-plus-27 has no API for volumeClaimTemplates or the claim retention policy. Claims are
+      // kept when the StatefulSet is deleted or scaled down
+      // (https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#persistentvolumeclaim-retention).
+      ApiObject.of(this.workload).addJsonPatch(
+        ...sts.volumeClaims.map((c) => JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: c.name, mountPath: c.mountPath })),
+        JsonPatch.add('/spec/volumeClaimTemplates', claims),
+        JsonPatch.add('/spec/persistentVolumeClaimRetentionPolicy', { whenDeleted: 'Retain', whenScaled: 'Retain' }),
+      );
+    }
+    this.workload.select(kplus.LabelSelector.of({ labels: this.selector }));
+    // cdk8s-plus-27 has no API for the pod's seccompProfile.
+    ApiObject.of(this.workload).addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', RUNTIME_DEFAULT_SECCOMP));
+
+    this.pods = kplus.Pods.select(this, 'Pods', { labels: this.selector });
+    if (replicas > 1) {
+      if (props.antiAffinity === 'required') this.workload.scheduling.separate(this.pods, { topology: kplus.Topology.HOSTNAME });
+      else this.workload.scheduling.separate(this.pods, { weight: 100, topology: kplus.Topology.HOSTNAME });
+      new PodDisruptionBudget(this, 'Budget', { name: props.name, selector: this.selector, labels: this.labels });
+    }
+  }
+
+  /**
+   * Adds a long-running container with the workload's image, pull policy, resources and
+   * restricted security context.
+   * @throws Error when it has no readiness or no liveness probe
+   */
+  protected addContainer(props: WorkloadContainerProps): kplus.Container {
+    if (!props.readiness || !props.liveness) {
+      throw new Error(`${this.constructor.name}: container ${props.name ?? '(unnamed)'}: needs a readiness and a liveness probe`);
+    }
+    return this.workload.addContainer(this.containerProps(props));
+  }
+
+  /** Adds an init container (runs to completion before the containers start), restricted like the others. */
+  protected addInitContainer(props: WorkloadContainerProps): kplus.Container {
+    return this.workload.addInitContainer(this.containerProps(props));
+  }
+
+  private containerProps(props: WorkloadContainerProps): kplus.ContainerProps {
+    return {
+      ...props,
+      image: this.image,
+      imagePullPolicy: this.pullPolicy,
+      resources: this.resources,
+      securityContext: restrictedContainerSecurityContext(this.podIdentity),
+    };
+  }
+
+  /**
+   * A Service over this workload's pods whose ports target the containers' named ports, so a
+   * container port change needs no Service change.
+   */
+  exposeViaService(id: string, options: ExposeViaServiceOptions): kplus.Service {
+    const service = new kplus.Service(this, id, {
+      metadata: { name: options.name, labels: this.labels },
+      type: options.type ?? kplus.ServiceType.CLUSTER_IP,
+      selector: this.pods,
+      ports: options.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port })),
+    });
+    // IntOrString, not a bare string: the L1 serializer reads `.value` of IntOrString fields.
+    ApiObject.of(service).addJsonPatch(
+      ...options.ports.map((p, i) => JsonPatch.replace(`/spec/ports/${i}/targetPort`, k8s.IntOrString.fromString(p.name))),
+    );
+    return service;
+  }
+
+  /**
+   * A headless Service (`clusterIP: None`) over this workload's pods: DNS answers one A record
+   * per ready pod (`publishNotReadyAddresses: false`), e.g. for HAProxy's `server-template`.
+   */
+  exposeViaHeadlessService(id: string, options: Omit<ExposeViaServiceOptions, 'type'>): k8s.KubeService {
+    return new k8s.KubeService(this, id, {
+      metadata: { name: options.name, labels: this.labels },
+      spec: {
+        clusterIp: 'None',
+        publishNotReadyAddresses: false,
+        selector: this.selector,
+        ports: options.ports.map((p) => ({ name: p.name, port: p.port, targetPort: k8s.IntOrString.fromString(p.name), protocol: 'TCP' })),
+      },
+    });
+  }
+
+  /**
+   * A NetworkPolicy `allow-<peer>-to-<this>` letting `peer` (a workload of this namespace, or
+   * pods of other namespaces, or anyone) connect to this workload's pods on one TCP port.
+   */
+  allowFrom(peer: Workload | NetworkPeer, options: AllowFromOptions = {}): k8s.KubeNetworkPolicy {
+    const from: NetworkPeer = peer instanceof Workload ? { name: peer.peerName, pods: peer.selector } : peer;
+    const port = options.port ?? this.workload.containers[0]?.ports[0]?.number;
+    if (port === undefined) throw new Error(`${this.constructor.name}: allowFrom: no port given and no container port declared`);
+    const name = options.name ?? `allow-${from.name}-to-${this.peerName}`;
+    return allowIngress(this, `Allow-${name}`, { name, to: this.selector, port, from });
+  }
+}
