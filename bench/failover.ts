@@ -98,11 +98,15 @@ async function main(): Promise<void> {
 
     const base = mkdtempSync(join(tmpdir(), 'basebackup-'));
     await execa('chown', ['postgres:', base]);
-    const baseline = await seconds(async () => {
-      const [cmd, args] = asPostgres(join(PG_BIN, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(leader.pgPort), '-U', REPLICATION_USER, '-D', join(base, 'data'), '-X', 'stream', '-c', 'fast'], { PGPASSWORD: 'loopback-replication' });
-      await execa(cmd, args);
-    });
-    rmSync(base, { recursive: true, force: true });
+    let baseline: number;
+    try {
+      baseline = await seconds(async () => {
+        const [cmd, args] = asPostgres(join(PG_BIN, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(leader.pgPort), '-U', REPLICATION_USER, '-D', join(base, 'data'), '-X', 'stream', '-c', 'fast'], { PGPASSWORD: 'loopback-replication' });
+        await execa(cmd, args);
+      });
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
     const backup = await seconds(() => ha.patroni.pgbackrest(leader, ['--type=full', 'backup']));
     const info = JSON.parse(await ha.patroni.pgbackrest(leader, ['--output=json', 'info']));
     const last = info[0].backup.at(-1);
