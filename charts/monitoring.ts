@@ -6,9 +6,9 @@ import { duration } from '../monitoring/promql.js';
 import { buildRuleGroups, type RuleGroup } from '../monitoring/rules.js';
 import type { MonitoringSettings } from '../monitoring/settings.js';
 import { EXPORTER_METRICS_PATH, EXPORTER_PORTS, JOBS, type MonitoredTopology } from '../monitoring/targets.js';
-import { EXPORTER_IMAGES } from '../monitoring/versions.js';
 import { APP_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from '@expense-tracker/model/app-contract';
 import { HAPROXY } from '@expense-tracker/model/components';
+import { formatImageReference, PINNED_IMAGES } from '@expense-tracker/model/images';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { loadBalancerSpec } from './haproxy-config.js';
 import type { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
@@ -162,7 +162,7 @@ export class Monitoring extends Construct {
 
     this.postgresExporter = new PrometheusExporter(this, 'PostgresExporter', {
       name: JOBS.postgres,
-      image: EXPORTER_IMAGES.postgres,
+      image: formatImageReference(PINNED_IMAGES.postgresExporter),
       port: EXPORTER_PORTS.postgres,
       uid: POSTGRES_EXPORTER_UID,
       instance,
@@ -180,7 +180,7 @@ export class Monitoring extends Construct {
     });
     this.redisExporter = new PrometheusExporter(this, 'RedisExporter', {
       name: JOBS.redis,
-      image: EXPORTER_IMAGES.redis,
+      image: formatImageReference(PINNED_IMAGES.redisExporter),
       port: EXPORTER_PORTS.redis,
       uid: REDIS_EXPORTER_UID,
       instance,

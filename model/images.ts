@@ -96,6 +96,14 @@ export const PINNED_IMAGES = {
   patroni: { repository: 'percona/percona-postgresql-operator', tag: '2.7.0-ppg15.13-postgres' },
   /** `kubectl` for the backup CronJobs (the Kubernetes project's image, the test cluster's minor). */
   kubectl: { repository: 'registry.k8s.io/kubectl', tag: 'v1.33.13' },
+  /**
+   * Prometheus exporters of the monitoring layer, at the versions Debian bookworm packages
+   * (`prometheus-postgres-exporter` 0.11.1, `prometheus-redis-exporter` 1.45.0), from which the
+   * tests run them and the stand-ins are built: the metric names the tests check are the ones
+   * these images expose. postgres_exporter runs as `nobody` (65534), redis_exporter as 59000.
+   */
+  postgresExporter: { repository: 'quay.io/prometheuscommunity/postgres-exporter', tag: 'v0.11.1' },
+  redisExporter: { repository: 'oliver006/redis_exporter', tag: 'v1.45.0' },
 } as const satisfies Record<string, ImageReference>;
 
 /**

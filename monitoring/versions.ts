@@ -19,14 +19,3 @@ export const IMPORTED_CRDS: readonly string[] = [
   'monitoring.coreos.com_servicemonitors.yaml',
 ];
 
-/**
- * Upstream exporter images for real deployments. Their versions equal Debian bookworm's
- * `prometheus-postgres-exporter` (0.11.1) and `prometheus-redis-exporter` (1.45.0), from which the
- * test stand-ins are built, so the metric names the tests scrape are the ones production exposes.
- */
-export const EXPORTER_IMAGES = {
-  /** https://github.com/prometheus-community/postgres_exporter (runs as `nobody`, UID 65534). */
-  postgres: 'quay.io/prometheuscommunity/postgres-exporter:v0.11.1',
-  /** https://github.com/oliver006/redis_exporter (runs as UID 59000). */
-  redis: 'oliver006/redis_exporter:v1.45.0',
-} as const;

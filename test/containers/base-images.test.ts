@@ -5,11 +5,15 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { App } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { formatImageReference, HAPROXY_UID, POSTGRES_UID, REDIS_UID } from '@expense-tracker/model/images';
 import { BASE_IMAGES, BUILD_KEY_LABEL, ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
 import { freePort } from '@expense-tracker/testkit/process/ports';
+import { ExpenseTrackerChart } from '../../charts/expense-tracker-chart.js';
+import { Monitoring } from '../../charts/monitoring.js';
+import { defaultMonitoringSettings } from '../../monitoring/settings.js';
 import { createNetwork, createVolume, d, eventually, exec, logsOf, runContainer, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';
 
 const local = loadEnvironment('local');
@@ -205,5 +209,90 @@ describe('haproxy', () => {
     expect(body).toBe('haproxy ok\n');
     expect((await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())).toContain('haproxy_process_');
     expect(await processUids(name)).toSatisfy((uids: number[]) => uids.length >= 2 && uids.every((u) => u === HAPROXY_UID));
+  });
+});
+
+describe('exporters', () => {
+  /** The exporter containers exactly as the chart's Deployments configure them (ibm, monitoring on). */
+  function chartExporters(): Record<string, { image: string; args: string[]; env: Record<string, string>; secretEnv: Record<string, string>; uid: number; credentialsDir?: string }> {
+    const env = loadEnvironment('ibm', { imageTag: '1.0.0' });
+    const app = new App();
+    const chart = new ExpenseTrackerChart(app, 'exporters', { environment: env });
+    new Monitoring(chart, 'Monitoring', { environment: env, settings: defaultMonitoringSettings('ibm'), web: chart.web, postgres: chart.postgres, redis: chart.redis, haproxy: chart.haproxy });
+    const out: ReturnType<typeof chartExporters> = {};
+    for (const o of chart.toJson() as any[]) {
+      if (o.kind !== 'Deployment' || !/-exporter$/.test(o.metadata.name)) continue;
+      const pod = o.spec.template.spec;
+      const c = pod.containers[0];
+      out[o.metadata.name] = {
+        image: c.image,
+        args: c.args ?? [],
+        env: Object.fromEntries((c.env ?? []).filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value])),
+        secretEnv: Object.fromEntries((c.env ?? []).filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => [e.name, e.valueFrom.secretKeyRef.key])),
+        uid: pod.securityContext.runAsUser,
+        credentialsDir: c.volumeMounts?.[0]?.mountPath,
+      };
+    }
+    return out;
+  }
+  const metrics = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+
+  it("postgres_exporter runs the chart's configuration as UID 65534 on a read-only root, credentials from files", async () => {
+    const x = chartExporters()['postgres-exporter'];
+    expect(BASE_IMAGES.map((b) => b.tag)).toContain(x.image);
+    // PostgreSQL under the chart's Service name, with the credentials the Secret holds.
+    const pgName = `etk-pgx-${engine.run}`;
+    await runContainer(engine, { name: pgName, image: POSTGRES, network: net, aliases: ['postgres'], env: { POSTGRES_USER: 'expense', POSTGRES_PASSWORD: 'exporter-secret', POSTGRES_DB: 'expenses' } });
+    await eventually('postgres ready', () => exec(pgName, ['pg_isready', '-h', '127.0.0.1', '-U', 'expense', '-d', 'expenses']).then((r) => r.exitCode === 0), 90, () => logsOf(pgName));
+    const creds = join(engine.scratch, 'pg-exporter-credentials');
+    mkdirSync(creds, { recursive: true });
+    writeFileSync(join(creds, 'username'), 'expense');
+    writeFileSync(join(creds, 'password'), 'exporter-secret');
+    const port = await freePort();
+    const name = `etk-pgexp-${engine.run}`;
+    await runContainer(engine, {
+      name,
+      image: x.image,
+      network: net,
+      env: x.env,
+      command: x.args,
+      publish: [[port, 9187]],
+      user: `${x.uid}:${x.uid}`,
+      readOnly: true,
+      capDropAll: true,
+      noNewPrivileges: true,
+      volumes: [`${creds}:${x.credentialsDir}:ro`],
+    });
+    await eventually('pg_up 1', async () => /^pg_up 1$/m.test(await metrics(port).catch(() => '')), 60, () => logsOf(name));
+    const text = await metrics(port);
+    expect(text).toMatch(/^pg_stat_database_xact_commit\{.*datname="expenses"/m);
+    // --disable-settings-metrics: no pg_settings_* series.
+    expect(text).not.toMatch(/^pg_settings_/m);
+    expect(await processUids(name)).toEqual([x.uid]);
+  });
+
+  it("redis_exporter runs the chart's configuration as UID 59000 on a read-only root", async () => {
+    const x = chartExporters()['redis-exporter'];
+    expect(BASE_IMAGES.map((b) => b.tag)).toContain(x.image);
+    expect(x.secretEnv).toEqual({ REDIS_PASSWORD: 'password' });
+    const redisName = `etk-redisx-${engine.run}`;
+    await runContainer(engine, { name: redisName, image: REDIS, network: net, aliases: ['redis'], command: ['redis-server', '--requirepass', 'exporter-secret', '--save', '', '--appendonly', 'no'] });
+    const port = await freePort();
+    const name = `etk-redisexp-${engine.run}`;
+    await runContainer(engine, {
+      name,
+      image: x.image,
+      network: net,
+      env: { ...x.env, REDIS_PASSWORD: 'exporter-secret' },
+      command: x.args,
+      publish: [[port, 9121]],
+      user: `${x.uid}:${x.uid}`,
+      readOnly: true,
+      capDropAll: true,
+      noNewPrivileges: true,
+    });
+    await eventually('redis_up 1', async () => /^redis_up 1$/m.test(await metrics(port).catch(() => '')), 60, () => logsOf(name));
+    expect(await metrics(port)).toMatch(/^redis_connected_clients \d+/m);
+    expect(await processUids(name)).toEqual([x.uid]);
   });
 });
