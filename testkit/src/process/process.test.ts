@@ -151,8 +151,10 @@ describe('supervised processes', () => {
   });
 
   it('SIGKILLs a process that ignores SIGTERM after the grace period', async () => {
-    const record = launchDetached({ name: 'stubborn', binary: '/bin/sh', args: ['-c', "trap '' TERM; while :; do sleep 0.05; done"], log: join(dir, 'stubborn.log') });
-    await waitUntil('shell running', () => isRunning(record), { timeoutMs: 2000, intervalMs: 10 });
+    const log = join(dir, 'stubborn.log');
+    const record = launchDetached({ name: 'stubborn', binary: '/bin/sh', args: ['-c', "trap '' TERM; echo trapped; while :; do sleep 0.05; done"], log });
+    // Running is not enough: a SIGTERM that lands before the shell has set its trap ends it at once.
+    await waitUntil('the shell to ignore SIGTERM', () => readFileSync(log, 'utf8').includes('trapped'), { timeoutMs: 5000, intervalMs: 10 });
     const started = Date.now();
     await stopProcesses([record], 300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
