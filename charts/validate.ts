@@ -10,6 +10,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { SECRETS } from '@expense-tracker/model/app-contract';
+import { parseImageReference, unpinnedReason } from '@expense-tracker/model/images';
 import { RUNTIME_LABELS_ANNOTATION } from '@expense-tracker/model/naming';
 import { customResourceModels } from './custom-resources.js';
 import { checkMonitoringObjects } from './validate-monitoring.js';
@@ -208,10 +209,16 @@ function checkPodTemplate(
         if (!c.livenessProbe) add(obj, `${path}.livenessProbe`, 'is required for a long-running container');
       }
       const image: string = c.image ?? '';
-      const tagPart = image.includes('@') ? 'digest' : image.slice(image.lastIndexOf('/') + 1).split(':')[1];
       if (!image) add(obj, `${path}.image`, 'is required');
-      else if (tagPart === undefined) add(obj, `${path}.image`, `"${image}" is untagged`);
-      else if (tagPart === 'latest') add(obj, `${path}.image`, `"${image}" uses the latest tag`);
+      else {
+        let problem: string | undefined;
+        try {
+          problem = unpinnedReason(parseImageReference(image));
+        } catch (error) {
+          problem = (error as Error).message.slice(image.length + 3);
+        }
+        if (problem) add(obj, `${path}.image`, `"${image}" ${problem}`);
+      }
       (c.env ?? []).forEach((e: any, j: number) => {
         const sk = e.valueFrom?.secretKeyRef;
         if (sk) checkRef(obj, `${path}.env[${j}](${e.name}).valueFrom.secretKeyRef`, 'Secret', sk.name, sk.key, secrets, add);

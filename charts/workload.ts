@@ -57,7 +57,7 @@ export interface StatefulSetOptions {
   readonly serviceName: string;
   /** Ports of the headless Service (named like the container ports they target). */
   readonly ports: readonly { readonly name: string; readonly port: number }[];
-  /** PersistentVolumeClaim templates, mounted into the first container. */
+  /** PersistentVolumeClaim templates, mounted into the first container (after the mounts it is added with). */
   readonly volumeClaims: readonly {
     /** Claim template name (claims are `<name>-<statefulset>-<ordinal>`). */
     readonly name: string;
@@ -181,6 +181,7 @@ export abstract class Workload extends Construct {
   private readonly resources: kplus.ContainerResources;
   private readonly podIdentity: PodIdentity;
   private readonly pods: kplus.Pods;
+  private readonly statefulSetOptions?: StatefulSetOptions;
 
   protected constructor(scope: Construct, id: string, props: WorkloadProps) {
     super(scope, id);
@@ -197,6 +198,7 @@ export abstract class Workload extends Construct {
     if (props.kind === 'StatefulSet' && !props.statefulSet) fail('statefulSet', 'is required for a StatefulSet');
 
     this.name = props.name;
+    this.statefulSetOptions = props.statefulSet;
     this.peerName = props.peerName ?? props.name;
     this.replicas = replicas;
     this.image = formatImageReference(props.image);
@@ -253,7 +255,6 @@ export abstract class Workload extends Construct {
       // kept when the StatefulSet is deleted or scaled down
       // (https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#persistentvolumeclaim-retention).
       ApiObject.of(this.workload).addJsonPatch(
-        ...sts.volumeClaims.map((c) => JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: c.name, mountPath: c.mountPath })),
         JsonPatch.add('/spec/volumeClaimTemplates', claims),
         JsonPatch.add('/spec/persistentVolumeClaimRetentionPolicy', { whenDeleted: 'Retain', whenScaled: 'Retain' }),
       );
@@ -279,7 +280,17 @@ export abstract class Workload extends Construct {
     if (!props.readiness || !props.liveness) {
       throw new Error(`${this.constructor.name}: container ${props.name ?? '(unnamed)'}: needs a readiness and a liveness probe`);
     }
-    return this.workload.addContainer(this.containerProps(props));
+    const container = this.workload.addContainer(this.containerProps(props));
+    const claims = this.statefulSetOptions?.volumeClaims ?? [];
+    if (this.workload.containers.length === 1 && claims.length > 0) {
+      // The claim templates' mounts (no cdk8s-plus API): appended to the first container's mounts.
+      const mounts = claims.map((c) => ({ name: c.name, mountPath: c.mountPath }));
+      const path = '/spec/template/spec/containers/0/volumeMounts';
+      ApiObject.of(this.workload).addJsonPatch(
+        ...(container.mounts.length > 0 ? mounts.map((m) => JsonPatch.add(`${path}/-`, m)) : [JsonPatch.add(path, mounts)]),
+      );
+    }
+    return container;
   }
 
   /** Adds an init container (runs to completion before the containers start), restricted like the others. */
@@ -340,6 +351,6 @@ export abstract class Workload extends Construct {
     const port = options.port ?? this.workload.containers[0]?.ports[0]?.number;
     if (port === undefined) throw new Error(`${this.constructor.name}: allowFrom: no port given and no container port declared`);
     const name = options.name ?? `allow-${from.name}-to-${this.peerName}`;
-    return allowIngress(this, `Allow-${name}`, { name, to: this.selector, port, from });
+    return allowIngress(this, name, { name, to: this.selector, port, from });
   }
 }

@@ -23,11 +23,11 @@ const seconds = (min: number, max: number) =>
 
 const cpuQuantity = z
   .string()
-  .regex(CPU_QUANTITY, 'must be a CPU quantity such as "250m" or "1"')
+  .regex(CPU_QUANTITY, { message: 'must be a CPU quantity such as "250m" or "1"', abort: true })
   .refine((cpu) => toMillicores(cpu) > 0, 'must be more than 0');
 const memoryQuantity = z
   .string()
-  .regex(MEMORY_QUANTITY, 'must be a memory quantity such as "128Mi" or "1Gi"')
+  .regex(MEMORY_QUANTITY, { message: 'must be a memory quantity such as "128Mi" or "1Gi"', abort: true })
   .refine((memory) => toBytes(memory) % MIB === 0, 'must be a whole number of MiB, e.g. "128Mi"');
 const storageQuantity = z.string().regex(STORAGE_QUANTITY, 'must be a storage quantity such as "1Gi" or "20Gi"');
 
