@@ -29,7 +29,7 @@ const SELF = fileURLToPath(import.meta.url);
 
 async function serve(): Promise<void> {
   const config = loadConfig();
-  const server = await startServer(config, { cache: process.argv.includes('--cache=on'), host: '127.0.0.1', drainDelayMs: 0 });
+  const server = await startServer(config, { cache: process.argv.includes('--cache=on'), drainDelayMs: 0 });
   process.once('SIGTERM', () => void server.shutdown('SIGTERM').then(() => process.exit(0)));
 }
 

@@ -13,11 +13,43 @@ export const APP_PORT = 8080;
 /** Name of the container port, used by Services as a named `targetPort`. */
 export const APP_PORT_NAME = 'http';
 
-/** Liveness endpoint: 200 while the process is alive (no dependency checks). */
+/**
+ * Port of the app's separate Prometheus listener (`METRICS_PORT`), named `metrics`. Only the
+ * cluster's scraper may reach it; HAProxy and the Ingress never route to it.
+ */
+export const APP_METRICS_PORT = 9464;
+export const APP_METRICS_PORT_NAME = 'metrics';
+
+/**
+ * Liveness endpoint (`GET`, app port): 200 while the process can answer at all. It checks no
+ * dependency, so an outage of PostgreSQL or Redis never gets pods restarted.
+ */
 export const HEALTH_PATH = '/healthz';
-/** Readiness endpoint: 200 when PostgreSQL and Redis answer and shutdown has not begun. */
+
+/**
+ * Readiness endpoint (`GET`, app port). The readiness contract:
+ * - {@link READY_STATUS} while the replica takes traffic, also while PostgreSQL or Redis is down:
+ *   dependencies are reported in the JSON body (`{status:'ready'|'degraded', postgres:'up'|'down',
+ *   redis:'up'|'down'}`) and the `app_dependency_up` metric, never by failing readiness. Redis is
+ *   only a cache; without PostgreSQL every replica alike answers its own 503 page with
+ *   `Retry-After` ({@link UNAVAILABLE_RETRY_AFTER_SECONDS}) and keeps serving the pages that need no
+ *   database, which taking replicas out of rotation would replace with the load balancer's error.
+ * - {@link DRAINING_STATUS} from the moment shutdown (SIGTERM) begins, so load balancers stop
+ *   sending before the listener closes.
+ * - It answers within {@link READY_CHECK_TIMEOUT_MS} plus a little: probe and check timeouts must
+ *   be longer.
+ * The kubelet's readiness probe and HAProxy's `option httpchk` both use this path and expect
+ * {@link READY_STATUS}; HAProxy retries idempotent requests that got a 503 on another server.
+ */
 export const READY_PATH = '/readyz';
-/** Prometheus metrics endpoint (prom-client text format). */
+export const READY_STATUS = 200;
+export const DRAINING_STATUS = 503;
+/** Milliseconds the readiness endpoint waits for each dependency check. */
+export const READY_CHECK_TIMEOUT_MS = 1_000;
+/** `Retry-After` seconds of the app's 503 answers while PostgreSQL is unreachable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/** Prometheus metrics endpoint (prom-client text format), on {@link APP_METRICS_PORT} only. */
 export const METRICS_PATH = '/metrics';
 
 /**
@@ -74,3 +106,21 @@ export const APP_SECRET_ENV = {
   SENDGRID_API_KEY: { secret: SECRETS.app.name, key: SECRETS.app.keys.sendgridApiKey },
 } as const;
 export type AppSecretEnv = keyof typeof APP_SECRET_ENV;
+
+/**
+ * For each secret variable, the variable naming a file to read it from instead (`<NAME>_FILE`,
+ * the convention of the official postgres/redis images), for Secrets mounted as volumes. The app
+ * refuses both being set.
+ */
+export const APP_SECRET_FILE_ENV = {
+  PGPASSWORD: 'PGPASSWORD_FILE',
+  REDIS_PASSWORD: 'REDIS_PASSWORD_FILE',
+  SESSION_SECRET: 'SESSION_SECRET_FILE',
+  SENDGRID_API_KEY: 'SENDGRID_API_KEY_FILE',
+} as const satisfies { [K in AppSecretEnv]: `${K}_FILE` };
+
+/**
+ * Listener settings with defaults, which a deployment may leave unset: `HOST` (address both
+ * listeners bind; all IPv4 interfaces, as a container needs) and `METRICS_PORT`.
+ */
+export const APP_LISTEN_ENV = { HOST: '0.0.0.0', METRICS_PORT: String(APP_METRICS_PORT) } as const;

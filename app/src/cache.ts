@@ -1,13 +1,19 @@
 /**
- * Short-TTL cache of dashboard aggregates in Redis: `summary:v1:<userId>:<YYYY-MM>` -> JSON
- * {@link MonthAggregates}. Writes delete the affected months' keys. Redis errors never fail a
+ * Short-TTL cache of dashboard figures in Redis: `summary:v1:<userId>:<YYYY-MM>` -> JSON
+ * {@link MonthAggregates} of a month, and `trend:v1:<userId>:<YYYY-MM>` -> monthly totals of the
+ * twelve months ending there. A write to month M deletes M's summary and the trends ending at
+ * M .. M+11 (every trend that includes M). Redis errors never fail a
  * request: reads fall back to PostgreSQL. A key whose invalidation failed (Redis down during a
  * write) is remembered: this process bypasses it until the delete succeeds (retried on the next
  * read) or the TTL has expired, so it never serves an aggregate older than its own write.
  */
 import type { Redis } from 'ioredis';
-import type { MonthAggregates } from './repo.js';
+import type { MonthAggregates, MonthlyTotal } from './repo.js';
 import type { Metrics } from './metrics.js';
+import { monthsEnding, addMonths } from './calendar.js';
+
+/** Months of the dashboard's month-over-month chart (a trend key covers this many). */
+export const TREND_MONTHS = 12;
 
 /** Seconds a cached aggregate lives. */
 const SUMMARY_TTL_SECONDS = 30;
@@ -23,13 +29,26 @@ export class SummaryCache {
     readonly enabled = true,
   ) {}
 
-  private key(userId: string, month: string) {
+  private summaryKey(userId: string, month: string) {
     return `summary:v1:${userId}:${month}`;
   }
 
-  /** Returns the cached aggregate or computes, stores and returns it. */
-  async get(userId: string, month: string, compute: () => Promise<MonthAggregates>): Promise<MonthAggregates> {
-    const key = this.key(userId, month);
+  private trendKey(userId: string, endMonth: string) {
+    return `trend:v1:${userId}:${endMonth}`;
+  }
+
+  /** A month's aggregates, cached or computed (and stored). */
+  aggregates(userId: string, month: string, compute: () => Promise<MonthAggregates>): Promise<MonthAggregates> {
+    return this.get(this.summaryKey(userId, month), compute);
+  }
+
+  /** Monthly totals of the {@link TREND_MONTHS} months ending with `endMonth`, cached or computed. */
+  trend(userId: string, endMonth: string, compute: () => Promise<MonthlyTotal[]>): Promise<MonthlyTotal[]> {
+    return this.get(this.trendKey(userId, endMonth), compute);
+  }
+
+  /** Returns the cached value or computes, stores and returns it. */
+  private async get<T>(key: string, compute: () => Promise<T>): Promise<T> {
     if (!this.enabled || this.redis.status !== 'ready' || !(await this.clearIfStale(key))) {
       this.metrics.cacheRequests.inc({ result: 'bypass' });
       return compute();
@@ -38,7 +57,7 @@ export class SummaryCache {
       const hit = await this.redis.get(key);
       if (hit) {
         this.metrics.cacheRequests.inc({ result: 'hit' });
-        return JSON.parse(hit) as MonthAggregates;
+        return JSON.parse(hit) as T;
       }
     } catch {
       this.metrics.cacheRequests.inc({ result: 'error' });
@@ -70,7 +89,10 @@ export class SummaryCache {
   /** Drops the cached aggregates of `months` (YYYY-MM) for a user, after a write. */
   async invalidate(userId: string, months: Iterable<string>): Promise<void> {
     if (!this.enabled) return;
-    const keys = [...new Set(months)].map((m) => this.key(userId, m));
+    const keys = [...new Set(months)].flatMap((m) => [
+      this.summaryKey(userId, m),
+      ...monthsEnding(addMonths(m, TREND_MONTHS - 1), TREND_MONTHS).map((end) => this.trendKey(userId, end)),
+    ]);
     try {
       if (this.redis.status !== 'ready') throw new Error('redis not ready');
       await this.redis.del(...keys);

@@ -13,8 +13,9 @@
  * variable, so a misconfigured pod fails fast instead of half-working.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
-import { APP_PORT } from '@expense-tracker/model/app-contract';
+import { APP_METRICS_PORT, APP_PORT, APP_SECRET_FILE_ENV, APP_LISTEN_ENV, type AppSecretEnv } from '@expense-tracker/model/app-contract';
 import { readImportEnv, type ImportConfig } from './imports/config.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -28,10 +29,15 @@ const optionalString = z
 const httpUrl = (what: string) =>
   z.url({ protocol: /^https?$/, error: `must be an http(s) URL (${what})` });
 
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+/** An IPv4 or IPv6 address or a DNS host name. */
+function isListenAddress(v: string): boolean {
+  return isIP(v) !== 0 || HOST_NAME.test(v);
+}
+
 /** Secret variables: each may come from `<NAME>_FILE` instead (a path, read at start). */
-export const SECRET_KEYS = ['PGPASSWORD', 'REDIS_PASSWORD', 'SESSION_SECRET', 'SENDGRID_API_KEY'] as const;
-type SecretKey = (typeof SECRET_KEYS)[number];
-const fileVar = (key: SecretKey) => `${key}_FILE` as const;
+export const SECRET_KEYS = Object.keys(APP_SECRET_FILE_ENV) as AppSecretEnv[];
+const fileVar = (key: AppSecretEnv) => APP_SECRET_FILE_ENV[key];
 
 /**
  * The raw environment schema: exactly the variables the app reads. Keys are env names.
@@ -40,6 +46,10 @@ const fileVar = (key: SecretKey) => `${key}_FILE` as const;
 export const envSchema = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
   PORT: z.coerce.number().int().min(1).max(65535).default(APP_PORT),
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(APP_METRICS_PORT),
+  HOST: optionalString.pipe(
+    z.union([z.undefined(), z.string().refine(isListenAddress, 'must be an IP address or host name to listen on (0.0.0.0, ::, 127.0.0.1)')]),
+  ),
   DATABASE_URL: optionalString.pipe(
     z.union([z.undefined(), z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')]),
   ),
@@ -79,8 +89,12 @@ export class ConfigError extends Error {
 /** Validated, typed configuration. */
 export interface Config {
   nodeEnv: 'production' | 'development' | 'test';
+  /** Address the HTTP listeners bind (default 0.0.0.0: all IPv4 interfaces, as a container needs). */
+  host: string;
   /** TCP port the HTTP server listens on. */
   port: number;
+  /** TCP port of the separate `/metrics` listener. */
+  metricsPort: number;
   /** node-postgres connection settings (host/port/database/user/password or a connection string). */
   postgres: { connectionString?: string; host?: string; port?: number; database?: string; user?: string; password?: string };
   redis: { url: string; password?: string };
@@ -144,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(issues);
   }
   const e = parsed.data;
+  if (e.METRICS_PORT === e.PORT) issues.push(`METRICS_PORT: must differ from PORT (${e.PORT}): /metrics has its own listener`);
   if (!e.DATABASE_URL) {
     for (const key of ['PGHOST', 'PGDATABASE', 'PGUSER'] as const) {
       if (!e[key]) issues.push(`${key}: is required when DATABASE_URL is not set`);
@@ -154,7 +169,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (issues.length > 0 || !imports.config) throw new ConfigError(issues);
   return {
     nodeEnv: e.NODE_ENV,
+    host: e.HOST ?? APP_LISTEN_ENV.HOST,
     port: e.PORT,
+    metricsPort: e.METRICS_PORT,
     postgres: e.DATABASE_URL
       ? { connectionString: e.DATABASE_URL, ...(e.PGPASSWORD ? { password: e.PGPASSWORD } : {}) }
       : { host: e.PGHOST, port: e.PGPORT ?? 5432, database: e.PGDATABASE, user: e.PGUSER, password: e.PGPASSWORD },

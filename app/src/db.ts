@@ -16,9 +16,15 @@ const MIGRATIONS_TABLE = 'pgmigrations';
 /**
  * Creates the connection pool. `max` connections (default 10); queries time out after
  * `statementTimeoutMs` milliseconds (default 10 000) so a stuck database cannot pin requests forever.
+ * Errors of idle clients (the server restarted or went away) go to `onIdleError` instead of
+ * crashing the process; the pool replaces those clients on the next query, so the app recovers by
+ * itself when PostgreSQL returns.
  */
-export function createPool(cfg: Config['postgres'], opts: { max?: number; statementTimeoutMs?: number } = {}): pg.Pool {
-  return new pg.Pool({
+export function createPool(
+  cfg: Config['postgres'],
+  opts: { max?: number; statementTimeoutMs?: number; onIdleError?: (err: Error) => void } = {},
+): pg.Pool {
+  const pool = new pg.Pool({
     ...cfg,
     max: opts.max ?? 10,
     connectionTimeoutMillis: 5_000,
@@ -26,6 +32,56 @@ export function createPool(cfg: Config['postgres'], opts: { max?: number; statem
     statement_timeout: opts.statementTimeoutMs ?? 10_000,
     application_name: 'expense-tracker',
   });
+  pool.on('error', opts.onIdleError ?? (() => undefined));
+  return pool;
+}
+
+/**
+ * Runs `fn` in a transaction on one pool client: COMMIT when it resolves, ROLLBACK when it throws
+ * (the error is rethrown). A client whose connection failed is discarded, not returned to the pool.
+ */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** The database could not be reached or refused work for a transient reason; answered 503. */
+export class DatabaseUnavailableError extends Error {
+  readonly statusCode = 503;
+  constructor(cause?: unknown) {
+    super('The database is unreachable at the moment. Nothing was changed; please try again in a few seconds.', { cause });
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+/**
+ * SQLSTATEs meaning "not now" rather than "bad request" (PostgreSQL appendix A): class 08
+ * connection exceptions, 57P01-57P03 shutdown/starting, 53300 too many connections, 57014 statement
+ * timeout, 25006 read-only transaction (a write reaching a standby during a failover).
+ */
+const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014', '25006']);
+const CLIENT_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly/;
+
+/** True when `err` (from pg or the socket under it) means PostgreSQL is unavailable, not that the query was wrong. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof DatabaseUnavailableError) return true;
+  if (!(err instanceof Error)) return false;
+  const e = err as Error & { code?: string; errors?: unknown[] };
+  if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || e.code.startsWith('08') || TRANSIENT_SQLSTATES.has(e.code))) return true;
+  if (Array.isArray(e.errors) && e.errors.some(isDatabaseUnavailable)) return true; // AggregateError of a dual-stack connect
+  return CLIENT_MESSAGES.test(e.message);
 }
 
 /**

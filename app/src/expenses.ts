@@ -4,11 +4,12 @@
  * two front ends cannot diverge on those side effects.
  */
 import type pg from 'pg';
-import type { SummaryCache } from './cache.js';
+import { TREND_MONTHS, type SummaryCache } from './cache.js';
+import { addMonths, monthsEnding } from './calendar.js';
 import type { BudgetAlerts } from './alerts.js';
 import * as repo from './repo.js';
 import type { Expense, MonthAggregates, Settings } from './repo.js';
-import { currentMonth, type ExpenseInput, type ExpensePatch } from './validation.js';
+import type { ExpenseInput, ExpensePatch } from './validation.js';
 
 export class ExpenseService {
   constructor(
@@ -39,14 +40,13 @@ export class ExpenseService {
 
   /**
    * After a bulk import added expenses in `months` (YYYY-MM): drops them from the cache and checks
-   * the budget of the running month and the previous one (an imported history is not news).
+   * the budget alerts (only the running month, and the previous one in its first days, may alert:
+   * an imported history is not news).
    */
-  async afterImport(userId: string, months: string[], now: Date = new Date()): Promise<void> {
+  async afterImport(userId: string, months: string[]): Promise<void> {
     await this.cache.invalidate(userId, months);
-    const current = currentMonth(now);
-    const previous = currentMonth(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)));
-    const recent = months.filter((m) => m === current || m === previous);
-    if (recent.length > 0) await this.alerts.check(userId, recent);
+    // check() keeps only the months that may alert (the user's current one, the previous in its first days).
+    await this.alerts.check(userId, months);
   }
 
   /** Deletes one expense; false when it does not exist for this user. */
@@ -60,9 +60,18 @@ export class ExpenseService {
   /** The month's aggregates (through the cache) and the user's budget settings. */
   async summary(userId: string, month: string): Promise<{ aggregates: MonthAggregates; settings: Settings }> {
     const [aggregates, settings] = await Promise.all([
-      this.cache.get(userId, month, () => repo.monthAggregates(this.pool, userId, month)),
+      this.cache.aggregates(userId, month, () => repo.monthAggregates(this.pool, userId, month)),
       repo.getSettings(this.pool, userId),
     ]);
     return { aggregates, settings };
+  }
+
+  /** Totals in `currency` of the twelve months ending with `month`, oldest first (zero-filled). */
+  async lastMonths(userId: string, month: string, currency: string): Promise<{ month: string; totalCents: number }[]> {
+    const totals = await this.cache.trend(userId, month, () =>
+      repo.monthlyTotals(this.pool, userId, addMonths(month, 1 - TREND_MONTHS), month),
+    );
+    const inCurrency = new Map(totals.filter((t) => t.currency === currency).map((t) => [t.month, t.totalCents]));
+    return monthsEnding(month, TREND_MONTHS).map((m) => ({ month: m, totalCents: inCurrency.get(m) ?? 0 }));
   }
 }

@@ -4,20 +4,30 @@
  *   route pattern (`/api/expenses/:id`), never the raw URL, to bound cardinality.
  * - `pg_pool_connections{state}`: total / idle / waiting clients of the pg Pool.
  * - `summary_cache_requests_total{result}`: hit / miss / bypass / error.
- * - `budget_alerts_total{result}`: sent / failed.
+ * - `mail_messages_total{kind,result}`: outbox messages by kind (budget_alert, verify_email,
+ *   password_reset, account_exists) and result (sent, failed, suppressed by the daily cap, expired).
+ * - `budget_alerts_total{result}`: sent / failed: the budget_alert subset of the above, kept for
+ *   alert rules written against it.
+ * - `app_dependency_up{dependency}`: 1 when PostgreSQL / Redis answered the last check, else 0.
+ * - `login_attempts_total{result}`: success / failure / throttled.
+ * - `throttled_requests_total{limiter}`: requests refused (429) by each rate limiter.
  * - default Node.js process metrics (`process_*`, `nodejs_*`).
  */
 import client from 'prom-client';
 import type pg from 'pg';
+import type { Dependencies } from './dependencies.js';
 
 export interface Metrics {
   registry: client.Registry;
   httpDuration: client.Histogram<'method' | 'route' | 'status_code'>;
   cacheRequests: client.Counter<'result'>;
-  alerts: client.Counter<'result'>;
+  /** Counts one outbox message outcome (both counters below). */
+  mail: { inc(labels: { kind: string; result: 'sent' | 'failed' | 'suppressed' | 'expired' }): void };
+  logins: client.Counter<'result'>;
+  throttled: client.Counter<'limiter'>;
 }
 
-export function createMetrics(pool: pg.Pool): Metrics {
+export function createMetrics(pool: pg.Pool, dependencies: Dependencies): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   const httpDuration = new client.Histogram({
@@ -44,11 +54,45 @@ export function createMetrics(pool: pg.Pool): Metrics {
     labelNames: ['result'] as const,
     registers: [registry],
   });
-  const alerts = new client.Counter({
+  const budgetAlerts = new client.Counter({
     name: 'budget_alerts_total',
-    help: 'Budget alert email attempts by result (sent, failed)',
+    help: 'Budget alert email attempts by result (sent, failed); the budget_alert subset of mail_messages_total',
     labelNames: ['result'] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, cacheRequests, alerts };
+  const messages = new client.Counter({
+    name: 'mail_messages_total',
+    help: 'Outbox email messages by kind and result (sent, failed, suppressed, expired)',
+    labelNames: ['kind', 'result'] as const,
+    registers: [registry],
+  });
+  // One call site for both counters, so the subset cannot drift from the total.
+  const mail: Metrics['mail'] = {
+    inc(labels) {
+      messages.inc(labels);
+      if (labels.kind === 'budget_alert' && (labels.result === 'sent' || labels.result === 'failed')) budgetAlerts.inc({ result: labels.result });
+    },
+  };
+  new client.Gauge({
+    name: 'app_dependency_up',
+    help: 'Whether a dependency answered its check (1) or not (0): postgres, redis',
+    labelNames: ['dependency'] as const,
+    registers: [registry],
+    async collect() {
+      for (const [name, state] of Object.entries(await dependencies.check())) this.set({ dependency: name }, state === 'up' ? 1 : 0);
+    },
+  });
+  const logins = new client.Counter({
+    name: 'login_attempts_total',
+    help: 'Login form submissions by result (success, failure, throttled)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const throttled = new client.Counter({
+    name: 'throttled_requests_total',
+    help: 'Requests refused with 429 by rate limiter',
+    labelNames: ['limiter'] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, cacheRequests, mail, logins, throttled };
 }

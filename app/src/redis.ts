@@ -1,7 +1,8 @@
 /**
  * The Redis client (ioredis). Configured to fail fast instead of queueing while Redis is down:
  * `enableOfflineQueue: false` makes a command fail at once when the connection is not up, and
- * `commandTimeout` bounds a hung server, so callers can fall back (uncached reads, a 503 on login).
+ * `commandTimeout` bounds a hung server, so callers fall back at once (uncached reads, in-memory
+ * throttling).
  * ioredis keeps reconnecting in the background (`retryStrategy`), so the app recovers by itself.
  */
 import { Redis } from 'ioredis';
@@ -27,7 +28,7 @@ export function createRedis(cfg: Config['redis'], log: Logger): Redis {
   });
   redis.on('error', (err: Error) => {
     // Logged once per outage, not once per reconnect attempt.
-    if (up) log.warn({ err: err.message }, 'redis unavailable; serving without cache, new logins refused');
+    if (up) log.warn({ err: err.message }, 'redis unavailable; serving without the cache, throttling per replica');
     up = false;
   });
   redis.on('end', () => {

@@ -11,6 +11,10 @@ export interface User {
   id: string;
   email: string;
   isAdmin: boolean;
+  /** The account email has been confirmed through an emailed link. */
+  emailVerified: boolean;
+  /** IANA time zone the user's "today" and "this month" follow. */
+  timeZone: string;
 }
 
 export interface Expense {
@@ -29,6 +33,16 @@ export interface Settings {
   monthlyLimitCents: number | null;
   currency: string;
   alertEmail: string | null;
+  /** The alert email has been confirmed through an emailed link (false when there is none). */
+  alertEmailVerified: boolean;
+}
+
+/** One page of a longer list: `page` is 1-based; `total` counts every row of the list. */
+export interface Page<T> {
+  items: T[];
+  page: number;
+  limit: number;
+  total: number;
 }
 
 /** Per-currency aggregates of one user's month (what the dashboard cache stores). */
@@ -40,6 +54,20 @@ export interface MonthAggregates {
 }
 
 type Queryable = pg.Pool | pg.PoolClient;
+
+/** Columns of `users` that make a {@link User} (see {@link toUser}). */
+export const USER_COLUMNS = ['id', 'email', 'is_admin', 'email_verified_at', 'time_zone'] as const;
+
+export function toUser(r: Record<string, unknown>): User {
+  return {
+    id: r.id as string,
+    email: r.email as string,
+    isAdmin: r.is_admin as boolean,
+    emailVerified: r.email_verified_at !== null,
+    timeZone: r.time_zone as string,
+  };
+}
+const USER_SELECT = USER_COLUMNS.join(', ');
 
 const EXPENSE_COLUMNS = `id, amount_cents::float8 AS amount_cents, currency, category, description,
   to_char(spent_on, 'YYYY-MM-DD') AS date, created_at, updated_at`;
@@ -64,57 +92,71 @@ export function isUuid(id: string): boolean {
 }
 
 /**
- * Inserts a user. Admin when the email equals `adminEmail` or has an admin grant.
- * Returns `null` when the email is already registered.
+ * Inserts a user (never an administrator: the admin role needs a verified email, see
+ * `accounts.ts`). Returns `null` when the email is already registered.
  */
-export async function createUser(db: Queryable, email: string, passwordHash: string, adminEmail?: string): Promise<User | null> {
+export async function createUser(db: Queryable, email: string, passwordHash: string, timeZone: string): Promise<User | null> {
   const res = await db.query(
-    `INSERT INTO users (email, password_hash, is_admin)
-     VALUES ($1, $2, COALESCE($1 = $3, false) OR EXISTS (SELECT 1 FROM admin_grants WHERE email = $1))
-     ON CONFLICT (email) DO NOTHING
-     RETURNING id, email, is_admin`,
-    [email, passwordHash, adminEmail ?? null],
+    `INSERT INTO users (email, password_hash, time_zone) VALUES ($1, $2, $3)
+     ON CONFLICT (email) DO NOTHING RETURNING ${USER_SELECT}`,
+    [email, passwordHash, timeZone],
   );
-  const r = res.rows[0];
-  return r ? { id: r.id, email: r.email, isAdmin: r.is_admin } : null;
+  return res.rows[0] ? toUser(res.rows[0]) : null;
 }
 
 export async function findUserByEmail(db: Queryable, email: string): Promise<(User & { passwordHash: string }) | null> {
-  const res = await db.query('SELECT id, email, is_admin, password_hash FROM users WHERE email = $1', [email]);
+  const res = await db.query(`SELECT ${USER_SELECT}, password_hash FROM users WHERE email = $1`, [email]);
   const r = res.rows[0];
-  return r ? { id: r.id, email: r.email, isAdmin: r.is_admin, passwordHash: r.password_hash } : null;
+  return r ? { ...toUser(r), passwordHash: r.password_hash } : null;
 }
 
-export async function findUserById(db: Queryable, id: string): Promise<User | null> {
-  const res = await db.query('SELECT id, email, is_admin FROM users WHERE id = $1', [id]);
+export async function findUserById(db: Queryable, id: string): Promise<(User & { passwordHash: string }) | null> {
+  const res = await db.query(`SELECT ${USER_SELECT}, password_hash FROM users WHERE id = $1`, [id]);
   const r = res.rows[0];
-  return r ? { id: r.id, email: r.email, isAdmin: r.is_admin } : null;
+  return r ? { ...toUser(r), passwordHash: r.password_hash } : null;
 }
 
 /**
- * Grants admin to `email`: records the grant (so a later registration is admin) and promotes an
- * existing account. Returns whether an existing account was promoted.
+ * Grants admin to `email`: records the grant (applied when the address is verified) and promotes
+ * an existing account whose email is already verified. Returns whether an account was promoted.
  */
 export async function grantAdmin(db: Queryable, email: string): Promise<boolean> {
   await db.query('INSERT INTO admin_grants (email) VALUES ($1) ON CONFLICT DO NOTHING', [email]);
-  const res = await db.query('UPDATE users SET is_admin = true WHERE email = $1', [email]);
+  const res = await db.query('UPDATE users SET is_admin = true WHERE email = $1 AND email_verified_at IS NOT NULL', [email]);
   return (res.rowCount ?? 0) > 0;
 }
 
-export async function listCustomers(
-  db: Queryable,
-): Promise<{ email: string; isAdmin: boolean; createdAt: string; expenseCount: number }[]> {
-  const res = await db.query(
-    `SELECT u.email, u.is_admin, u.created_at, count(e.id)::int AS expense_count
-       FROM users u LEFT JOIN expenses e ON e.user_id = u.id
-      GROUP BY u.id ORDER BY u.created_at, u.email`,
-  );
-  return res.rows.map((r) => ({
+export async function setTimeZone(db: Queryable, userId: string, timeZone: string): Promise<void> {
+  await db.query('UPDATE users SET time_zone = $2 WHERE id = $1', [userId, timeZone]);
+}
+
+export interface Customer {
+  email: string;
+  isAdmin: boolean;
+  emailVerified: boolean;
+  createdAt: Date;
+  expenseCount: number;
+}
+
+/** One page of every account, oldest first, with expense counts. */
+export async function listCustomers(db: Queryable, page: number, limit: number): Promise<Page<Customer>> {
+  const [rows, count] = await Promise.all([
+    db.query(
+      `SELECT u.email, u.is_admin, u.email_verified_at, u.created_at,
+              (SELECT count(*)::int FROM expenses e WHERE e.user_id = u.id) AS expense_count
+         FROM users u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2`,
+      [limit, (page - 1) * limit],
+    ),
+    db.query('SELECT count(*)::int AS n FROM users'),
+  ]);
+  const items = rows.rows.map((r) => ({
     email: r.email,
     isAdmin: r.is_admin,
-    createdAt: (r.created_at as Date).toISOString(),
+    emailVerified: r.email_verified_at !== null,
+    createdAt: r.created_at as Date,
     expenseCount: r.expense_count,
   }));
+  return { items, page, limit, total: count.rows[0].n };
 }
 
 export async function insertExpense(db: Queryable, userId: string, e: ExpenseInput): Promise<Expense> {
@@ -169,23 +211,86 @@ export async function deleteExpense(db: Queryable, userId: string, id: string): 
   return res.rows[0]?.date ?? null;
 }
 
-/** The user's expenses, newest first; within `month` (YYYY-MM) when given. At most `limit` rows. */
-export async function listExpenses(db: Queryable, userId: string, opts: { month?: string; limit?: number } = {}): Promise<Expense[]> {
-  const limit = opts.limit ?? 1000;
-  if (opts.month) {
-    const { from, to } = monthRange(opts.month);
-    const res = await db.query(
-      `SELECT ${EXPENSE_COLUMNS} FROM expenses WHERE user_id = $1 AND spent_on >= $2 AND spent_on < $3
-        ORDER BY spent_on DESC, created_at DESC LIMIT $4`,
-      [userId, from, to, limit],
-    );
-    return res.rows.map(toExpense);
-  }
+/** `spent_on` bounds of `month`, or of every date when `month` is undefined. */
+function dateBounds(month: string | undefined): [string, string] {
+  if (!month) return ['-infinity', 'infinity'];
+  const { from, to } = monthRange(month);
+  return [from, to];
+}
+
+/**
+ * One page of the user's expenses, newest first (date, then creation, then id: a total order, so
+ * pages neither repeat nor skip rows); within `month` (YYYY-MM) when given. `page` is 1-based.
+ */
+export async function listExpenses(
+  db: Queryable,
+  userId: string,
+  opts: { month?: string | undefined; page: number; limit: number },
+): Promise<Page<Expense>> {
+  const [from, to] = dateBounds(opts.month);
+  const [rows, count] = await Promise.all([
+    db.query(
+      `SELECT ${EXPENSE_COLUMNS} FROM expenses WHERE user_id = $1 AND spent_on >= $2::date AND spent_on < $3::date
+        ORDER BY spent_on DESC, created_at DESC, id DESC LIMIT $4 OFFSET $5`,
+      [userId, from, to, opts.limit, (opts.page - 1) * opts.limit],
+    ),
+    db.query('SELECT count(*)::int AS n FROM expenses WHERE user_id = $1 AND spent_on >= $2::date AND spent_on < $3::date', [
+      userId,
+      from,
+      to,
+    ]),
+  ]);
+  return { items: rows.rows.map(toExpense), page: opts.page, limit: opts.limit, total: count.rows[0].n };
+}
+
+/** The user's most recent expenses in `month` (the dashboard's short list). */
+export async function recentExpenses(db: Queryable, userId: string, month: string, limit: number): Promise<Expense[]> {
+  const [from, to] = dateBounds(month);
   const res = await db.query(
-    `SELECT ${EXPENSE_COLUMNS} FROM expenses WHERE user_id = $1 ORDER BY spent_on DESC, created_at DESC LIMIT $2`,
-    [userId, limit],
+    `SELECT ${EXPENSE_COLUMNS} FROM expenses WHERE user_id = $1 AND spent_on >= $2::date AND spent_on < $3::date
+      ORDER BY spent_on DESC, created_at DESC, id DESC LIMIT $4`,
+    [userId, from, to, limit],
   );
   return res.rows.map(toExpense);
+}
+
+/**
+ * Every expense of the user (of `month` when given), oldest first, in batches of `batchSize` by
+ * keyset (the last row's position), so an export of any size holds one batch in memory.
+ */
+export async function* expenseBatches(db: Queryable, userId: string, month: string | undefined, batchSize = 1_000): AsyncGenerator<Expense[]> {
+  const [from, to] = dateBounds(month);
+  let after: string | null = null;
+  for (;;) {
+    const res: pg.QueryResult = await db.query(
+      `SELECT ${EXPENSE_COLUMNS} FROM expenses
+        WHERE user_id = $1 AND spent_on >= $2::date AND spent_on < $3::date
+          AND ($4::uuid IS NULL OR (spent_on, created_at, id) > (SELECT spent_on, created_at, id FROM expenses WHERE id = $4::uuid))
+        ORDER BY spent_on, created_at, id LIMIT $5`,
+      [userId, from, to, after, batchSize],
+    );
+    if (res.rows.length === 0) return;
+    yield res.rows.map(toExpense);
+    if (res.rows.length < batchSize) return;
+    after = res.rows[res.rows.length - 1].id;
+  }
+}
+
+export interface MonthlyTotal {
+  month: string;
+  currency: string;
+  totalCents: number;
+}
+
+/** Totals per month and currency for the months `from`..`to` inclusive (`YYYY-MM`). */
+export async function monthlyTotals(db: Queryable, userId: string, from: string, to: string): Promise<MonthlyTotal[]> {
+  const res = await db.query(
+    `SELECT to_char(date_trunc('month', spent_on), 'YYYY-MM') AS month, currency, sum(amount_cents)::float8 AS total
+       FROM expenses WHERE user_id = $1 AND spent_on >= $2::date AND spent_on < $3::date
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    [userId, monthRange(from).from, monthRange(to).to],
+  );
+  return res.rows.map((r) => ({ month: r.month, currency: (r.currency as string).trim(), totalCents: Number(r.total) }));
 }
 
 /** Aggregates of one month in one round trip (GROUPING SETS over currency, category and day). */
@@ -222,25 +327,50 @@ export async function monthTotal(db: Queryable, userId: string, month: string, c
   return Number(res.rows[0].total);
 }
 
-const DEFAULT_SETTINGS: Settings = { monthlyLimitCents: null, currency: 'USD', alertEmail: null };
+const DEFAULT_SETTINGS: Settings = { monthlyLimitCents: null, currency: 'USD', alertEmail: null, alertEmailVerified: false };
 
-export async function getSettings(db: Queryable, userId: string): Promise<Settings> {
+function toSettings(r: Record<string, any>): Settings {
+  return {
+    monthlyLimitCents: r.l === null ? null : Number(r.l),
+    currency: (r.currency as string).trim(),
+    alertEmail: r.alert_email,
+    alertEmailVerified: r.alert_email !== null && r.alert_email_verified_at !== null,
+  };
+}
+
+export async function getSettings(db: Queryable, userId: string): Promise<Settings & { generation: number }> {
   const res = await db.query(
-    'SELECT monthly_limit_cents::float8 AS l, currency, alert_email FROM user_settings WHERE user_id = $1',
+    `SELECT monthly_limit_cents::float8 AS l, currency, alert_email, alert_email_verified_at, budget_generation
+       FROM user_settings WHERE user_id = $1`,
     [userId],
   );
   const r = res.rows[0];
-  if (!r) return { ...DEFAULT_SETTINGS };
-  return { monthlyLimitCents: r.l === null ? null : Number(r.l), currency: r.currency.trim(), alertEmail: r.alert_email };
+  if (!r) return { ...DEFAULT_SETTINGS, generation: 0 };
+  return { ...toSettings(r), generation: r.budget_generation };
 }
 
-export async function putSettings(db: Queryable, userId: string, b: BudgetInput): Promise<Settings> {
-  await db.query(
-    `INSERT INTO user_settings (user_id, monthly_limit_cents, currency, alert_email, updated_at)
-     VALUES ($1, $2, $3, $4, now())
-     ON CONFLICT (user_id) DO UPDATE SET monthly_limit_cents = EXCLUDED.monthly_limit_cents,
-       currency = EXCLUDED.currency, alert_email = EXCLUDED.alert_email, updated_at = now()`,
+/**
+ * Saves the budget settings. A new limit or currency starts a new alert generation (the month's
+ * alerts re-arm); a new alert email starts unverified. `alertEmailChanged` says whether it did.
+ */
+export async function putSettings(db: Queryable, userId: string, b: BudgetInput): Promise<{ settings: Settings; alertEmailChanged: boolean }> {
+  const res = await db.query(
+    `WITH old AS (SELECT alert_email FROM user_settings WHERE user_id = $1),
+     saved AS (
+       INSERT INTO user_settings AS s (user_id, monthly_limit_cents, currency, alert_email, updated_at)
+       VALUES ($1, $2, $3, $4, now())
+       ON CONFLICT (user_id) DO UPDATE SET
+         monthly_limit_cents = EXCLUDED.monthly_limit_cents,
+         currency = EXCLUDED.currency,
+         alert_email = EXCLUDED.alert_email,
+         alert_email_verified_at = CASE WHEN s.alert_email IS NOT DISTINCT FROM EXCLUDED.alert_email THEN s.alert_email_verified_at END,
+         budget_generation = s.budget_generation +
+           CASE WHEN s.monthly_limit_cents IS DISTINCT FROM EXCLUDED.monthly_limit_cents OR s.currency <> EXCLUDED.currency THEN 1 ELSE 0 END,
+         updated_at = now()
+       RETURNING monthly_limit_cents::float8 AS l, currency, alert_email, alert_email_verified_at)
+     SELECT saved.*, (SELECT alert_email FROM old) IS DISTINCT FROM saved.alert_email AS changed FROM saved`,
     [userId, b.monthlyLimitCents, b.currency, b.alertEmail],
   );
-  return { monthlyLimitCents: b.monthlyLimitCents, currency: b.currency, alertEmail: b.alertEmail };
+  const r = res.rows[0];
+  return { settings: toSettings(r), alertEmailChanged: r.changed && r.alert_email !== null };
 }

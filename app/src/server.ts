@@ -1,10 +1,10 @@
 /**
  * Process entry point (`node dist/server.js`): validates the environment, connects, listens on
- * PORT and shuts down gracefully.
+ * HOST:PORT (the app) and HOST:METRICS_PORT (`/metrics` only) and shuts down gracefully.
  *
  * Shutdown on SIGTERM/SIGINT: /readyz answers 503 at once; after `drainDelayMs` (default 2 s, so
  * load balancers that poll readiness stop sending) the listener closes, in-flight requests finish,
- * pending alert sends finish, then the pg pool and Redis close and the process exits 0. A hard
+ * pending mail sends finish, then the pg pool, Redis and the metrics listener close and the process exits 0. A hard
  * deadline (`forceExitMs`, default 20 s: under the chart's 30 s grace period minus its preStop
  * pause) exits 1 if something hangs. The server does not migrate unless `--migrate` is given.
  */
@@ -15,6 +15,7 @@ import { createPool, migrate } from './db.js';
 import { createRedis, connectRedis } from './redis.js';
 import { createSendgridMailer } from './mailer.js';
 import { buildApp, type AppOptions, type BuiltApp } from './app.js';
+import { buildMetricsServer } from './metrics-server.js';
 
 /** Resolves once no pool client has been checked out for `quietMs` (or after `maxMs`). */
 async function poolQuiet(pool: { totalCount: number; idleCount: number; waitingCount: number }, quietMs: number, maxMs: number) {
@@ -31,8 +32,6 @@ export interface StartOptions extends AppOptions {
   forceExitMs?: number;
   /** Apply migrations before listening (off by default: the chart runs `cli.js migrate`). */
   migrate?: boolean;
-  /** Host to bind (default 0.0.0.0: all interfaces, as a container needs). */
-  host?: string;
 }
 
 export interface RunningServer extends BuiltApp {
@@ -47,14 +46,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const applied = await migrate(config.postgres, (m) => logger.debug(m));
     logger.info({ applied }, 'migrations applied');
   }
-  const pool = createPool(config.postgres);
-  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle postgres client error'));
+  const pool = createPool(config.postgres, { onIdleError: (err) => logger.warn({ err: err.message }, 'idle postgres client error') });
   const redis = createRedis(config.redis, logger);
   await connectRedis(redis, logger);
   const mailer = createSendgridMailer(config.sendgrid, config.mailFrom);
   const built = await buildApp({ config, pool, redis, mailer, logger }, opts);
-  built.alerts.start();
-  await built.app.listen({ port: config.port, host: opts.host ?? '0.0.0.0' });
+  const metricsServer = buildMetricsServer(built.metrics, logger);
+  built.start();
+  await metricsServer.listen({ port: config.metricsPort, host: config.host });
+  await built.app.listen({ port: config.port, host: config.host });
 
   let closing: Promise<void> | undefined;
   const shutdown = (reason: string) => {
@@ -67,13 +67,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       }, opts.forceExitMs ?? 20_000);
       force.unref();
       await new Promise((r) => setTimeout(r, opts.drainDelayMs ?? 2_000));
-      await built.app.close(); // stops accepting, waits for open connections, stops the alert loop
+      await built.app.close(); // stops accepting, waits for open connections, stops the outbox loop
       // Handlers of requests whose client disconnected may still be running (their socket is
       // gone, so close() did not wait for them): wait until the pool has been idle for 100 ms.
       await poolQuiet(pool, 100, 5_000);
-      await built.alerts.stop(); // and alert sends they started
+      await built.outbox.stop(); // and mail sends they started
       await pool.end();
       await redis.quit().catch(() => redis.disconnect());
+      await metricsServer.close();
       logger.info('shutdown complete');
       clearTimeout(force);
     })();

@@ -1,86 +1,90 @@
 /**
- * Server-side sessions in Redis. The cookie holds only a random session id (256 bits, signed with
- * SESSION_SECRET by @fastify/cookie); Redis holds `sess:<id>` -> `{"userId": ...}` with a sliding
- * TTL. When Redis is unreachable:
- * - sessions this process validated against Redis within the last {@link OUTAGE_GRACE_MS} keep
- *   working from a bounded in-memory map, so logged-in users keep being served during a short
- *   outage (a trade-off: a logout during the outage is only seen by this replica);
- * - any other session cookie reports `unavailable` (pages that need a login answer 503, public
- *   pages keep working), and creating a session throws {@link SessionsUnavailableError}, so new
- *   logins get a clear 503.
+ * Server-side sessions, durable in PostgreSQL (`sessions`), so they survive a Redis restart or
+ * loss and every replica sees a logout at once. The signed `sid` cookie carries a random 256-bit
+ * token; the table stores only its SHA-256. A session ends at the first of:
+ * - {@link SESSION_IDLE_SECONDS} without a request (sliding; `last_seen_at` is refreshed at most
+ *   every {@link TOUCH_SECONDS}, so a busy session costs one write per few minutes, not per request);
+ * - {@link SESSION_ABSOLUTE_SECONDS} after login, whatever its activity;
+ * - logout, "log out everywhere", a password change or reset, or account deletion.
+ *
+ * Redis is deliberately not in front: every authenticated request loads its user from
+ * PostgreSQL anyway, and the lookup joins the session to the user in that same single indexed
+ * round trip, so a cache could save nothing and would add a second place to revoke from.
  */
-import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { createHash, randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { USER_COLUMNS, toUser, type User } from './repo.js';
+import { isDatabaseUnavailable } from './db.js';
 
-/** Session lifetime, sliding: seconds since the last request. */
-export const SESSION_TTL_SECONDS = 7 * 24 * 3600;
 export const SESSION_COOKIE = 'sid';
-
-export class SessionsUnavailableError extends Error {
-  readonly statusCode = 503;
-  constructor(cause: unknown) {
-    super('Sign-in is temporarily unavailable (session store unreachable). Please try again in a minute.', { cause });
-    this.name = 'SessionsUnavailableError';
-  }
-}
+/** Idle timeout: seconds since the last request. */
+export const SESSION_IDLE_SECONDS = 7 * 24 * 3600;
+/** Absolute lifetime: seconds since login. Also the cookie's Max-Age. */
+export const SESSION_ABSOLUTE_SECONDS = 30 * 24 * 3600;
+/** Minimum seconds between two `last_seen_at` updates of one session. */
+const TOUCH_SECONDS = 300;
 
 export type SessionLookup =
   | { state: 'none' }
+  /** PostgreSQL could not be asked: the session may well be valid. */
   | { state: 'unavailable' }
-  | { state: 'ok'; sessionId: string; userId: string };
+  | { state: 'ok'; token: string; user: User };
 
-/** Milliseconds a session validated against Redis stays usable while Redis is unreachable. */
-export const OUTAGE_GRACE_MS = 15 * 60_000;
-/** Bound of the in-memory fallback map (oldest entries are evicted first). */
-const RECENT_MAX = 10_000;
-
-const key = (id: string) => `sess:${id}`;
+const hash = (token: string) => createHash('sha256').update(token).digest();
 
 export class SessionStore {
-  /** sessionId -> userId and when Redis last confirmed it (ms since epoch); insertion-ordered. */
-  private readonly recent = new Map<string, { userId: string; at: number }>();
+  constructor(private readonly pool: pg.Pool) {}
 
-  constructor(private readonly redis: Redis) {}
-
-  private remember(id: string, userId: string) {
-    this.recent.delete(id);
-    this.recent.set(id, { userId, at: Date.now() });
-    if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
-  }
-
-  /** Creates a session for `userId` and returns its id. @throws SessionsUnavailableError */
+  /** Starts a session for `userId`; returns the cookie token. */
   async create(userId: string): Promise<string> {
-    const id = randomBytes(32).toString('base64url');
+    const token = randomBytes(32).toString('base64url');
+    await this.pool.query(
+      `INSERT INTO sessions (id_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))`,
+      [hash(token), userId, SESSION_ABSOLUTE_SECONDS],
+    );
+    return token;
+  }
+
+  /** The session's user when the token is live; `unavailable` when PostgreSQL cannot be reached. */
+  async load(token: string): Promise<SessionLookup> {
     try {
-      await this.redis.set(key(id), JSON.stringify({ userId, createdAt: new Date().toISOString() }), 'EX', SESSION_TTL_SECONDS);
+      const res = await this.pool.query(
+        `SELECT ${USER_COLUMNS.map((c) => `u.${c}`).join(', ')},
+                s.last_seen_at < now() - make_interval(secs => $3) AS stale
+           FROM sessions s JOIN users u ON u.id = s.user_id
+          WHERE s.id_hash = $1 AND s.expires_at > now() AND s.last_seen_at > now() - make_interval(secs => $2)`,
+        [hash(token), SESSION_IDLE_SECONDS, TOUCH_SECONDS],
+      );
+      const row = res.rows[0];
+      if (!row) return { state: 'none' };
+      if (row.stale) await this.pool.query('UPDATE sessions SET last_seen_at = now() WHERE id_hash = $1', [hash(token)]);
+      return { state: 'ok', token, user: toUser(row) };
     } catch (err) {
-      throw new SessionsUnavailableError(err);
-    }
-    this.remember(id, userId);
-    return id;
-  }
-
-  /** Looks a session id up and slides its TTL. */
-  async load(id: string): Promise<SessionLookup> {
-    try {
-      const raw = await this.redis.getex(key(id), 'EX', SESSION_TTL_SECONDS);
-      const data = raw ? (JSON.parse(raw) as { userId?: unknown }) : {};
-      if (typeof data.userId !== 'string') {
-        this.recent.delete(id);
-        return { state: 'none' };
-      }
-      this.remember(id, data.userId);
-      return { state: 'ok', sessionId: id, userId: data.userId };
-    } catch {
-      const known = this.recent.get(id);
-      if (known && Date.now() - known.at < OUTAGE_GRACE_MS) return { state: 'ok', sessionId: id, userId: known.userId };
-      return { state: 'unavailable' };
+      if (isDatabaseUnavailable(err)) return { state: 'unavailable' };
+      throw err;
     }
   }
 
-  /** Deletes a session. Errors are swallowed: the cookie is cleared anyway and the TTL expires it. */
-  async destroy(id: string): Promise<void> {
-    this.recent.delete(id);
-    await this.redis.del(key(id)).catch(() => undefined);
+  /** Ends one session. */
+  async destroy(token: string): Promise<void> {
+    await this.pool.query('DELETE FROM sessions WHERE id_hash = $1', [hash(token)]);
+  }
+
+  /** Ends every session of `userId` except `keepToken`'s; returns how many ended. */
+  async destroyAll(userId: string, keepToken?: string): Promise<number> {
+    const res = await this.pool.query('DELETE FROM sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2', [
+      userId,
+      keepToken === undefined ? null : hash(keepToken),
+    ]);
+    return res.rowCount ?? 0;
+  }
+
+  /** Deletes sessions past their idle or absolute end; returns how many. */
+  async purgeExpired(): Promise<number> {
+    const res = await this.pool.query(
+      'DELETE FROM sessions WHERE expires_at <= now() OR last_seen_at <= now() - make_interval(secs => $1)',
+      [SESSION_IDLE_SECONDS],
+    );
+    return res.rowCount ?? 0;
   }
 }

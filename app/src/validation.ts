@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { isCurrency } from './money.js';
+import { isTimeZone } from './calendar.js';
 
 /** Largest amount accepted: 10^12 minor units (10 billion in a 2-digit currency). */
 export const MAX_AMOUNT_CENTS = 1_000_000_000_000;
@@ -75,17 +76,20 @@ export const monthSchema = z
   .string({ error: 'must be a month (YYYY-MM)' })
   .regex(/^(19|2\d)\d{2}-(0[1-9]|1[0-2])$/, 'must be a month (YYYY-MM)');
 
-export const credentialsSchema = z.strictObject({
-  email: z
-    .string()
-    .trim()
-    .toLowerCase()
-    .pipe(z.email({ error: 'must be an email address' }).max(254, 'must be at most 254 characters')),
-  password: z
-    .string({ error: 'is required' })
-    .min(8, 'must be at least 8 characters')
-    .max(256, 'must be at most 256 characters'),
-});
+/** An email address as stored: trimmed, lower case, at most 254 characters. */
+export const emailSchema = z
+  .string({ error: 'must be an email address' })
+  .trim()
+  .toLowerCase()
+  .pipe(z.email({ error: 'must be an email address' }).max(254, 'must be at most 254 characters'));
+
+/** Length rules of a new password (strength is checked by `passwords.ts`). */
+export const passwordSchema = z
+  .string({ error: 'is required' })
+  .min(8, 'must be at least 8 characters')
+  .max(256, 'must be at most 256 characters');
+
+export const credentialsSchema = z.strictObject({ email: emailSchema, password: passwordSchema });
 
 /** Field name + message of the first issue; the path is dotted (`items.0.amount`). */
 export function firstIssue(error: z.ZodError): { field: string; message: string } {
@@ -93,11 +97,6 @@ export function firstIssue(error: z.ZodError): { field: string; message: string 
   if (issue.code === 'unrecognized_keys') return { field: issue.keys.join(','), message: 'is not a known field' };
   const field = issue.path.length > 0 ? issue.path.join('.') : '(body)';
   return { field, message: issue.message };
-}
-
-/** The current month (UTC) as `YYYY-MM`. */
-export function currentMonth(now: Date = new Date()): string {
-  return now.toISOString().slice(0, 7);
 }
 
 /** First and first-of-next-month dates (`YYYY-MM-DD`) bounding a `YYYY-MM` month. */
@@ -141,9 +140,35 @@ export function formString(body: unknown, key: string): string {
   return typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : '';
 }
 
-/** The `month` query parameter (`YYYY-MM`), the current month when absent. @throws ValidationError */
-export function monthParam(query: unknown): string {
+/** The `month` query parameter (`YYYY-MM`), `fallback` when absent. @throws ValidationError */
+export function monthParam(query: unknown, fallback: string): string {
   const m = (query as Record<string, unknown> | undefined)?.month;
-  if (m === undefined || m === '') return currentMonth();
+  if (m === undefined || m === '') return fallback;
   return parseInput(monthSchema, m, 'month');
 }
+
+/** Most rows one page may hold (`limit`); a larger request is refused, never silently cut. */
+export const MAX_PAGE_LIMIT = 200;
+
+const positiveInt = (max: number) =>
+  z
+    .string({ error: 'must be a whole number' })
+    .regex(/^[1-9]\d{0,8}$/, 'must be a whole number from 1')
+    .transform(Number)
+    .refine((n) => n <= max, `must be at most ${max}`);
+
+/**
+ * `page` (1-based, default 1) and `limit` (rows per page, default `defaultLimit`, at most
+ * {@link MAX_PAGE_LIMIT}) query parameters. @throws ValidationError naming `page` or `limit`
+ */
+export function pageParams(query: unknown, defaultLimit: number): { page: number; limit: number } {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const page = q.page === undefined || q.page === '' ? 1 : parseInput(positiveInt(10_000_000), q.page, 'page');
+  const limit = q.limit === undefined || q.limit === '' ? defaultLimit : parseInput(positiveInt(MAX_PAGE_LIMIT), q.limit, 'limit');
+  return { page, limit };
+}
+
+/** The `timeZone` setting: an IANA zone name ICU knows. */
+export const timeZoneSchema = z
+  .string({ error: 'must be an IANA time zone name (e.g. Europe/Paris)' })
+  .refine(isTimeZone, 'must be an IANA time zone name (e.g. Europe/Paris)');

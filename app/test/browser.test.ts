@@ -1,7 +1,9 @@
 /**
- * End to end in Debian's Chromium (headless, driven by playwright-core): register, log in, add
- * three expenses in two categories, check the dashboard's total and chart, log out.
- * Screenshot: app/test-results/dashboard.png (git-ignored).
+ * End to end in Debian's Chromium (headless, driven by playwright-core): register (the browser's
+ * time zone is taken), log in, add three expenses in two categories, check the dashboard's total
+ * and chart, switch months back and forth, log out, reset the forgotten password through the
+ * emailed link, log in with the new one.
+ * Screenshots: app/test-results/dashboard.png, dashboard-previous-month.png (git-ignored).
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -10,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dateIn, monthIn, addMonths } from '../src/calendar.js';
 import { startStack, type Stack } from './harness.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -31,8 +34,10 @@ afterAll(async () => {
 });
 
 describe('browser', () => {
-  it('register -> log in -> add three expenses -> dashboard total and chart -> log out', async () => {
+  it('register -> log in -> add three expenses -> dashboard total and chart -> switch months -> log out -> reset password -> log in', async () => {
+    const zone = 'Asia/Tokyo';
     const context = await chromium.launchPersistentContext(profile, {
+      timezoneId: zone,
       executablePath: CHROMIUM,
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
@@ -43,7 +48,7 @@ describe('browser', () => {
       const page = context.pages()[0] ?? (await context.newPage());
       page.setDefaultTimeout(15_000);
       const base = stack.baseUrl;
-      const month = new Date().toISOString().slice(0, 7);
+      const month = monthIn(zone); // the browser's clock, not the server's UTC
 
       await page.goto(`${base}/register`);
       await page.fill('input[name=email]', 'browser@example.com');
@@ -55,8 +60,10 @@ describe('browser', () => {
       await page.fill('input[name=password]', 'a long browser password');
       await Promise.all([page.waitForURL(/\/dashboard$/), page.click('main button[type=submit]')]);
       expect(await page.textContent('[data-testid=month-total]')).toBe('$0.00');
+      expect(await page.textContent('[data-testid=dashboard-month]')).toBe(month);
 
       await page.goto(`${base}/settings`);
+      expect(await page.inputValue('select[name=timeZone]')).toBe(zone); // taken from the browser at registration
       await page.fill('input[name=limit]', '100');
       await Promise.all([page.waitForURL(/\/settings\?saved=1$/), page.click('main button[type=submit]')]);
 
@@ -90,10 +97,55 @@ describe('browser', () => {
       expect(box!.height).toBeGreaterThan(40); // rendered, not collapsed by CSS
       await mkdir(RESULTS, { recursive: true });
       await page.screenshot({ path: path.join(RESULTS, 'dashboard.png'), fullPage: true });
+      expect(await page.locator(`svg[data-testid=chart-months] rect[data-month="${month}"]`).getAttribute('height')).not.toBe('0');
+
+      // month switching: back one month (empty), forward again, then through the month field
+      const previous = addMonths(month, -1);
+      await Promise.all([page.waitForURL(`${base}/dashboard?month=${previous}`), page.click('[data-testid=previous-month]')]);
+      expect(await page.textContent('[data-testid=dashboard-month]')).toBe(previous);
+      expect(await page.textContent('[data-testid=month-total]')).toBe('$0.00');
+      await page.screenshot({ path: path.join(RESULTS, 'dashboard-previous-month.png'), fullPage: true });
+      await Promise.all([page.waitForURL(`${base}/dashboard?month=${month}`), page.click('[data-testid=next-month]')]);
+      expect(await page.textContent('[data-testid=month-total]')).toBe('$49.75');
+      expect(await page.locator('[data-testid=next-month]').count()).toBe(0); // no future months
+      // a column label of the twelve-month chart opens that month
+      await Promise.all([
+        page.waitForURL(`${base}/dashboard?month=${previous}`),
+        page.locator(`svg[data-testid=chart-months] a[href="/dashboard?month=${previous}"] text`).first().click(),
+      ]);
+      expect(await page.textContent('[data-testid=dashboard-month]')).toBe(previous);
+      // and the month field goes anywhere
+      await page.fill('[data-testid=month-switcher] input[name=month]', month);
+      await Promise.all([page.waitForURL(`${base}/dashboard?month=${month}`), page.click('[data-testid=month-switcher] button[type=submit]')]);
+      expect(await page.textContent('[data-testid=month-total]')).toBe('$49.75');
+      await page.goto(`${base}/expenses`);
+      expect(await page.inputValue('form[data-testid=add-expense] input[name=date]')).toBe(dateIn(zone)); // today, in the browser's zone
 
       await Promise.all([page.waitForURL(`${base}/`), page.click('[data-testid=logout]')]);
       await page.goto(`${base}/dashboard`);
       expect(new URL(page.url()).pathname).toBe('/login');
+
+      // forgotten password: request a link, follow it from the email, choose a new password
+      await Promise.all([page.waitForURL(`${base}/password/forgot`), page.click('text=Forgot your password?')]);
+      await page.fill('input[name=email]', 'browser@example.com');
+      await page.click('main button[type=submit]');
+      await page.waitForSelector('.flash');
+      expect(await page.textContent('.flash')).toContain('If an account exists for browser@example.com');
+      const link = await stack.sendgrid.linkFor('browser@example.com', /Reset your/, 'http://127.0.0.1');
+      await page.goto(`${base}${link}`);
+      await page.fill('input[name=password]', 'an entirely new browser passphrase');
+      await Promise.all([page.waitForURL(`${base}/login?reset=1`), page.click('main button[type=submit]')]);
+      expect(await page.textContent('.flash')).toContain('Your password was changed');
+      await page.fill('input[name=email]', 'browser@example.com');
+      await page.fill('input[name=password]', 'a long browser password');
+      await page.click('main button[type=submit]');
+      expect(await page.textContent('[data-testid=error]')).toContain('Invalid email or password');
+      await page.fill('input[name=password]', 'an entirely new browser passphrase');
+      await Promise.all([page.waitForURL(/\/dashboard$/), page.click('main button[type=submit]')]);
+      expect(await page.textContent('[data-testid=month-total]')).toBe('$49.75');
+      // the used link is dead
+      await page.goto(`${base}${link}`);
+      expect(await page.textContent('[data-testid=error]')).toContain('already used or has expired');
     } finally {
       await context.close();
     }

@@ -1,6 +1,8 @@
 /**
- * The app against the deploy contract (model/app-contract.ts, which the app imports too): environment variable names,
- * port, probe and metrics routes, the image's user, workdir and commands.
+ * The app against the deploy contract (model/app-contract.ts, which the app imports too):
+ * environment variable names, ports, probe and metrics routes, the image's user, workdir and
+ * commands, and the readiness contract as the app, the chart's probes and HAProxy's checks each
+ * implement it (a change on any side that breaks the agreement fails here).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,23 +11,35 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { sign } from '@fastify/cookie';
 import { describe, expect, it } from 'vitest';
 import {
   APP_CONFIG_KEYS,
   APP_GID,
+  APP_LISTEN_ENV,
+  APP_METRICS_PORT,
   APP_MIGRATE_COMMAND,
   APP_PORT,
+  APP_PORT_NAME,
   APP_SECRET_ENV,
+  APP_SECRET_FILE_ENV,
   APP_SERVER_COMMAND,
   APP_UID,
   APP_WORKDIR,
+  DRAINING_STATUS,
   HEALTH_PATH,
   METRICS_PATH,
+  READY_CHECK_TIMEOUT_MS,
   READY_PATH,
+  READY_STATUS,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
 } from '@expense-tracker/model/app-contract';
+import { loadEnvironment } from '@expense-tracker/model/environment';
+import { synthesizeEnvironment, type KubeObject } from '../../charts/synthesize.js';
 import { ENV_KEYS, envSchema, loadConfig, SECRET_KEYS } from '../src/config.js';
 import { runCli } from '../src/cli.js';
 import { buildApp } from '../src/app.js';
+import { buildMetricsServer } from '../src/metrics-server.js';
 
 const file = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
 
@@ -50,11 +64,23 @@ const validEnv = {
 };
 
 describe('environment contract', () => {
-  it('reads exactly the ConfigMap keys, the Secret env vars (each also as <NAME>_FILE) and the two app-only overrides', () => {
+  it('reads exactly the ConfigMap keys, the Secret env vars, their <NAME>_FILE variants, the listener settings and the two app-only overrides', () => {
     const secretEnv = Object.keys(APP_SECRET_ENV);
-    const expected = [...APP_CONFIG_KEYS, ...secretEnv, ...secretEnv.map((k) => `${k}_FILE`), ...APP_ONLY_ENV].sort();
+    const expected = [...APP_CONFIG_KEYS, ...secretEnv, ...Object.values(APP_SECRET_FILE_ENV), ...Object.keys(APP_LISTEN_ENV), ...APP_ONLY_ENV].sort();
     expect([...ENV_KEYS].sort()).toEqual(expected);
     expect([...SECRET_KEYS].sort()).toEqual([...secretEnv].sort());
+  });
+
+  it('listens on HOST (default all IPv4 interfaces) and serves /metrics on METRICS_PORT, which must differ from PORT', () => {
+    const cfg = loadConfig(validEnv);
+    expect(cfg.host).toBe(APP_LISTEN_ENV.HOST);
+    expect(cfg.metricsPort).toBe(APP_METRICS_PORT);
+    expect(String(cfg.metricsPort)).toBe(APP_LISTEN_ENV.METRICS_PORT);
+    expect(loadConfig({ ...validEnv, HOST: '::', METRICS_PORT: '9100' })).toMatchObject({ host: '::', metricsPort: 9100 });
+    expect(loadConfig({ ...validEnv, HOST: 'localhost' }).host).toBe('localhost');
+    expect(() => loadConfig({ ...validEnv, HOST: 'not a host!' })).toThrow(/HOST: must be an IP address or host name/);
+    expect(() => loadConfig({ ...validEnv, METRICS_PORT: String(APP_PORT) })).toThrow(`METRICS_PORT: must differ from PORT (${APP_PORT})`);
+    expect(() => loadConfig({ ...validEnv, METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
   });
 
   it('defaults PORT to the chart port and accepts a chart-shaped environment', () => {
@@ -136,19 +162,77 @@ describe('secrets from files (<NAME>_FILE, as the official images)', () => {
 describe('routes contract', () => {
   it('serves the probe and metrics paths the chart uses', async () => {
     const config = loadConfig(validEnv);
-    const pool = new pg.Pool({ host: '127.0.0.1', port: 1 }); // never connected: no query is made
-    const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false });
-    const { app } = await buildApp({ config, pool, redis, mailer: { send: async () => {} }, logger: pino({ level: 'silent' }) });
+    const pool = new pg.Pool({ host: '127.0.0.1', port: 1 }); // nothing listens there: every query fails
+    const redis = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    redis.on('error', () => undefined);
+    const built = await buildApp({ config, pool, redis, mailer: { send: async () => {} }, logger: pino({ level: 'silent' }) });
+    const { app, metrics } = built;
+    const metricsServer = buildMetricsServer(metrics, pino({ level: 'silent' }));
     try {
       await app.ready();
-      for (const url of [HEALTH_PATH, READY_PATH, METRICS_PATH]) expect(app.hasRoute({ method: 'GET', url }), url).toBe(true);
+      for (const url of [HEALTH_PATH, READY_PATH]) expect(app.hasRoute({ method: 'GET', url }), url).toBe(true);
+      // /metrics only on its own listener, never on the port HAProxy and the Ingress route to
+      expect(app.hasRoute({ method: 'GET', url: METRICS_PATH })).toBe(false);
+      await metricsServer.ready();
+      expect(metricsServer.hasRoute({ method: 'GET', url: METRICS_PATH })).toBe(true);
       const health = await app.inject({ method: 'GET', url: HEALTH_PATH });
       expect(health.statusCode).toBe(200); // liveness never depends on Postgres or Redis
+      // readiness reports both dependencies down (nothing listens) and stays ready, within the check timeout
+      const started = Date.now();
+      const ready = await app.inject({ method: 'GET', url: READY_PATH });
+      expect(Date.now() - started).toBeLessThan(READY_CHECK_TIMEOUT_MS + 500);
+      expect(ready.statusCode).toBe(READY_STATUS);
+      expect(ready.json()).toEqual({ status: 'degraded', postgres: 'down', redis: 'down' });
+      // a request that needs the database (a session to check) answers 503 with the contract's Retry-After
+      const api = await app.inject({ method: 'GET', url: '/api/expenses', cookies: { sid: sign('some-session', config.sessionSecret) } });
+      expect(api.statusCode).toBe(503);
+      expect(api.headers['retry-after']).toBe(String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+      built.state.shuttingDown = true;
+      expect((await app.inject({ method: 'GET', url: READY_PATH })).statusCode).toBe(DRAINING_STATUS);
     } finally {
+      await metricsServer.close();
       await app.close();
       await pool.end();
       redis.disconnect();
     }
+  });
+});
+
+describe('readiness contract: app, chart probes and HAProxy checks agree', () => {
+  const environments = ['local', 'ibm'] as const;
+  const synth = (env: (typeof environments)[number]) => synthesizeEnvironment(loadEnvironment(env, { imageTag: '1.0.0' }));
+  const find = (objects: KubeObject[], kind: string, name: string): any => {
+    const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+    if (!o) throw new Error(`${kind}/${name} not synthesized`);
+    return o;
+  };
+
+  it.each(environments)('%s: the kubelet probes liveness on HEALTH_PATH and readiness on READY_PATH of the app port, with timeouts above the check timeout', (env) => {
+    const web = find(synth(env), 'Deployment', 'expense-web').spec.template.spec.containers.find((c: { name: string }) => c.name === 'web');
+    const appPort = web.ports.find((p: { name: string }) => p.name === APP_PORT_NAME).containerPort;
+    expect(appPort).toBe(APP_PORT);
+    expect(web.readinessProbe.httpGet).toMatchObject({ path: READY_PATH, port: appPort });
+    expect(web.livenessProbe.httpGet).toMatchObject({ path: HEALTH_PATH, port: appPort });
+    expect(web.startupProbe.httpGet).toMatchObject({ path: HEALTH_PATH, port: appPort });
+    for (const probe of [web.readinessProbe, web.livenessProbe]) expect(probe.timeoutSeconds * 1000).toBeGreaterThan(READY_CHECK_TIMEOUT_MS);
+    // the metrics listener is never a probe target
+    for (const probe of [web.readinessProbe, web.livenessProbe, web.startupProbe]) expect(probe.httpGet.port).not.toBe(APP_METRICS_PORT);
+  });
+
+  it.each(environments)('%s: HAProxy checks READY_PATH expecting READY_STATUS, within a longer timeout, and retries 503 elsewhere', (env) => {
+    const cfg: string = find(synth(env), 'ConfigMap', 'haproxy-config').data['haproxy.cfg'];
+    const lines = cfg.split('\n').map((l) => l.trim());
+    const checks = lines.filter((l) => l.startsWith('option httpchk'));
+    expect(checks.length).toBeGreaterThan(0);
+    for (const l of checks) expect(l).toBe(`option httpchk GET ${READY_PATH}`);
+    for (const l of lines.filter((x) => x.startsWith('http-check expect'))) expect(l).toBe(`http-check expect status ${READY_STATUS}`);
+    const checkTimeout = /^timeout check (\d+)s$/.exec(lines.find((l) => l.startsWith('timeout check')) ?? '')?.[1];
+    expect(Number(checkTimeout) * 1000).toBeGreaterThan(READY_CHECK_TIMEOUT_MS);
+    // the app's 503 (database unreachable, nothing changed) is retried on another server
+    expect(lines.find((l) => l.startsWith('retry-on'))?.split(/\s+/)).toContain('503');
+    // HAProxy never routes to the metrics listener
+    expect(cfg).not.toContain(`:${APP_METRICS_PORT}`);
+    expect(UNAVAILABLE_RETRY_AFTER_SECONDS).toBeGreaterThan(0);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Test harness: real PostgreSQL and Redis (testkit/src/servers), a local SendGrid stub that records
- * requests, and the app built with `buildApp` listening on 127.0.0.1 on a free port. One stack per
- * test file; `stop()` tears everything down (call it in afterAll, it tolerates partial starts).
+ * requests, and the app built with `buildApp` listening on 127.0.0.1 on a free port (its metrics
+ * listener on another). One stack per test file; `stop()` tears everything down (call it in
+ * afterAll, it tolerates partial starts).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import { createRedis, connectRedis } from '../src/redis.js';
 import { createSendgridMailer } from '../src/mailer.js';
 import { createLogger } from '../src/logger.js';
 import { buildApp, type AppOptions, type BuiltApp } from '../src/app.js';
+import { buildMetricsServer } from '../src/metrics-server.js';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 
@@ -51,9 +53,21 @@ export class SendgridStub {
   async stop(): Promise<void> {
     await new Promise((r) => this.server.close(r));
   }
-  /** Successful sends to `to`, in order. */
+  /** Sends to `to` (including ones the stub failed), in order. */
   sentTo(to: string): RecordedMail[] {
     return this.requests.filter((r) => r.body?.personalizations?.[0]?.to?.[0]?.email === to);
+  }
+  /** Waits for a mail to `to` whose subject matches (the newest); returns its text part. */
+  async waitFor(to: string, subject: RegExp, timeoutMs = 10_000): Promise<string> {
+    const mail = await eventually(`mail "${subject.source}" to ${to}`, () => this.sentTo(to).reverse().find((m) => subject.test(m.body?.subject)), timeoutMs);
+    return mail!.body.content.find((c: { type: string }) => c.type === 'text/plain').value as string;
+  }
+  /** Path and query of the first link under `base` in the newest mail to `to` matching `subject`. */
+  async linkFor(to: string, subject: RegExp, base: string): Promise<string> {
+    const text = await this.waitFor(to, subject);
+    const start = text.indexOf(`${base}/`);
+    if (start < 0) throw new Error(`no link to ${base} in: ${text}`);
+    return text.slice(start + base.length).split(/\s/)[0]!;
   }
 }
 
@@ -68,6 +82,8 @@ export interface Stack {
   redisClient: Redis;
   built: BuiltApp;
   baseUrl: string;
+  /** Base URL of the separate /metrics listener. */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -117,8 +133,12 @@ export async function startStack(options: AppOptions & { env?: Record<string, st
     const built = await buildApp({ config, pool, redis: redisClient, mailer, logger }, options);
     cleanups.push(() => built.app.close());
     await built.app.listen({ port: 0, host: '127.0.0.1' });
+    const metricsServer = buildMetricsServer(built.metrics, logger);
+    cleanups.push(() => metricsServer.close());
+    await metricsServer.listen({ port: 0, host: '127.0.0.1' });
     const baseUrl = `http://127.0.0.1:${(built.app.server.address() as AddressInfo).port}`;
-    return { pg: pgServer, redis, sendgrid, dbUrl, env, config, pool, redisClient, built, baseUrl, stop };
+    const metricsUrl = `http://127.0.0.1:${(metricsServer.server.address() as AddressInfo).port}`;
+    return { pg: pgServer, redis, sendgrid, dbUrl, env, config, pool, redisClient, built, baseUrl, metricsUrl, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -132,13 +152,22 @@ export interface Res {
   json: any;
 }
 
-/** A cookie-keeping HTTP client (redirects not followed), like a browser without JavaScript. */
+/**
+ * A cookie-keeping HTTP client (redirects not followed), like a browser without JavaScript.
+ * `address` is sent as `X-Forwarded-For`: the app trusts loopback proxies, so each Client is a
+ * different visitor for the per-address throttles, as real users are.
+ */
 export class Client {
   readonly cookies = new Map<string, string>();
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    /** Client address (default: a random one in 198.18.0.0/15, the benchmarking range, so every Client is its own visitor). */
+    readonly address = `198.${18 + Math.floor(Math.random() * 2)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`,
+  ) {}
 
   async request(method: string, path: string, opts: { json?: unknown; form?: Record<string, string>; headers?: Record<string, string>; body?: string } = {}): Promise<Res> {
     const headers: Record<string, string> = { ...opts.headers };
+    if (this.address) headers['x-forwarded-for'] ??= this.address;
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     let body: string | undefined = opts.body;
     if (opts.json !== undefined) {
@@ -187,12 +216,24 @@ export class Client {
   async login(email: string, password = 'correct horse battery'): Promise<Res> {
     return this.submit('/login', '/login', { email, password });
   }
-  /** Registers and logs in; throws unless both redirect as expected. */
-  async signUp(email: string, password = 'correct horse battery'): Promise<void> {
+  /**
+   * Registers and logs in; throws unless both redirect as expected. With `verify` (the stack's
+   * SendGrid stub), also follows the emailed verification link.
+   */
+  async signUp(email: string, password = 'correct horse battery', verify?: SendgridStub): Promise<void> {
     const r = await this.register(email, password);
     if (r.status !== 303) throw new Error(`register ${email}: ${r.status} ${r.text.slice(0, 200)}`);
     const l = await this.login(email, password);
     if (l.status !== 303 || l.headers.get('location') !== '/dashboard') throw new Error(`login ${email}: ${l.status} ${l.text.slice(0, 200)}`);
+    if (verify) await this.verifyEmail(verify, email);
+  }
+  /** Follows the newest verification link mailed to `email` (GET shows a button, POST confirms). */
+  async verifyEmail(sendgrid: SendgridStub, email: string): Promise<Res> {
+    const link = await sendgrid.linkFor(email, /Confirm your email/, 'http://127.0.0.1');
+    const token = new URL(link, this.baseUrl).searchParams.get('token')!;
+    const res = await this.submit(link, '/verify-email', { token });
+    if (res.status !== 303) throw new Error(`verify ${email}: ${res.status} ${res.text.slice(0, 200)}`);
+    return res;
   }
 }
 

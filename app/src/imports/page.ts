@@ -8,7 +8,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type pg from 'pg';
 import { html, type Html } from '../html.js';
-import { layout, type PageContext } from '../views.js';
+import { layout, type PageContext } from '../views/layout.js';
 import { pageContext } from '../plugins/html.js';
 import { hasUser } from '../plugins/session.js';
 import { DATE_FORMATS } from './formats.js';

@@ -5,7 +5,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type pg from 'pg';
 import * as repo from '../repo.js';
-import * as views from '../views.js';
+import { customersPage } from '../views/admin.js';
+import { pageParams } from '../validation.js';
 import { pageContext } from './html.js';
 import { hasUser } from './session.js';
 
@@ -20,7 +21,8 @@ const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, { pool }
   });
 
   app.get('/customers', async (req, reply) => {
-    return reply.page(views.customersPage(pageContext(req, reply, 'Customers'), await repo.listCustomers(pool)));
+    const { page, limit } = pageParams(req.query, 50);
+    return reply.page(customersPage(pageContext(req, reply, 'Customers'), await repo.listCustomers(pool, page, limit)));
   });
 };
 

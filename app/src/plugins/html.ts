@@ -1,14 +1,16 @@
 /**
  * HTML responses for the whole app (fastify-plugin): `reply.page(body, status)` sends a rendered
- * page uncached, {@link pageContext} builds the layout context (user, CSRF token, title, flash),
- * and the app-wide error and not-found handlers render HTML error pages. The JSON API replaces
- * both handlers inside its own prefix.
+ * page uncached, {@link pageContext} builds the layout context (user, CSRF token, title, flash,
+ * a notice while PostgreSQL is unreachable), and the app-wide error and not-found handlers render
+ * HTML error pages (with `Retry-After` on 503 and 429). The JSON API replaces both handlers inside
+ * its own prefix.
  */
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Html } from '../html.js';
-import * as views from '../views.js';
-import { describeError } from './errors.js';
+import type { PageContext } from '../views/layout.js';
+import { errorPage } from '../views/public.js';
+import { applyErrorHeaders, describeError } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -23,8 +25,14 @@ export function pageContext(
   reply: FastifyReply,
   title: string,
   extra: { flash?: string | undefined; error?: string | undefined } = {},
-): views.PageContext {
-  return { user: req.user ?? null, csrfToken: reply.generateCsrf(), title, ...extra };
+): PageContext {
+  return {
+    user: req.user ?? null,
+    csrfToken: reply.generateCsrf(),
+    title,
+    degraded: req.session?.state === 'unavailable',
+    ...extra,
+  };
 }
 
 const htmlPlugin: FastifyPluginAsync = async (app) => {
@@ -33,12 +41,14 @@ const htmlPlugin: FastifyPluginAsync = async (app) => {
   });
 
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    const { status, message } = describeError(err, req);
-    return reply.page(views.errorPage(pageContext(req, reply, String(status)), status, message), status);
+    const answer = describeError(err, req);
+    applyErrorHeaders(reply, answer);
+    const title = answer.status === 503 ? 'Temporarily unavailable' : String(answer.status);
+    return reply.page(errorPage(pageContext(req, reply, title), answer.status, answer.message), answer.status);
   });
 
   app.setNotFoundHandler(async (req, reply) =>
-    reply.page(views.errorPage(pageContext(req, reply, 'Not found'), 404, 'This page does not exist.'), 404),
+    reply.page(errorPage(pageContext(req, reply, 'Not found'), 404, 'This page does not exist.'), 404),
   );
 };
 

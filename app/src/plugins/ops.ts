@@ -1,14 +1,24 @@
 /**
- * Operational endpoints and request metrics (fastify-plugin: the metrics hook observes every
- * route of the app). `/healthz` is liveness (no dependency checks), `/readyz` readiness, and
- * `/metrics` the Prometheus text exposition. None of them loads a session.
+ * Probes and request metrics (fastify-plugin: the metrics hook observes every route of the app).
+ * The readiness contract (`model/app-contract.ts`, docs/app.md):
+ *
+ * - `GET /healthz` (liveness): 200 `{status:'ok'}` while the process can answer at all. It never
+ *   checks a dependency, so an outage never gets pods restarted.
+ * - `GET /readyz` (readiness): 200 while the replica can take traffic, i.e. until shutdown begins;
+ *   then 503 `{status:'shutting_down'}`. PostgreSQL and Redis are checked and reported
+ *   (`{status:'ready'|'degraded', postgres:'up'|'down', redis:'up'|'down'}`, and the
+ *   `app_dependency_up` gauge) but never fail readiness: Redis is only a cache, and with
+ *   PostgreSQL down every replica alike answers its own 503 page with `Retry-After` and keeps
+ *   serving the pages that need no database, which taking replicas out of rotation would replace
+ *   with the load balancer's bare error.
+ *
+ * `/metrics` is not here: it is served on its own port (`metrics-server.ts`).
  */
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
-import type pg from 'pg';
-import type { Redis } from 'ioredis';
 import type { Metrics } from '../metrics.js';
-import { HEALTH_PATH, METRICS_PATH, READY_PATH } from '@expense-tracker/model/app-contract';
+import type { Dependencies } from '../dependencies.js';
+import { HEALTH_PATH, READY_PATH, READY_STATUS, DRAINING_STATUS } from '@expense-tracker/model/app-contract';
 
 export interface AppState {
   /** Set when SIGTERM arrives: /readyz answers 503 from then on. */
@@ -16,16 +26,12 @@ export interface AppState {
 }
 
 export interface OpsPluginOptions {
-  pool: pg.Pool;
-  redis: Redis;
+  dependencies: Dependencies;
   metrics: Metrics;
   state: AppState;
 }
 
-/** Milliseconds a readiness dependency check may take before it counts as failed. */
-const CHECK_TIMEOUT_MS = 1_000;
-
-const opsPlugin: FastifyPluginAsync<OpsPluginOptions> = async (app, { pool, redis, metrics, state }) => {
+const opsPlugin: FastifyPluginAsync<OpsPluginOptions> = async (app, { dependencies, metrics, state }) => {
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpDuration.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
@@ -38,19 +44,11 @@ const opsPlugin: FastifyPluginAsync<OpsPluginOptions> = async (app, { pool, redi
   app.get(HEALTH_PATH, none, async () => ({ status: 'ok' }));
 
   app.get(READY_PATH, none, async (_req, reply) => {
-    if (state.shuttingDown) return reply.code(503).send({ status: 'shutting_down' });
-    const withTimeout = <T>(p: Promise<T>) =>
-      Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), CHECK_TIMEOUT_MS).unref())]);
-    const [pgOk, redisOk] = await Promise.all([
-      withTimeout(pool.query('SELECT 1')).then(() => true, () => false),
-      withTimeout(redis.ping()).then(() => true, () => false),
-    ]);
-    const body = { status: pgOk && redisOk ? 'ready' : 'not_ready', postgres: pgOk, redis: redisOk };
-    return reply.code(pgOk && redisOk ? 200 : 503).send(body);
-  });
-
-  app.get(METRICS_PATH, none, async (_req, reply) => {
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    reply.header('cache-control', 'no-store');
+    if (state.shuttingDown) return reply.code(DRAINING_STATUS).send({ status: 'shutting_down' });
+    const status = await dependencies.check();
+    const degraded = status.postgres === 'down' || status.redis === 'down';
+    return reply.code(READY_STATUS).send({ status: degraded ? 'degraded' : 'ready', ...status });
   });
 };
 

@@ -1,148 +1,84 @@
 /**
- * Server-rendered pages: public pages, registration/login/logout, the dashboard, expenses and
- * settings. Its hook: routes marked `config.auth: 'user'` redirect anonymous visitors to /login
- * (303). Every form is CSRF-protected; validation failures re-render the form with a 400.
+ * Server-rendered pages: public pages and static assets (no database needed), the dashboard,
+ * expenses (paginated, CSV export) and settings. Its hook: routes marked `config.auth: 'user'`
+ * redirect anonymous visitors to /login (303). Every form is CSRF-protected; validation failures
+ * re-render the form with a 400 naming the field. "This month" and "today" follow the user's
+ * time zone.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import argon2 from 'argon2';
+import { stringify } from 'csv-stringify';
 import type pg from 'pg';
-import type { Redis } from 'ioredis';
-import type { Config } from '../config.js';
 import type { BudgetAlerts } from '../alerts.js';
+import type { Accounts } from '../accounts.js';
 import type { ExpenseService } from '../expenses.js';
-import { SESSION_COOKIE, SESSION_TTL_SECONDS, SessionsUnavailableError, type SessionStore } from '../sessions.js';
 import * as repo from '../repo.js';
-import * as views from '../views.js';
 import { centsToDecimal, isCurrency, parseDecimalAmount } from '../money.js';
+import { dateIn, monthIn } from '../calendar.js';
+import { SCRIPT, STYLESHEET } from '../views/layout.js';
+import { landingPage, pricingPage } from '../views/public.js';
+import { dashboardPage } from '../views/dashboard.js';
+import { editExpensePage, expensesPage, expenseToForm, type ExpenseFormValues } from '../views/expenses.js';
+import { settingsPage, type SettingsFormValues } from '../views/settings.js';
 import {
   budgetSchema,
-  credentialsSchema,
-  currentMonth,
   expenseCreateSchema,
-  firstIssue,
   formString as str,
   monthParam,
+  monthSchema,
+  pageParams,
   parseInput,
+  timeZoneSchema,
   ValidationError,
   type ExpenseInput,
 } from '../validation.js';
 import { pageContext as ctx } from './html.js';
-import { hasUser } from './session.js';
-
-/** OWASP-recommended argon2id cost (19 MiB, 2 passes, 1 lane). */
-const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+import { redirectAnonymous } from './session.js';
 
 export interface PagesPluginOptions {
-  config: Config;
   pool: pg.Pool;
-  redis: Redis;
-  sessions: SessionStore;
   expenses: ExpenseService;
   alerts: BudgetAlerts;
-  /** Login attempts allowed per email per window. */
-  loginRateLimit: { max: number; timeWindowMs: number };
+  accounts: Accounts;
 }
 
-const pagesPlugin: FastifyPluginAsync<PagesPluginOptions> = async (app, opts) => {
-  const { config, pool, redis, sessions, expenses, alerts, loginRateLimit } = opts;
-  // Verified against when the email is unknown, so both cases cost the same time.
-  const dummyHash = await argon2.hash('not-a-real-password', ARGON2_OPTIONS);
-  const cookieOptions = {
-    httpOnly: true,
-    sameSite: 'lax' as const,
-    secure: config.secureCookies,
-    path: '/',
-    signed: true,
-    maxAge: SESSION_TTL_SECONDS,
-  };
+/** Rows per page of the expense list. */
+const EXPENSES_PER_PAGE = 50;
 
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.routeOptions.config?.auth === 'user' && !hasUser(req)) return reply.redirect('/login', 303);
-  });
+/** Prefixes a spreadsheet would read as a formula (OWASP "CSV injection"); such cells get a leading `'`. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+const csvText = (s: string) => (FORMULA_START.test(s) ? `'${s}` : s);
+
+const pagesPlugin: FastifyPluginAsync<PagesPluginOptions> = async (app, { pool, expenses, alerts, accounts }) => {
+  app.addHook('onRequest', redirectAnonymous);
 
   const csrf = { preHandler: app.csrfProtection };
   const user = { config: { auth: 'user' as const } };
+  const asset = (type: string, body: string) => async (_req: FastifyRequest, reply: FastifyReply) =>
+    reply.type(type).header('cache-control', 'public, max-age=3600').send(body);
 
-  app.get('/static/app.css', { config: { auth: 'none' } }, async (_req, reply) =>
-    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(views.STYLESHEET),
-  );
+  app.get('/static/app.css', { config: { auth: 'none' } }, asset('text/css; charset=utf-8', STYLESHEET));
+  app.get('/static/app.js', { config: { auth: 'none' } }, asset('text/javascript; charset=utf-8', SCRIPT));
 
-  // ---- public pages and authentication ------------------------------------------------------
-  app.get('/', async (req, reply) => reply.page(views.landingPage(ctx(req, reply, 'Home'))));
-  app.get('/pricing', async (req, reply) => reply.page(views.pricingPage(ctx(req, reply, 'Pricing'))));
-
-  app.get('/register', async (req, reply) => reply.page(views.registerPage(ctx(req, reply, 'Register'))));
-  app.post('/register', csrf, async (req, reply) => {
-    const email = str(req.body, 'email');
-    const r = credentialsSchema.safeParse({ email, password: str(req.body, 'password') });
-    if (!r.success) {
-      const { field, message } = firstIssue(r.error);
-      return reply.page(views.registerPage(ctx(req, reply, 'Register', { error: `${field}: ${message}` }), email), 400);
-    }
-    const hash = await argon2.hash(r.data.password, ARGON2_OPTIONS);
-    const created = await repo.createUser(pool, r.data.email, hash, config.adminEmail);
-    if (!created) {
-      return reply.page(views.registerPage(ctx(req, reply, 'Register', { error: 'email: an account with this email already exists' }), email), 409);
-    }
-    req.log.info({ userId: created.id, isAdmin: created.isAdmin }, 'user registered');
-    return reply.redirect('/login?registered=1', 303);
+  app.get('/', async (req, reply) => {
+    const flash = (req.query as Record<string, unknown>).deleted === '1' ? 'Your account and all its data were deleted.' : undefined;
+    return reply.page(landingPage(ctx(req, reply, 'Home', { flash })));
   });
+  app.get('/pricing', async (req, reply) => reply.page(pricingPage(ctx(req, reply, 'Pricing'))));
 
-  app.get('/login', async (req, reply) => {
-    const flash = (req.query as Record<string, string>).registered ? 'Account created. Log in to continue.' : undefined;
-    return reply.page(views.loginPage(ctx(req, reply, 'Log in', { flash })));
-  });
-  app.post(
-    '/login',
-    {
-      ...csrf,
-      config: {
-        rateLimit: {
-          max: loginRateLimit.max,
-          timeWindow: loginRateLimit.timeWindowMs,
-          hook: 'preHandler',
-          keyGenerator: (req: FastifyRequest) => `login:${str(req.body, 'email').trim().toLowerCase()}`,
-          errorResponseBuilder: (_req: FastifyRequest, c: { after: string }) =>
-            Object.assign(new Error(`Too many login attempts for this account. Try again in ${c.after}.`), { statusCode: 429 }),
-        },
-      },
-    },
-    async (req, reply) => {
-      const email = str(req.body, 'email').trim().toLowerCase();
-      const password = str(req.body, 'password');
-      if (redis.status !== 'ready') throw new SessionsUnavailableError(undefined);
-      const found = email ? await repo.findUserByEmail(pool, email) : null;
-      const ok = await argon2.verify(found?.passwordHash ?? dummyHash, password).catch(() => false);
-      if (!found || !ok) {
-        req.log.info('login failed');
-        return reply.page(views.loginPage(ctx(req, reply, 'Log in', { error: 'Invalid email or password.' }), email), 401);
-      }
-      const sid = await sessions.create(found.id);
-      if (req.session.state === 'ok') await sessions.destroy(req.session.sessionId);
-      reply.setCookie(SESSION_COOKIE, sid, cookieOptions);
-      req.log.info({ userId: found.id }, 'user logged in');
-      return reply.redirect('/dashboard', 303);
-    },
-  );
-
-  app.post('/logout', csrf, async (req, reply) => {
-    if (req.session.state === 'ok') await sessions.destroy(req.session.sessionId);
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return reply.redirect('/', 303);
-  });
-
-  // ---- dashboard and expenses -----------------------------------------------------------------
+  // ---- dashboard --------------------------------------------------------------------------------
   app.get('/dashboard', user, async (req, reply) => {
-    const month = monthParam(req.query);
-    const userId = req.user!.id;
+    const u = req.user!;
+    const currentMonth = monthIn(u.timeZone);
+    const month = monthParam(req.query, currentMonth);
     const [{ aggregates, settings }, recent] = await Promise.all([
-      expenses.summary(userId, month),
-      repo.listExpenses(pool, userId, { month, limit: 5 }),
+      expenses.summary(u.id, month),
+      repo.recentExpenses(pool, u.id, month, 5),
     ]);
-    return reply.page(views.dashboardPage(ctx(req, reply, 'Dashboard'), { month, settings, aggregates, recent }));
+    const lastMonths = await expenses.lastMonths(u.id, month, settings.currency);
+    return reply.page(dashboardPage(ctx(req, reply, 'Dashboard'), { month, currentMonth, settings, aggregates, lastMonths, recent }));
   });
 
-  const today = () => new Date().toISOString().slice(0, 10);
+  // ---- expenses ---------------------------------------------------------------------------------
   /** Converts the add/edit form into API input; decimal amount -> minor units of the currency. */
   function formToExpense(body: unknown): ExpenseInput {
     const currency = str(body, 'currency').trim().toUpperCase();
@@ -157,7 +93,7 @@ const pagesPlugin: FastifyPluginAsync<PagesPluginOptions> = async (app, opts) =>
       date: str(body, 'date'),
     });
   }
-  const formValues = (body: unknown) => ({
+  const formValues = (body: unknown): ExpenseFormValues => ({
     amount: str(body, 'amount'),
     currency: str(body, 'currency'),
     category: str(body, 'category'),
@@ -168,19 +104,21 @@ const pagesPlugin: FastifyPluginAsync<PagesPluginOptions> = async (app, opts) =>
   async function expensesView(
     req: FastifyRequest,
     reply: FastifyReply,
-    month: string,
     extra: { flash?: string; error?: string },
-    form?: views.ExpenseFormValues,
+    form?: ExpenseFormValues,
     status = 200,
   ) {
-    const [rows, settings] = await Promise.all([repo.listExpenses(pool, req.user!.id, { month }), repo.getSettings(pool, req.user!.id)]);
-    const values = form ?? { amount: '', currency: settings.currency, category: '', description: '', date: today() };
-    return reply.page(views.expensesPage(ctx(req, reply, 'Expenses', extra), month, rows, values), status);
+    const u = req.user!;
+    const month = monthParam(req.query, monthIn(u.timeZone));
+    const { page, limit } = pageParams(req.query, EXPENSES_PER_PAGE);
+    const [rows, settings] = await Promise.all([repo.listExpenses(pool, u.id, { month, page, limit }), repo.getSettings(pool, u.id)]);
+    const values = form ?? { amount: '', currency: settings.currency, category: '', description: '', date: dateIn(u.timeZone) };
+    return reply.page(expensesPage(ctx(req, reply, 'Expenses', extra), month, rows, values), status);
   }
 
   app.get('/expenses', user, async (req, reply) => {
     const flash = (req.query as Record<string, string>).saved ? 'Saved.' : undefined;
-    return expensesView(req, reply, monthParam(req.query), { flash });
+    return expensesView(req, reply, { flash });
   });
 
   app.post('/expenses', { ...user, ...csrf }, async (req, reply) => {
@@ -189,16 +127,49 @@ const pagesPlugin: FastifyPluginAsync<PagesPluginOptions> = async (app, opts) =>
       input = formToExpense(req.body);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      return expensesView(req, reply, currentMonth(), { error: err.message }, formValues(req.body), 400);
+      return expensesView(req, reply, { error: err.message }, formValues(req.body), 400);
     }
     const e = await expenses.create(req.user!.id, input);
     return reply.redirect(`/expenses?month=${e.date.slice(0, 7)}&saved=1`, 303);
   });
 
+  app.get<{ Querystring: { month?: string } }>('/expenses/export', user, async (req, reply) => {
+    const u = req.user!;
+    const all = req.query.month === 'all';
+    const month = all ? undefined : parseInput(monthSchema, req.query.month ?? monthIn(u.timeZone), 'month');
+    const batches = repo.expenseBatches(pool, u.id, month);
+    // The first batch is read before any byte is sent, so a database outage is still a clean 503.
+    const first = await batches.next();
+    const csv = stringify({
+      header: true,
+      bom: true,
+      columns: ['date', 'amount', 'currency', 'category', 'description', 'id', 'created_at'],
+    });
+    const write = (e: repo.Expense) =>
+      csv.write([e.date, centsToDecimal(e.amountCents, e.currency), e.currency, csvText(e.category), csvText(e.description), e.id, e.createdAt]);
+    void (async () => {
+      try {
+        for (let r = first; !r.done; r = await batches.next()) {
+          for (const e of r.value) if (!write(e)) await new Promise((resolve) => csv.once('drain', resolve));
+        }
+        csv.end();
+      } catch (err) {
+        // Abort the transfer so the client sees a broken download, never a silently short file.
+        req.log.error({ err }, 'CSV export failed mid-stream');
+        csv.destroy(err as Error);
+      }
+    })();
+    return reply
+      .type('text/csv; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('content-disposition', `attachment; filename="expenses-${month ?? 'all'}.csv"`)
+      .send(csv);
+  });
+
   app.get<{ Params: { id: string } }>('/expenses/:id/edit', user, async (req, reply) => {
     const e = await repo.getExpense(pool, req.user!.id, req.params.id);
     if (!e) return reply.callNotFound();
-    return reply.page(views.editExpensePage(ctx(req, reply, 'Edit expense'), e.id, views.expenseToForm(e)));
+    return reply.page(editExpensePage(ctx(req, reply, 'Edit expense'), e.id, expenseToForm(e)));
   });
 
   app.post<{ Params: { id: string } }>('/expenses/:id', { ...user, ...csrf }, async (req, reply) => {
@@ -208,10 +179,7 @@ const pagesPlugin: FastifyPluginAsync<PagesPluginOptions> = async (app, opts) =>
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       if (!(await repo.getExpense(pool, req.user!.id, req.params.id))) return reply.callNotFound();
-      return reply.page(
-        views.editExpensePage(ctx(req, reply, 'Edit expense', { error: err.message }), req.params.id, formValues(req.body)),
-        400,
-      );
+      return reply.page(editExpensePage(ctx(req, reply, 'Edit expense', { error: err.message }), req.params.id, formValues(req.body)), 400);
     }
     const e = await expenses.patch(req.user!.id, req.params.id, input);
     if (!e) return reply.callNotFound();
@@ -224,21 +192,34 @@ const pagesPlugin: FastifyPluginAsync<PagesPluginOptions> = async (app, opts) =>
     return reply.redirect(`/expenses?month=${e.date.slice(0, 7)}&saved=1`, 303);
   });
 
-  // ---- settings -------------------------------------------------------------------------------
+  // ---- settings -----------------------------------------------------------------------------------
+  const alertStatus = (s: repo.Settings, u: repo.User) => {
+    const to = s.alertEmail ?? u.email;
+    const verified = to === u.email ? u.emailVerified : s.alertEmailVerified;
+    return `${to}: ${verified ? 'verified' : 'not verified yet, see Account'}`;
+  };
+
   app.get('/settings', user, async (req, reply) => {
-    const s = await repo.getSettings(pool, req.user!.id);
+    const u = req.user!;
+    const s = await repo.getSettings(pool, u.id);
     const flash = (req.query as Record<string, string>).saved ? 'Settings saved.' : undefined;
-    return reply.page(
-      views.settingsPage(ctx(req, reply, 'Settings', { flash }), {
-        limit: s.monthlyLimitCents === null ? '' : centsToDecimal(s.monthlyLimitCents, s.currency),
-        currency: s.currency,
-        alertEmail: s.alertEmail ?? '',
-      }),
-    );
+    const values: SettingsFormValues = {
+      limit: s.monthlyLimitCents === null ? '' : centsToDecimal(s.monthlyLimitCents, s.currency),
+      currency: s.currency,
+      alertEmail: s.alertEmail ?? '',
+      timeZone: u.timeZone,
+    };
+    return reply.page(settingsPage(ctx(req, reply, 'Settings', { flash }), values, alertStatus(s, u)));
   });
 
   app.post('/settings', { ...user, ...csrf }, async (req, reply) => {
-    const values = { limit: str(req.body, 'limit'), currency: str(req.body, 'currency'), alertEmail: str(req.body, 'alertEmail') };
+    const u = req.user!;
+    const values: SettingsFormValues = {
+      limit: str(req.body, 'limit'),
+      currency: str(req.body, 'currency'),
+      alertEmail: str(req.body, 'alertEmail'),
+      timeZone: str(req.body, 'timeZone') || u.timeZone,
+    };
     try {
       const currency = values.currency.trim().toUpperCase();
       if (!isCurrency(currency)) throw new ValidationError('currency', 'must be a known ISO 4217 currency code (e.g. USD)');
@@ -249,11 +230,15 @@ const pagesPlugin: FastifyPluginAsync<PagesPluginOptions> = async (app, opts) =>
         limit = cents;
       }
       const input = parseInput(budgetSchema, { monthlyLimitCents: limit, currency, alertEmail: values.alertEmail.trim() });
-      await repo.putSettings(pool, req.user!.id, input);
-      await alerts.check(req.user!.id, [currentMonth()]);
+      const timeZone = parseInput(timeZoneSchema, values.timeZone, 'timeZone');
+      await repo.setTimeZone(pool, u.id, timeZone);
+      const { alertEmailChanged } = await repo.putSettings(pool, u.id, input);
+      if (alertEmailChanged && input.alertEmail) await accounts.alertEmailChanged(u, input.alertEmail);
+      await alerts.check(u.id, alerts.alertableMonths(timeZone));
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      return reply.page(views.settingsPage(ctx(req, reply, 'Settings', { error: err.message }), values), 400);
+      const s = await repo.getSettings(pool, u.id);
+      return reply.page(settingsPage(ctx(req, reply, 'Settings', { error: err.message }), values, alertStatus(s, u)), 400);
     }
     return reply.redirect('/settings?saved=1', 303);
   });

@@ -1,15 +1,16 @@
 /**
  * Session loading for every route (fastify-plugin: its hook applies to the whole app). It sets
- * `request.session` and `request.user` from the signed `sid` cookie; it never refuses a request:
+ * `request.session` and `request.user` from the signed `sid` cookie and never refuses a request:
  * the API, page and admin plugins decide what a missing user means for their routes (401, a
- * redirect to /login, 403). Routes with `config.auth === 'none'` (probes, static assets) skip the
- * lookup entirely.
+ * redirect to /login, 403). Routes with `config.auth === 'none'` (probes, static assets) and
+ * requests without a session cookie never touch the database, so those pages keep working while
+ * PostgreSQL is down; with a cookie, an unreachable database leaves the request anonymous with
+ * `session.state === 'unavailable'` (pages show a notice, routes that need the user answer 503).
  */
 import fp from 'fastify-plugin';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type pg from 'pg';
-import { SESSION_COOKIE, SessionsUnavailableError, type SessionLookup, type SessionStore } from '../sessions.js';
-import * as repo from '../repo.js';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { SESSION_COOKIE, type SessionLookup, type SessionStore } from '../sessions.js';
+import { DatabaseUnavailableError } from '../db.js';
 import type { User } from '../repo.js';
 
 declare module 'fastify' {
@@ -24,35 +25,37 @@ declare module 'fastify' {
 }
 
 export interface SessionPluginOptions {
-  pool: pg.Pool;
   sessions: SessionStore;
 }
 
 /**
- * Outcome for a route that needs a logged-in user: true when there is one.
- * @throws SessionsUnavailableError when the session could not be checked (store unreachable).
+ * For a route that needs a logged-in user: true when there is one.
+ * @throws DatabaseUnavailableError when the session could not be checked (PostgreSQL unreachable).
  */
 export function hasUser(req: FastifyRequest): boolean {
   if (req.user) return true;
-  if (req.session?.state === 'unavailable') throw new SessionsUnavailableError(undefined);
+  if (req.session?.state === 'unavailable') throw new DatabaseUnavailableError();
   return false;
 }
 
-const sessionPlugin: FastifyPluginAsync<SessionPluginOptions> = async (app, { pool, sessions }) => {
+/** onRequest hook of page plugins: routes marked `config.auth: 'user'` send anonymous visitors to /login (303). */
+export async function redirectAnonymous(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (req.routeOptions.config?.auth === 'user' && !hasUser(req)) return reply.redirect('/login', 303);
+}
+
+const sessionPlugin: FastifyPluginAsync<SessionPluginOptions> = async (app, { sessions }) => {
   app.decorateRequest('user', null);
   app.decorateRequest('session', null as unknown as { getter(): SessionLookup });
 
   app.addHook('onRequest', async (req) => {
-    if (req.routeOptions.config?.auth === 'none') return;
     req.session = { state: 'none' };
+    if (req.routeOptions.config?.auth === 'none') return;
     const raw = req.cookies[SESSION_COOKIE];
     if (!raw) return;
     const unsigned = req.unsignCookie(raw);
-    if (unsigned.valid && unsigned.value) req.session = await sessions.load(unsigned.value);
-    if (req.session.state === 'ok') {
-      req.user = await repo.findUserById(pool, req.session.userId);
-      if (!req.user) req.session = { state: 'none' };
-    }
+    if (!unsigned.valid || !unsigned.value) return;
+    req.session = await sessions.load(unsigned.value);
+    if (req.session.state === 'ok') req.user = req.session.user;
   });
 };
 
