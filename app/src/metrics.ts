@@ -27,7 +27,11 @@ export interface Metrics {
   throttled: client.Counter<'limiter'>;
 }
 
-export function createMetrics(pool: pg.Pool, dependencies: Dependencies): Metrics {
+/**
+ * Registers the app's metrics on a new registry. `dependencies` feeds `app_dependency_up` (checked
+ * at every scrape); without it that gauge is not registered.
+ */
+export function createMetrics(pool: pg.Pool, dependencies?: Dependencies): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   const httpDuration = new client.Histogram({
@@ -73,15 +77,17 @@ export function createMetrics(pool: pg.Pool, dependencies: Dependencies): Metric
       if (labels.kind === 'budget_alert' && (labels.result === 'sent' || labels.result === 'failed')) budgetAlerts.inc({ result: labels.result });
     },
   };
-  new client.Gauge({
-    name: 'app_dependency_up',
-    help: 'Whether a dependency answered its check (1) or not (0): postgres, redis',
-    labelNames: ['dependency'] as const,
-    registers: [registry],
-    async collect() {
-      for (const [name, state] of Object.entries(await dependencies.check())) this.set({ dependency: name }, state === 'up' ? 1 : 0);
-    },
-  });
+  if (dependencies) {
+    new client.Gauge({
+      name: 'app_dependency_up',
+      help: 'Whether a dependency answered its check (1) or not (0): postgres, redis',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+      async collect() {
+        for (const [name, state] of Object.entries(await dependencies.check())) this.set({ dependency: name }, state === 'up' ? 1 : 0);
+      },
+    });
+  }
   const logins = new client.Counter({
     name: 'login_attempts_total',
     help: 'Login form submissions by result (success, failure, throttled)',
