@@ -145,7 +145,11 @@ describe('password reset by email', () => {
     const sent = stack.sendgrid.sentTo('slowmail@example.com').length;
     stack.sendgrid.failWith.push(503);
     await new Client(stack.baseUrl).submit('/password/forgot', '/password/forgot', { email: 'slowmail@example.com' });
-    await eventually('failed attempt', () => stack.sendgrid.sentTo('slowmail@example.com').length === sent + 1);
+    await eventually('failed attempt rescheduled', async () => {
+      const r = await stack.pool.query(`SELECT last_error FROM mail_outbox WHERE kind = 'password_reset' AND recipient = 'slowmail@example.com'`);
+      return r.rows[0]?.last_error != null;
+    });
+    expect(stack.sendgrid.sentTo('slowmail@example.com')).toHaveLength(sent + 1);
     await stack.pool.query(
       `UPDATE mail_outbox SET next_attempt_at = now(), payload = jsonb_set(payload, '{expiresAt}', to_jsonb((now() - interval '1 second')::text))
         WHERE kind = 'password_reset' AND recipient = 'slowmail@example.com' AND status = 'pending'`,
