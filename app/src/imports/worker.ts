@@ -237,7 +237,7 @@ async function main(): Promise<void> {
   const { createMetrics } = await import('../metrics.js');
   const { SummaryCache } = await import('../cache.js');
   const { BudgetAlerts } = await import('../alerts.js');
-  const { currentMonth } = await import('../validation.js');
+  const { Outbox } = await import('../outbox.js');
 
   let config;
   try {
@@ -260,7 +260,8 @@ async function main(): Promise<void> {
   await connectRedis(redis, log);
   const appMetrics = createMetrics(pool);
   const cache = new SummaryCache(redis, appMetrics);
-  const alerts = new BudgetAlerts(pool, createSendgridMailer(config.sendgrid, config.mailFrom), log.child({ component: 'alerts' }), appMetrics, config.publicBaseUrl);
+  const outbox = new Outbox(pool, createSendgridMailer(config.sendgrid, config.mailFrom), log.child({ component: 'outbox' }), appMetrics, config.publicBaseUrl);
+  const alerts = new BudgetAlerts(pool, outbox, log.child({ component: 'alerts' }));
   const worker = new ImportWorker({
     pool,
     store,
@@ -271,11 +272,9 @@ async function main(): Promise<void> {
     registry: appMetrics.registry,
     onImported: async (userId, months) => {
       await cache.invalidate(userId, months);
-      // Budget alerts are about the running month (and the one just ended), not history.
-      const now = currentMonth();
-      const prev = currentMonth(new Date(Date.now() - 31 * 86_400_000));
-      const recent = months.filter((m) => m === now || m === prev);
-      if (recent.length > 0) await alerts.check(userId, recent);
+      // Budget alerts are about the running month (and the one just ended), not history:
+      // check() keeps only the months that may alert in the user's time zone.
+      await alerts.check(userId, months);
     },
   });
   worker.start();
@@ -312,7 +311,7 @@ async function main(): Promise<void> {
       void (async () => {
         await worker.stop();
         server.close();
-        await alerts.stop();
+        await outbox.stop();
         await pool.end();
         await redis.quit().catch(() => redis.disconnect());
         log.info('import worker stopped');
