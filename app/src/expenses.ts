@@ -45,7 +45,6 @@ export class ExpenseService {
    */
   async afterImport(userId: string, months: string[]): Promise<void> {
     await this.cache.invalidate(userId, months);
-    // check() keeps only the months that may alert (the user's current one, the previous in its first days).
     await this.alerts.check(userId, months);
   }
 

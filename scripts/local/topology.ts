@@ -60,7 +60,7 @@ function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
   );
 }
 
-/** One app process on 127.0.0.1; can be stopped and started again on the same port. */
+/** One app process on 127.0.0.1; can be stopped and started again on the same ports. */
 export class AppInstance {
   private child: ChildProcess | undefined;
   private exit: Promise<number | string> | undefined;
@@ -68,12 +68,14 @@ export class AppInstance {
   /**
    * @param name label in logs (`web1`)
    * @param port TCP port (`PORT`)
-   * @param env the app's environment (model/app-contract.ts names) without PORT
+   * @param metricsPort TCP port of its `/metrics` listener (`METRICS_PORT`)
+   * @param env the app's environment (model/app-contract.ts names) without PORT and METRICS_PORT
    * @param sink log receiver
    */
   constructor(
     readonly name: string,
     readonly port: number,
+    readonly metricsPort: number,
     private readonly env: Record<string, string>,
     private readonly sink: LogSink,
   ) {}
@@ -96,7 +98,7 @@ export class AppInstance {
     if (this.running) throw new Error(`${this.name} is already running`);
     const child = spawn(process.execPath, ['--import', 'tsx', SERVER_TS], {
       cwd: REPO,
-      env: { PATH: process.env.PATH, ...this.env, PORT: String(this.port) },
+      env: { PATH: process.env.PATH, ...this.env, HOST: '127.0.0.1', PORT: String(this.port), METRICS_PORT: String(this.metricsPort) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -385,7 +387,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     const instances: AppInstance[] = [];
     for (let i = 1; i <= count + backups; i++) {
       const name = i <= count ? `web${i}` : `web-backup${i - count}`;
-      instances.push(new AppInstance(name, await freePort(), appEnv, log));
+      instances.push(new AppInstance(name, await freePort(), await freePort(), appEnv, log));
     }
     cleanups.push(() => Promise.all(instances.map((i) => i.stop('SIGTERM'))));
     // Start in parallel: each instance's start-up is mostly tsx compiling the app.

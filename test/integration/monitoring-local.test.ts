@@ -77,7 +77,7 @@ describe('a real Prometheus scraping the local topology', () => {
       environment: env,
       settings,
       topology: topologyModel,
-      web: local.instances.map((i) => `127.0.0.1:${i.port}`),
+      web: local.instances.map((i) => `127.0.0.1:${i.metricsPort}`),
       haproxy: new URL(local.haproxy.statsUrl).host,
       databaseUrl,
       redis: { url: redis.url, password },
