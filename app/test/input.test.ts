@@ -148,7 +148,7 @@ describe('hostile input never gets a 5xx', () => {
     const jsonValues: unknown[] = [...strings, null, true, 0, -1, 1.5, 1e308, -0, 2 ** 63, [], {}, [1, [2, [3]]], { a: { b: { c: 'd' } } }];
     const anon = new Client(stack.baseUrl);
     const results: [string, Res][] = [];
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 300; i++) {
       const kind = random();
       if (kind < 0.4) {
         const [page, action, fields] = pick(forms());
@@ -177,5 +177,5 @@ describe('hostile input never gets a 5xx', () => {
     expect(fivexx).toEqual([]);
     const metrics = await new Client(stack.metricsUrl).get('/metrics');
     expect(metrics.text).not.toMatch(/status_code="5\d\d"/);
-  });
+  }, 300_000); // argon2 and zxcvbn behind a third of the requests: slow on a busy 2-core machine
 });

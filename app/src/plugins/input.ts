@@ -20,17 +20,36 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // eslint-disable-next-line no-control-regex
 const HEADER_CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** The dotted path of the first string under `value` holding a control character, or undefined. */
+/**
+ * A parsed JSON, form or query value worth descending into: arrays and data objects (query and
+ * form parsers build them with their own null prototypes), never streams, emitters or buffers.
+ */
+function isDataContainer(v: unknown): v is Record<string, unknown> | unknown[] {
+  if (Array.isArray(v)) return true;
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return false;
+  return typeof (v as { on?: unknown }).on !== 'function' && typeof (v as { pipe?: unknown }).pipe !== 'function';
+}
+
+/**
+ * The dotted path of the first string under `value` holding a control character, or undefined.
+ * Only strings, arrays and data objects are inspected, each once: a body a route reads itself (a
+ * stream, a Buffer) is that route's to check.
+ */
 function findControl(value: unknown, prefix: string): string | undefined {
   // Iterative: a deeply nested JSON body must not overflow the stack.
   const stack: [unknown, string][] = [[value, prefix]];
+  const seen = new WeakSet<object>();
   while (stack.length > 0) {
     const [v, path] = stack.pop()!;
     if (typeof v === 'string') {
       if (CONTROL.test(v)) return path || '(body)';
-    } else if (Array.isArray(v)) {
+      continue;
+    }
+    if (!isDataContainer(v) || seen.has(v)) continue;
+    seen.add(v);
+    if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], path ? `${path}.${i}` : String(i)]);
-    } else if (v !== null && typeof v === 'object') {
+    } else {
       for (const [k, child] of Object.entries(v).reverse()) {
         if (CONTROL.test(k)) return path ? `${path}.(key)` : '(key)';
         stack.push([child, path ? `${path}.${k}` : k]);
