@@ -1,87 +1,256 @@
 /**
- * `npm run bench:pulumi-deploy`
+ * `npm run bench:pulumi-deploy [-- --runs 3] [--changes 3] [--json]`
  *
- * On one fresh test control plane (testkit/src/test-cluster; kwok plays the kubelets), deploys the
- * `local` environment twice and prints both times and their ratio:
+ * Pulumi against kubectl on one test control plane (testkit/src/test-cluster; kwok plays the
+ * kubelets with no readiness delay, so both sides measure their own work and the control plane's),
+ * deploying the `local` environment (the `ci` stack's) with the same image:
  *
- * - baseline: `kubectl apply --server-side` of the Namespace, the Secrets and `dist/local`, then
- *   `kubectl rollout status` for every Deployment and StatefulSet (what bench/deploy.ts times);
- * - `pulumi up` of the `ci` stack (same environment, same image) with the binaries built by
- *   `npm run pulumi-tools`, offline, until Pulumi's await logic reports every object ready.
+ * | case           | Pulumi (`ci` stack, Automation API, built binaries, offline)  | kubectl (baseline)                                                    | goal |
+ * | full deploy    | `pulumi up` into an empty cluster, until every object is ready | `kubectl apply --server-side` of Namespace, Secrets, dist/local + `rollout status` of every workload | ≤ 2× |
+ * | no-op          | `pulumi up` with nothing changed                               | `kubectl diff --server-side -f dist/local`                            | ≤ 3× |
+ * | one field      | `pulumi up` after `set: [web.replicas=N]`                      | `kubectl apply --server-side -f dist/local` (re-synthesized) + `rollout status deployment/expense-web` | ≤ 3× |
  *
- * Between the two the namespace is deleted and its deletion awaited. Pulumi's figure includes
- * its engine, plugin start and the Automation API. kwok's simulated readiness delay is 0, as in
- * bench/deploy.ts. Prints one line per figure and `ratio pulumi/kubectl`; `--json` prints one JSON
- * document instead. Exit 1 on failure, 2 on bad usage.
+ * Each run deploys with kubectl, measures its no-op and one-field cases, deletes the namespace,
+ * then does the same with Pulumi and destroys. Prints min / median / max of both sides and the
+ * ratio of the medians, then where Pulumi's time goes: a fixed-cost probe (an empty inline
+ * program; a program that only configures the Kubernetes provider) and the full deploy's
+ * per-resource timeline from the engine events (start of each step → its outputs), by kind.
+ * `--json` prints one JSON document instead. Exit 1 when a goal is not met or on failure,
+ * 2 on bad usage.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openOfflineCiStack, startIngressStatusWriter } from '../scripts/pulumi/offline.js';
+import * as k8s from '@pulumi/kubernetes';
+import { LocalWorkspace, PulumiCommand, type EngineEvent, type Stack } from '@pulumi/pulumi/automation/index.js';
+import { builtToolsEnv, toolPaths } from '@expense-tracker/testkit/pulumi-tools/tools';
 import { startCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor, type Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
-import { deployEnvironment, secretsYaml, synth } from '../test/cluster/support.js';
+import { openOfflineCiStack, startIngressStatusWriter } from '../scripts/pulumi/offline.js';
+import { deployEnvironment, FIELD_MANAGER, manifestFiles, secretsYaml, synth } from '../test/cluster/support.js';
+import { summarize } from './lib/measure.js';
 
 const NAMESPACE = 'expense-tracker';
-const IMAGE = 'localhost:5000/expense-tracker:0.1.0';
+const IMAGE_REPOSITORY = 'localhost:5000/expense-tracker';
+const IMAGE_TAG = '0.1.0';
+const SECRETS = { postgresPassword: 'bench-pg-password', redisPassword: 'bench-redis-password', sessionSecret: 'bench-session-secret-0123456789abcdef', sendgridApiKey: 'SG.bench' };
+const USAGE = 'usage: npm run bench:pulumi-deploy -- [--runs <1-10>] [--changes <1-10>] [--json]';
+
+const seconds = (since: number) => (performance.now() - since) / 1000;
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return seconds(started);
+}
+
+/** One step of the engine (a resource's create/update/same…), from its pre event to its outputs event. */
+interface Step {
+  readonly type: string;
+  readonly name: string;
+  readonly op: string;
+  /** Seconds since `up()` was called. */
+  readonly start: number;
+  end?: number;
+}
+
+/** Runs `pulumi up`, recording each step's start and end as the engine reports them. */
+async function upWithTimeline(stack: Stack): Promise<{ seconds: number; steps: Step[]; firstEvent: number; changes: Record<string, number> }> {
+  const started = performance.now();
+  const steps = new Map<string, Step>();
+  let firstEvent = Number.NaN;
+  const onEvent = (event: EngineEvent) => {
+    const at = seconds(started);
+    if (Number.isNaN(firstEvent)) firstEvent = at;
+    const pre = event.resourcePreEvent?.metadata;
+    if (pre) steps.set(pre.urn, { type: pre.type, name: pre.urn.split('::').pop() ?? pre.urn, op: pre.op, start: at });
+    const out = event.resOutputsEvent?.metadata;
+    if (out) {
+      const step = steps.get(out.urn);
+      if (step) step.end = at;
+    }
+  };
+  const result = await stack.up({ onEvent, onOutput: () => {} });
+  if (result.summary.result !== 'succeeded') throw new Error(`pulumi up: ${result.summary.result}`);
+  return { seconds: seconds(started), steps: [...steps.values()], firstEvent, changes: (result.summary.resourceChanges ?? {}) as Record<string, number> };
+}
 
 async function rolloutStatus(kubectl: Kubectl, resources: string[]): Promise<void> {
   for (const resource of resources) await kubectl.run(['rollout', 'status', resource, '-n', NAMESPACE, '--timeout=300s'], { timeoutMs: 310_000 });
 }
 
+async function deleteNamespace(kubectl: Kubectl): Promise<void> {
+  await kubectl.run(['delete', 'namespace', NAMESPACE, '--wait=false'], { reject: false });
+  await waitFor(`namespace ${NAMESPACE} gone`, async () => (await kubectl.run(['get', 'namespace', NAMESPACE], { reject: false })).exitCode !== 0, 180_000, 250);
+}
+
+/**
+ * Fixed costs of a `pulumi up` on this machine with these binaries: an inline program that
+ * registers nothing (CLI start, engine, language runtime, state file), and one that only
+ * registers the Kubernetes provider (plus the provider plugin's start and configuration
+ * against the cluster).
+ */
+async function fixedCosts(kubeconfig: string, work: string): Promise<{ emptySeconds: number[]; providerSeconds: number[] }> {
+  const paths = toolPaths();
+  const env = { ...builtToolsEnv(paths), PULUMI_CONFIG_PASSPHRASE: 'bench', PULUMI_BACKEND_URL: `file://${work}/state`, PULUMI_SKIP_UPDATE_CHECK: 'true' };
+  mkdirSync(join(work, 'state'), { recursive: true });
+  const pulumiCommand = await PulumiCommand.get({ root: paths.pulumiRoot, skipVersionCheck: true });
+  const open = (stackName: string, program: () => Promise<Record<string, unknown>>) =>
+    LocalWorkspace.createOrSelectStack({ stackName, projectName: 'bench-fixed-costs', program }, { workDir: mkdtempSync(join(work, 'project-')), pulumiCommand, envVars: env, secretsProvider: 'passphrase' });
+  const empty = await open('empty', async () => ({}));
+  const provider = await open('provider', async () => {
+    // A provider alone is configured lazily; one read of the Namespace list makes it start and connect.
+    const p = new k8s.Provider('bench', { kubeconfig });
+    k8s.core.v1.Namespace.get('default', 'default', { provider: p });
+    return {};
+  });
+  const emptySeconds: number[] = [];
+  const providerSeconds: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    emptySeconds.push(await timed(() => empty.up({ onOutput: () => {} })));
+    providerSeconds.push(await timed(() => provider.up({ onOutput: () => {} })));
+  }
+  await provider.destroy({ onOutput: () => {} });
+  return { emptySeconds, providerSeconds };
+}
+
+interface Sides {
+  pulumi: number[];
+  kubectl: number[];
+}
+
+function line(label: string, sides: Sides, goal: number): { ratio: number; met: boolean } {
+  const p = summarize(sides.pulumi);
+  const k = summarize(sides.kubectl);
+  const ratio = p.median / k.median;
+  const met = ratio <= goal;
+  const fmt = (s: { min: number; median: number; max: number }) => `${s.min.toFixed(2)} / ${s.median.toFixed(2)} / ${s.max.toFixed(2)} s`;
+  console.log(`\n${label} (${sides.pulumi.length} vs ${sides.kubectl.length} samples; min / median / max)`);
+  console.log(`  pulumi   ${fmt(p)}`);
+  console.log(`  kubectl  ${fmt(k)}`);
+  console.log(`  ratio (medians) ${ratio.toFixed(2)}   goal ≤ ${goal}: ${met ? 'met' : 'NOT met'}`);
+  return { ratio, met };
+}
+
 async function main(): Promise<number> {
-  let values;
+  let flags;
   try {
-    ({ values } = parseArgs({ options: { json: { type: 'boolean', default: false } }, strict: true }));
+    const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, changes: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } }, strict: true });
+    const int = (name: string, v: string) => {
+      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 10) throw new Error(`--${name} must be an integer from 1 to 10, got "${v}"`);
+      return Number(v);
+    };
+    flags = { runs: int('runs', values.runs!), changes: int('changes', values.changes!), json: values.json! };
   } catch (error) {
-    console.error(`bench:pulumi-deploy: ${(error as Error).message}\nusage: npm run bench:pulumi-deploy -- [--json]`);
+    console.error(`bench:pulumi-deploy: ${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   const say = (m: string) => process.stderr.write(`[bench:pulumi-deploy] ${m}\n`);
   const work = mkdtempSync(join(tmpdir(), 'expense-tracker-bench-pulumi-'));
-  // No simulated readiness delay (as bench/deploy.ts): both figures are the tools' and the control plane's own work.
+  // Control plane + kwok, no simulated readiness delay (as bench/deploy.ts): both figures are the
+  // tools' and the control plane's own work. Real-node deploys of the app are not in the suites yet.
   const cluster = await startCluster({ realNode: false, podReadyDelayMs: { min: 0, max: 0 }, progress: say });
   const stopIngress = startIngressStatusWriter(cluster.kubectl);
   let offline: Awaited<ReturnType<typeof openOfflineCiStack>> | undefined;
   try {
-    const { dir, objects } = await synth('local', join(work, 'dist'), [`image.repository=localhost:5000/expense-tracker`, 'image.tag=0.1.0']);
-    const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet').map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`);
+    const image = [`image.repository=${IMAGE_REPOSITORY}`, `image.tag=${IMAGE_TAG}`];
+    // Two renders that differ in one field, web.replicas (the environment's default is in the first).
+    const base = await synth('local', join(work, 'dist-a'), image);
+    const webReplicas = (base.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'expense-web') as any).spec.replicas as number;
+    const variants = [base.dir, (await synth('local', join(work, 'dist-b'), [...image, `web.replicas=${webReplicas + 1}`])).dir];
+    const sets = [[], [`web.replicas=${webReplicas + 1}`]];
+    const workloads = base.objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet').map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`);
+    const secrets = await secretsYaml('local'); // generated before any clock starts
 
-    const secrets = await secretsYaml('local'); // generated before the clock starts
-    say('kubectl apply --server-side + rollout status');
-    let started = performance.now();
-    await deployEnvironment(cluster.kubectl, dir, secrets);
-    await rolloutStatus(cluster.kubectl, workloads);
-    const kubectlSeconds = (performance.now() - started) / 1000;
+    const full: Sides = { pulumi: [], kubectl: [] };
+    const noop: Sides = { pulumi: [], kubectl: [] };
+    const change: Sides = { pulumi: [], kubectl: [] };
+    let timeline: Awaited<ReturnType<typeof upWithTimeline>> | undefined;
 
-    say(`deleting namespace ${NAMESPACE}`);
-    await cluster.kubectl.run(['delete', 'namespace', NAMESPACE, '--wait=false']);
-    await waitFor(`namespace ${NAMESPACE} gone`, async () => (await cluster.kubectl.run(['get', 'namespace', NAMESPACE], { reject: false })).exitCode !== 0, 180_000, 500);
+    offline = await openOfflineCiStack({ kubeconfig: cluster.kubeconfig, image: `${IMAGE_REPOSITORY}:${IMAGE_TAG}`, secrets: SECRETS, progress: say });
+    const stack = offline.stack;
+    for (let run = 1; run <= flags.runs; run++) {
+      say(`run ${run}/${flags.runs}: kubectl apply --server-side + rollout status`);
+      full.kubectl.push(await timed(async () => {
+        await deployEnvironment(cluster.kubectl, variants[0], secrets);
+        await rolloutStatus(cluster.kubectl, workloads);
+      }));
+      for (let i = 0; i < flags.changes; i++) {
+        noop.kubectl.push(await timed(() => cluster.kubectl.run(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, ...manifestFiles(variants[0]).flatMap((f) => ['-f', f])])));
+        const dir = variants[(i + 1) % 2];
+        change.kubectl.push(await timed(async () => {
+          await cluster.kubectl.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, ...manifestFiles(dir).flatMap((f) => ['-f', f])]);
+          await rolloutStatus(cluster.kubectl, ['deployment/expense-web']);
+        }));
+      }
+      say(`run ${run}/${flags.runs}: deleting namespace ${NAMESPACE}`);
+      await deleteNamespace(cluster.kubectl);
 
-    offline = await openOfflineCiStack({
-      kubeconfig: cluster.kubeconfig,
-      image: IMAGE,
-      secrets: { postgresPassword: 'bench-pg-password', redisPassword: 'bench-redis-password', sessionSecret: 'bench-session-secret-0123456789abcdef', sendgridApiKey: 'SG.bench' },
-      progress: say,
-    });
-    say('pulumi up --stack ci');
-    started = performance.now();
-    const result = await offline.stack.up({ onOutput: () => {} });
-    const pulumiSeconds = (performance.now() - started) / 1000;
-    if (result.summary.result !== 'succeeded') throw new Error(`pulumi up: ${result.summary.result}`);
-    await offline.stack.destroy({ onOutput: () => {} });
-
-    const figures = { objects: objects.length, kubectlSeconds, pulumiSeconds, ratio: pulumiSeconds / kubectlSeconds };
-    if (values.json) {
-      console.log(JSON.stringify(figures));
-    } else {
-      console.log(`local environment, ${objects.length} objects, one fresh cluster`);
-      console.log(`kubectl apply --server-side + rollout status: ${kubectlSeconds.toFixed(1)} s (baseline)`);
-      console.log(`pulumi up (ci stack):                         ${pulumiSeconds.toFixed(1)} s`);
-      console.log(`ratio pulumi/kubectl:                         ${figures.ratio.toFixed(2)}`);
+      say(`run ${run}/${flags.runs}: pulumi up --stack ci`);
+      await stack.setConfig('set', { value: JSON.stringify(sets[0]) });
+      const up = await upWithTimeline(stack);
+      full.pulumi.push(up.seconds);
+      timeline ??= up;
+      for (let i = 0; i < flags.changes; i++) {
+        const same = await upWithTimeline(stack);
+        if (Object.keys(same.changes).some((k) => k !== 'same')) throw new Error(`no-op pulumi up changed something: ${JSON.stringify(same.changes)}`);
+        noop.pulumi.push(same.seconds);
+        await stack.setConfig('set', { value: JSON.stringify(sets[(i + 1) % 2]) });
+        const changed = await upWithTimeline(stack);
+        if (changed.changes.update !== 1) throw new Error(`one-field pulumi up: expected 1 update, got ${JSON.stringify(changed.changes)}`);
+        change.pulumi.push(changed.seconds);
+      }
+      say(`run ${run}/${flags.runs}: pulumi destroy`);
+      await stack.destroy({ onOutput: () => {} });
+      await deleteNamespace(cluster.kubectl).catch(() => undefined);
     }
-    return 0;
+
+    say('fixed costs: empty program, provider only');
+    const fixed = await fixedCosts(cluster.kubeconfig, work);
+
+    const steps = timeline!.steps;
+    const byKind = new Map<string, number[]>();
+    for (const s of steps) {
+      if (s.end === undefined || !s.type.startsWith('kubernetes:')) continue;
+      const kind = s.type.split(':').pop()!;
+      byKind.set(kind, [...(byKind.get(kind) ?? []), s.end - s.start]);
+    }
+    const k8sSteps = steps.filter((s) => s.type.startsWith('kubernetes:') && s.type !== 'pulumi:providers:kubernetes');
+    const firstK8s = Math.min(...k8sSteps.map((s) => s.start));
+    const lastK8s = Math.max(...k8sSteps.map((s) => s.end ?? s.start));
+    const figures = {
+      objects: base.objects.length,
+      full: { ...full, summary: { pulumi: summarize(full.pulumi), kubectl: summarize(full.kubectl) } },
+      noop: { ...noop, summary: { pulumi: summarize(noop.pulumi), kubectl: summarize(noop.kubectl) } },
+      change: { ...change, summary: { pulumi: summarize(change.pulumi), kubectl: summarize(change.kubectl) } },
+      fixed: { empty: summarize(fixed.emptySeconds), provider: summarize(fixed.providerSeconds) },
+      timeline: { firstEvent: timeline!.firstEvent, firstKubernetesStep: firstK8s, lastKubernetesOutputs: lastK8s, total: timeline!.seconds, byKind: Object.fromEntries([...byKind].map(([k, v]) => [k, summarize(v)])) },
+    };
+    if (flags.json) {
+      console.log(JSON.stringify(figures));
+      return [full, noop, change].every((s, i) => summarize(s.pulumi).median / summarize(s.kubectl).median <= [2, 3, 3][i]) ? 0 : 1;
+    }
+    console.log(`local environment (${base.objects.length} objects + 3 Secrets), one test cluster (kwok, no readiness delay), ${flags.runs} run(s)`);
+    const results = [
+      line('full deploy: pulumi up vs kubectl apply --server-side + rollout status', full, 2),
+      line('no-op: pulumi up vs kubectl diff --server-side', noop, 3),
+      line(`one field (web.replicas ${webReplicas} ↔ ${webReplicas + 1}): pulumi up vs kubectl apply --server-side + rollout status`, change, 3),
+    ];
+    const f = figures.fixed;
+    console.log('\nwhere pulumi up spends its time');
+    console.log(`  fixed: empty inline program ${f.empty.median.toFixed(2)} s (CLI, engine, language runtime, state); + Kubernetes provider start and configure ${(f.provider.median - f.empty.median).toFixed(2)} s`);
+    const t = figures.timeline;
+    console.log(`  full deploy (first run): first engine event at ${t.firstEvent.toFixed(2)} s, first Kubernetes step at ${t.firstKubernetesStep.toFixed(2)} s, last outputs at ${t.lastKubernetesOutputs.toFixed(2)} s, up() returned at ${t.total.toFixed(2)} s`);
+    console.log('  per step (pre event → outputs, seconds; min / median / max by kind):');
+    for (const [kind, s] of Object.entries(t.byKind).sort(([, a], [, b]) => b.max - a.max)) {
+      console.log(`    ${kind.padEnd(24)} ${s.min.toFixed(2)} / ${s.median.toFixed(2)} / ${s.max.toFixed(2)}`);
+    }
+    console.log('  timeline of the first full deploy (start → end, seconds since up()):');
+    for (const s of [...steps].sort((a, b) => a.start - b.start)) {
+      console.log(`    ${s.start.toFixed(2).padStart(6)} → ${(s.end ?? Number.NaN).toFixed(2).padStart(6)}  ${s.op.padEnd(7)} ${s.type.split(':').pop()} ${s.name}`);
+    }
+    return results.every((r) => r.met) ? 0 : 1;
   } finally {
     await stopIngress();
     offline?.cleanup();
@@ -93,7 +262,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`bench:pulumi-deploy: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`bench:pulumi-deploy: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     process.exit(1);
   },
 );
