@@ -66,8 +66,8 @@ const SCHEMAS: Record<string, SchemaModel> = {
 const defaultExternalSecrets = (): Record<string, string[]> =>
   Object.fromEntries(Object.values(SECRETS).map((s) => [s.name, Object.values(s.keys)]));
 
-/** Where a workload kind keeps its pod template. */
-function podTemplatePath(kind: string): string[] | undefined {
+/** Where a workload kind keeps its pod template (`spec.template`, …); undefined for other kinds. */
+export function podTemplatePath(kind: string): string[] | undefined {
   if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(kind)) return ['spec', 'template'];
   if (kind === 'CronJob') return ['spec', 'jobTemplate', 'spec', 'template'];
   return undefined;

@@ -10,11 +10,19 @@
  *   state, `--target` and await logic (Deployment/StatefulSet readiness) are per object;
  * - the chart stays the single description: objects are passed through unchanged (same
  *   names, labels, specs) and resources are named `<namespace>/<name>` like ConfigGroup v2 does;
- * - ordering is explicit: everything namespaced depends on its Namespace, workloads also on
- *   the Secrets and ConfigMaps they read (ConfigGroup would infer only the Namespace);
+ * - ordering is explicit: everything namespaced depends on its Namespace, each workload also on
+ *   exactly the Secrets and ConfigMaps its pods read (ConfigGroup would infer only the Namespace),
+ *   and nothing else waits, so unrelated objects are created in parallel;
  * - unit tests with mocks see each object's inputs (a ConfigGroup's children are created by
  *   the provider's Construct and are invisible to mocks).
  * A kind without a typed class in @pulumi/kubernetes is an error naming the object.
+ *
+ * Await logic: Deployments, StatefulSets and Ingresses keep Pulumi's readiness waits. ClusterIP and
+ * NodePort Services get `pulumi.com/skipAwait: "true"` (in Pulumi's inputs only, not in the chart):
+ * the provider's Service await re-arms a fixed 10 s "settle" timer on every Endpoints change, so it
+ * added 10 s to every deploy while telling nothing the workloads' own readiness waits do not (the
+ * synth validator already proves each Service selects a pod template). LoadBalancer Services keep
+ * the wait for their external address.
  *
  * Secrets (the synthesis' `secrets`: names, keys and labels as `npm run create-secrets` makes
  * them) are created from Pulumi secret config or @pulumi/random passwords; their `stringData` is
@@ -25,9 +33,47 @@ import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import { secretManifest, type SecretValueName } from '../charts/secrets.js';
 import type { KubeObject, Synthesis } from '../charts/synthesize.js';
+import { podTemplatePath } from '../charts/validate.js';
 
-/** Kinds whose pods read Secrets/ConfigMaps: they wait for those to exist. */
-const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod']);
+/** Pulumi's per-resource opt-out of its await logic (pulumi-kubernetes `metadata.AnnotationSkipAwait`). */
+export const SKIP_AWAIT_ANNOTATION = 'pulumi.com/skipAwait';
+
+/** Names of the ConfigMaps and Secrets a workload's pods read (volumes, env, envFrom, image pull Secrets). */
+export function podReferences(obj: KubeObject): { configMaps: Set<string>; secrets: Set<string> } {
+  const configMaps = new Set<string>();
+  const secrets = new Set<string>();
+  const path = obj.kind === 'Pod' ? [] : podTemplatePath(obj.kind);
+  let pod: any = obj;
+  for (const key of path ?? []) pod = pod?.[key];
+  const spec = path === undefined ? undefined : pod?.spec;
+  if (!spec) return { configMaps, secrets };
+  for (const v of spec.volumes ?? []) {
+    if (v.configMap?.name) configMaps.add(v.configMap.name);
+    if (v.secret?.secretName) secrets.add(v.secret.secretName);
+    for (const source of v.projected?.sources ?? []) {
+      if (source.configMap?.name) configMaps.add(source.configMap.name);
+      if (source.secret?.name) secrets.add(source.secret.name);
+    }
+  }
+  for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
+    for (const e of c.env ?? []) {
+      if (e.valueFrom?.configMapKeyRef?.name) configMaps.add(e.valueFrom.configMapKeyRef.name);
+      if (e.valueFrom?.secretKeyRef?.name) secrets.add(e.valueFrom.secretKeyRef.name);
+    }
+    for (const e of c.envFrom ?? []) {
+      if (e.configMapRef?.name) configMaps.add(e.configMapRef.name);
+      if (e.secretRef?.name) secrets.add(e.secretRef.name);
+    }
+  }
+  for (const s of spec.imagePullSecrets ?? []) if (s.name) secrets.add(s.name);
+  return { configMaps, secrets };
+}
+
+/** The object as Pulumi's inputs: the chart's object, plus skipAwait on non-LoadBalancer Services. */
+export function pulumiInputs(obj: KubeObject): KubeObject {
+  if (obj.kind !== 'Service' || (obj.spec as { type?: string } | undefined)?.type === 'LoadBalancer') return obj;
+  return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata.annotations, [SKIP_AWAIT_ANNOTATION]: 'true' } } };
+}
 
 /** Arguments of {@link ExpenseTrackerDeployment}. */
 export interface ExpenseTrackerDeploymentArgs {
@@ -108,20 +154,26 @@ export class ExpenseTrackerDeployment extends pulumi.ComponentResource {
     }
     this.secrets = secrets;
 
-    const configMaps: pulumi.CustomResource[] = [];
-    for (const obj of objects) {
-      if (obj.kind === 'Namespace') {
-        resources.push(byObject.get(obj)!);
-        continue;
-      }
+    // ConfigMaps first, so that workloads can depend on the ones they read.
+    const configMaps = new Map<string, pulumi.CustomResource>();
+    const key = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;
+    const register = (obj: KubeObject) => {
       const dependsOn: pulumi.Resource[] = [];
       const ns = namespaceOf(obj.metadata.namespace);
       if (ns) dependsOn.push(ns);
-      if (WORKLOAD_KINDS.has(obj.kind)) dependsOn.push(...Object.values(secrets), ...configMaps);
-      const resource = new (resourceClassFor(obj.apiVersion, obj.kind))(resourceNameFor(obj), obj, { ...childOpts, dependsOn });
-      if (obj.kind === 'ConfigMap') configMaps.push(resource);
-      resources.push(resource);
-    }
+      const refs = podReferences(obj);
+      for (const name of refs.configMaps) dependsOn.push(...[configMaps.get(key(obj.metadata.namespace, name))].filter((r) => r !== undefined));
+      for (const name of refs.secrets) {
+        const secret = secrets[name];
+        if (secret && args.synthesis.secrets.some((s) => s.name === name && s.namespace === obj.metadata.namespace)) dependsOn.push(secret);
+      }
+      const resource = new (resourceClassFor(obj.apiVersion, obj.kind))(resourceNameFor(obj), pulumiInputs(obj), { ...childOpts, dependsOn });
+      byObject.set(obj, resource);
+      if (obj.kind === 'ConfigMap') configMaps.set(key(obj.metadata.namespace, obj.metadata.name), resource);
+    };
+    for (const obj of objects) if (obj.kind === 'ConfigMap') register(obj);
+    for (const obj of objects) if (!byObject.has(obj)) register(obj);
+    for (const obj of objects) resources.push(byObject.get(obj)!);
     this.resources = resources;
     this.url = pulumi.output(`${env.ingress.tlsSecretName ? 'https' : 'http'}://${env.ingress.host}/`);
     this.registerOutputs({ url: this.url, objectCount: objects.length });

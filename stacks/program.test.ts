@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { SECRETS } from '@expense-tracker/model/app-contract';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { synthesizeEnvironment, type KubeObject } from '../charts/synthesize.js';
-import { resourceNameFor } from './expense-tracker-deployment.js';
+import { pulumiInputs, resourceNameFor, SKIP_AWAIT_ANNOTATION } from './expense-tracker-deployment.js';
 import { iksStack, kubeconfigStack, minikubeStack, program, type StackOutputs } from './program.js';
 
 // Dynamic providers are serialized into resource inputs with Pulumi's closure serializer,
@@ -98,7 +98,11 @@ function expectExactlyChartObjects(registered: Registered[], expected: KubeObjec
   expect(k8sObjects.map((r) => `${r.type} ${r.name}`).sort()).toEqual(expected.map((o) => `${typeToken(o)} ${resourceNameFor(o)}`).sort());
   for (const obj of expected) {
     const r = k8sObjects.find((x) => x.type === typeToken(obj) && x.name === resourceNameFor(obj))!;
-    expect(r.inputs, `${obj.kind} ${obj.metadata.name}`).toEqual(obj);
+    // The chart's object unchanged, except Pulumi's skipAwait on ClusterIP/NodePort Services.
+    expect(r.inputs, `${obj.kind} ${obj.metadata.name}`).toEqual(pulumiInputs(obj));
+    const { [SKIP_AWAIT_ANNOTATION]: skipAwait, ...annotations } = r.inputs.metadata.annotations ?? {};
+    expect(skipAwait, `${obj.kind} ${obj.metadata.name} skipAwait`).toBe(obj.kind === 'Service' && (obj.spec as { type?: string } | undefined)?.type !== 'LoadBalancer' ? 'true' : undefined);
+    expect(annotations).toEqual(obj.metadata.annotations ?? {});
     expect(r.provider, `${obj.kind} ${obj.metadata.name} provider`).toMatch(new RegExp(`::${providerName}::`));
   }
 }
