@@ -48,6 +48,8 @@ interface Run {
   readonly failed: number;
   /** CPU seconds used during the run, by process label. */
   readonly cpu: Record<string, number>;
+  /** HAProxy only: new connections to the servers and reused idle ones during the run. */
+  connections?: { opened: number; reused: number };
 }
 
 function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -161,10 +163,16 @@ async function main(): Promise<number> {
     const app1 = listenerPid(web1.port);
     const app2 = listenerPid(web2.port);
     const cases = {
-      direct: { url: `${web1.url}${flags.path}`, watched: { app: app1 } },
-      haproxy: { url: `${single.url}${flags.path}`, watched: { app: app1, haproxy: listenerPid(port) } },
-      haproxy2: { url: `${topology.url}${flags.path}`, watched: { app: app1, app2, haproxy: listenerPid(Number(new URL(topology.url).port)) } },
+      direct: { url: `${web1.url}${flags.path}`, watched: { app: app1 }, haproxy: undefined },
+      haproxy: { url: `${single.url}${flags.path}`, watched: { app: app1, haproxy: listenerPid(port) }, haproxy: single },
+      haproxy2: { url: `${topology.url}${flags.path}`, watched: { app: app1, app2, haproxy: listenerPid(Number(new URL(topology.url).port)) }, haproxy: topology.haproxy },
     } as const;
+    // Connection mode to the servers: how many requests reused an idle server connection.
+    const serverConnections = async (h: HaproxyProcess | undefined) => {
+      if (!h) return undefined;
+      const m = await h.metrics();
+      return { opened: m.sum('haproxy_server_connection_attempts_total', { proxy: 'web' }), reused: m.sum('haproxy_server_connection_reuses_total', { proxy: 'web' }) };
+    };
     for (const [name, c] of Object.entries(cases)) {
       const r = await fetch(c.url, { headers: { cookie }, redirect: 'manual' });
       const body = await r.text();
@@ -179,7 +187,10 @@ async function main(): Promise<number> {
         const c = cases[name];
         process.stdout.write(`bench:haproxy: round ${round}/${flags.rounds} ${name}: `);
         if (flags.warmup > 0) await load(c.url, cookie, flags.connections, flags.warmup, c.watched);
+        const before = await serverConnections(c.haproxy);
         const r = await load(c.url, cookie, flags.connections, flags.duration, c.watched);
+        const after = await serverConnections(c.haproxy);
+        if (before && after) r.connections = { opened: after.opened - before.opened, reused: after.reused - before.reused };
         runs[name].push(r);
         console.log(`${r.requestsPerSecond.toFixed(0)} req/s, p99 ${r.p99} ms, ${r.failed} failed`);
       }
@@ -187,7 +198,7 @@ async function main(): Promise<number> {
 
     const label = { direct: 'direct, 1 instance', haproxy: 'HAProxy, 1 instance', haproxy2: 'HAProxy, 2 instances' };
     console.log(`\nGET ${flags.path} (logged in), ${flags.connections} connections, ${flags.duration} s × ${flags.rounds} rounds, ${availableParallelism()} CPUs shared by load generator, HAProxy and app; load average ${loadAverage()}\n`);
-    console.log(`${'case'.padEnd(22)}${'req/s min / median / max'.padStart(28)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'failed'.padStart(8)}   CPU s per 1,000 requests`);
+    console.log(`${'case'.padEnd(22)}${'req/s min / median / max'.padStart(28)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'failed'.padStart(8)}   CPU s per 1,000 requests; server connections opened per 1,000 requests`);
     for (const name of Object.keys(cases) as (keyof typeof cases)[]) {
       const rps = summarize(runs[name].map((r) => r.requestsPerSecond));
       const p50 = summarize(runs[name].map((r) => r.p50)).median;
@@ -197,7 +208,9 @@ async function main(): Promise<number> {
       const cpu = Object.keys(runs[name][0].cpu)
         .map((k) => `${k} ${((runs[name].reduce((a, r) => a + r.cpu[k], 0) / requests) * 1000).toFixed(2)}`)
         .join(', ');
-      console.log(`${label[name].padEnd(22)}${`${rps.min.toFixed(0)} / ${rps.median.toFixed(0)} / ${rps.max.toFixed(0)}`.padStart(28)}${p50.toFixed(1).padStart(9)}${p99.toFixed(1).padStart(9)}${String(failed).padStart(8)}   ${cpu}`);
+      const opened = runs[name].reduce((a, r) => a + (r.connections?.opened ?? 0), 0);
+      const conns = runs[name][0].connections ? `; ${((opened / requests) * 1000).toFixed(1)} opened` : '';
+      console.log(`${label[name].padEnd(22)}${`${rps.min.toFixed(0)} / ${rps.median.toFixed(0)} / ${rps.max.toFixed(0)}`.padStart(28)}${p50.toFixed(1).padStart(9)}${p99.toFixed(1).padStart(9)}${String(failed).padStart(8)}   ${cpu}${conns}`);
     }
     const median = (name: keyof typeof cases, f: (r: Run) => number) => summarize(runs[name].map(f)).median;
     const ratio = median('haproxy', (r) => r.requestsPerSecond) / median('direct', (r) => r.requestsPerSecond);

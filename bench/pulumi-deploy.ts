@@ -55,8 +55,30 @@ interface Step {
   end?: number;
 }
 
+/** Seconds each Pulumi CLI invocation took, by subcommand (`up`, `stack output`, …), since the last reset. */
+const cliSeconds: Array<[string, number]> = [];
+
+/**
+ * Times every CLI process the Automation API starts for `stack`: `stack.up()` runs `pulumi up`,
+ * then `pulumi stack output` (twice) and `pulumi stack history` for its result.
+ */
+function instrumentCli(stack: Stack): void {
+  // `run` is internal to the Automation API (absent from its typings) but is how it starts every CLI process.
+  const command = stack.workspace.pulumiCommand as unknown as { run: (args: string[], ...rest: unknown[]) => Promise<unknown> };
+  const run = command.run.bind(command);
+  command.run = async (args: string[], ...rest: unknown[]) => {
+    const started = performance.now();
+    try {
+      return await run(args, ...rest);
+    } finally {
+      cliSeconds.push([args.filter((a) => !a.startsWith('-')).slice(0, 2).join(' '), seconds(started)]);
+    }
+  };
+}
+
 /** Runs `pulumi up`, recording each step's start and end as the engine reports them. */
-async function upWithTimeline(stack: Stack): Promise<{ seconds: number; steps: Step[]; firstEvent: number; changes: Record<string, number> }> {
+async function upWithTimeline(stack: Stack): Promise<{ seconds: number; steps: Step[]; firstEvent: number; changes: Record<string, number>; cli: Array<[string, number]> }> {
+  cliSeconds.length = 0;
   const started = performance.now();
   const steps = new Map<string, Step>();
   let firstEvent = Number.NaN;
@@ -73,7 +95,7 @@ async function upWithTimeline(stack: Stack): Promise<{ seconds: number; steps: S
   };
   const result = await stack.up({ onEvent, onOutput: () => {} });
   if (result.summary.result !== 'succeeded') throw new Error(`pulumi up: ${result.summary.result}`);
-  return { seconds: seconds(started), steps: [...steps.values()], firstEvent, changes: (result.summary.resourceChanges ?? {}) as Record<string, number> };
+  return { seconds: seconds(started), steps: [...steps.values()], firstEvent, changes: (result.summary.resourceChanges ?? {}) as Record<string, number>, cli: [...cliSeconds] };
 }
 
 async function rolloutStatus(kubectl: Kubectl, resources: string[]): Promise<void> {
@@ -170,6 +192,8 @@ async function main(): Promise<number> {
 
     offline = await openOfflineCiStack({ kubeconfig: cluster.kubeconfig, image: `${IMAGE_REPOSITORY}:${IMAGE_TAG}`, secrets: SECRETS, progress: say });
     const stack = offline.stack;
+    instrumentCli(stack);
+    const upCli: Sides = { pulumi: [], kubectl: [] }; // pulumi: the `pulumi up` process alone, per full deploy
     for (let run = 1; run <= flags.runs; run++) {
       say(`run ${run}/${flags.runs}: kubectl apply --server-side + rollout status`);
       full.kubectl.push(await timed(async () => {
@@ -177,7 +201,8 @@ async function main(): Promise<number> {
         await rolloutStatus(cluster.kubectl, workloads);
       }));
       for (let i = 0; i < flags.changes; i++) {
-        noop.kubectl.push(await timed(() => cluster.kubectl.run(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, ...manifestFiles(variants[0]).flatMap((f) => ['-f', f])])));
+        // Exit code 0: nothing differs from what was applied last (variant i % 2).
+        noop.kubectl.push(await timed(() => cluster.kubectl.run(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, ...manifestFiles(variants[i % 2]).flatMap((f) => ['-f', f])])));
         const dir = variants[(i + 1) % 2];
         change.kubectl.push(await timed(async () => {
           await cluster.kubectl.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, ...manifestFiles(dir).flatMap((f) => ['-f', f])]);
@@ -191,6 +216,7 @@ async function main(): Promise<number> {
       await stack.setConfig('set', { value: JSON.stringify(sets[0]) });
       const up = await upWithTimeline(stack);
       full.pulumi.push(up.seconds);
+      upCli.pulumi.push(up.cli.find(([c]) => c === 'up')?.[1] ?? Number.NaN);
       timeline ??= up;
       for (let i = 0; i < flags.changes; i++) {
         const same = await upWithTimeline(stack);
@@ -225,6 +251,8 @@ async function main(): Promise<number> {
       noop: { ...noop, summary: { pulumi: summarize(noop.pulumi), kubectl: summarize(noop.kubectl) } },
       change: { ...change, summary: { pulumi: summarize(change.pulumi), kubectl: summarize(change.kubectl) } },
       fixed: { empty: summarize(fixed.emptySeconds), provider: summarize(fixed.providerSeconds) },
+      cli: timeline!.cli,
+      upProcessSeconds: upCli.pulumi,
       timeline: { firstEvent: timeline!.firstEvent, firstKubernetesStep: firstK8s, lastKubernetesOutputs: lastK8s, total: timeline!.seconds, byKind: Object.fromEntries([...byKind].map(([k, v]) => [k, summarize(v)])) },
     };
     if (flags.json) {
@@ -240,6 +268,10 @@ async function main(): Promise<number> {
     const f = figures.fixed;
     console.log('\nwhere pulumi up spends its time');
     console.log(`  fixed: empty inline program ${f.empty.median.toFixed(2)} s (CLI, engine, language runtime, state); + Kubernetes provider start and configure ${(f.provider.median - f.empty.median).toFixed(2)} s`);
+    const cliLine = timeline!.cli.map(([c, sec]) => `pulumi ${c} ${sec.toFixed(2)} s`).join(', ');
+    console.log(`  CLI processes of stack.up() (first full deploy): ${cliLine}`);
+    const upOnly = summarize(upCli.pulumi);
+    console.log(`  the \`pulumi up\` process alone, full deploy: median ${upOnly.median.toFixed(2)} s, ratio to kubectl ${(upOnly.median / summarize(full.kubectl).median).toFixed(2)} (the rest of stack.up() is the Automation API reading outputs and history back)`);
     const t = figures.timeline;
     console.log(`  full deploy (first run): first engine event at ${t.firstEvent.toFixed(2)} s, first Kubernetes step at ${t.firstKubernetesStep.toFixed(2)} s, last outputs at ${t.lastKubernetesOutputs.toFixed(2)} s, up() returned at ${t.total.toFixed(2)} s`);
     console.log('  per step (pre event → outputs, seconds; min / median / max by kind):');
