@@ -28,7 +28,7 @@
 import { stringify } from 'yaml';
 import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, APP_GID, READY_PATH } from '@expense-tracker/model/app-contract';
 import { formatImageReference, HAPROXY_UID, REDIS_UID } from '@expense-tracker/model/images';
-import type { AppConfigKey } from '@expense-tracker/model/app-contract';
+import { APP_SECRET_ENV, type AppConfigKey, type AppSecretEnv } from '@expense-tracker/model/app-contract';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { HAPROXY, POSTGRES, REDIS } from '@expense-tracker/model/components';
 import { renderHaproxyConfig } from './haproxy-config.js';
@@ -41,11 +41,12 @@ export const COMPOSE_DIR = 'compose';
  */
 export const SERVICES = { postgres: POSTGRES.name, redis: REDIS.name, migrate: 'migrate', web: 'web', haproxy: 'haproxy' } as const;
 /** Env files (in the secrets directory) and the variables each one must define. */
-export const SECRET_ENV_FILES = {
+export const SECRET_ENV_FILES: { readonly 'postgres.env': readonly string[]; readonly 'redis.env': readonly string[]; readonly 'app.env': readonly AppSecretEnv[] } = {
   'postgres.env': ['POSTGRES_PASSWORD'],
   'redis.env': ['REDIS_PASSWORD', 'REDISCLI_AUTH'],
-  'app.env': ['PGPASSWORD', 'REDIS_PASSWORD', 'SESSION_SECRET', 'SENDGRID_API_KEY'],
-} as const;
+  // The app's secret variables (model/app-contract.ts).
+  'app.env': Object.keys(APP_SECRET_ENV) as AppSecretEnv[],
+};
 
 /** Default secrets directory, relative to the compose file (`dist/<env>/compose/` → `<repo>/.secrets/compose-<env>`). */
 export function defaultSecretsDir(env: EnvironmentConfig): string {
@@ -100,13 +101,13 @@ function composeFile(env: EnvironmentConfig, config: Readonly<Record<AppConfigKe
       [SERVICES.postgres]: {
         image: formatImageReference(env.postgres.image),
         // The entrypoint starts as root only to own the named volume, then runs as UID 999 (gosu).
-        environment: { POSTGRES_USER: env.postgres.username, POSTGRES_DB: env.postgres.database, PGDATA: '/var/lib/postgresql/data/pgdata' },
+        environment: { POSTGRES_USER: env.postgres.username, POSTGRES_DB: env.postgres.database, PGDATA: POSTGRES.pgdata },
         env_file: [`${secrets}/postgres.env`],
-        volumes: ['postgres-data:/var/lib/postgresql/data'],
+        volumes: [`postgres-data:${POSTGRES.dataMountPath}`],
         init: true,
         stop_grace_period: '30s',
         healthcheck: {
-          test: ['CMD-SHELL', 'pg_isready -U "$$POSTGRES_USER" -d "$$POSTGRES_DB" -h 127.0.0.1 -p 5432'],
+          test: ['CMD-SHELL', `pg_isready -U "$$POSTGRES_USER" -d "$$POSTGRES_DB" -h 127.0.0.1 -p ${POSTGRES.port}`],
           ...probe(2),
           retries: 15,
           start_period: '30s',
@@ -120,7 +121,7 @@ function composeFile(env: EnvironmentConfig, config: Readonly<Record<AppConfigKe
         tmpfs: ['/data'],
         env_file: [`${secrets}/redis.env`],
         // As the chart: redis-server with --requirepass from the secret ($$ escapes compose interpolation).
-        entrypoint: ['sh', '-c', 'exec redis-server --port 6379 --dir /data --requirepass "$$REDIS_PASSWORD" --appendonly no --save ""'],
+        entrypoint: ['sh', '-c', `exec redis-server --port ${REDIS.port} --dir /data --requirepass "$$REDIS_PASSWORD" --appendonly no --save ""`],
         healthcheck: { test: ['CMD-SHELL', 'redis-cli -h 127.0.0.1 ping | grep -q PONG'], ...probe(2), retries: 15 },
         restart: 'unless-stopped',
       },

@@ -1,5 +1,7 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { WEB } from '@expense-tracker/model/components';
+import { base } from '@expense-tracker/model/environments/base';
 import { DNS_SUBDOMAIN } from '@expense-tracker/model/naming';
 
 /** Props for `WebIngress`. */
@@ -8,13 +10,13 @@ export interface WebIngressProps {
   readonly service: kplus.Service;
   /**
    * Host name requests must carry (RFC 1123 subdomain).
-   * @default 'expense.local'
+   * @default 'expense.local' (model/environments/base.ts)
    */
   readonly host?: string;
   /**
    * `spec.ingressClassName`: `nginx` on minikube, `public-iks-k8s-nginx` or
    * `public-iks-traefik` on IBM Cloud Kubernetes Service.
-   * @default 'nginx'
+   * @default 'nginx' (model/environments/base.ts)
    */
   readonly className?: string;
   /**
@@ -24,7 +26,7 @@ export interface WebIngressProps {
   readonly tlsSecretName?: string;
   /**
    * `metadata.name`.
-   * @default 'expense-web'
+   * @default 'expense-web' (`WEB.name`, model/components.ts)
    */
   readonly name?: string;
   /**
@@ -43,7 +45,7 @@ export class WebIngress extends Construct {
 
   constructor(scope: Construct, id: string, props: WebIngressProps) {
     super(scope, id);
-    const host = props.host ?? 'expense.local';
+    const host = props.host ?? base.ingress.host;
     if (!DNS_SUBDOMAIN.test(host)) {
       throw new Error(`WebIngress host must be a DNS name, got "${host}"`);
     }
@@ -51,8 +53,8 @@ export class WebIngress extends Construct {
       ? [{ hosts: [host], secret: kplus.Secret.fromSecretName(this, 'Tls', props.tlsSecretName) }]
       : undefined;
     this.ingress = new kplus.Ingress(this, 'Resource', {
-      metadata: { name: props.name ?? 'expense-web', labels: props.labels },
-      className: props.className ?? 'nginx',
+      metadata: { name: props.name ?? WEB.name, labels: props.labels },
+      className: props.className ?? base.ingress.className,
       rules: [
         {
           host,

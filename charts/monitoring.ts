@@ -21,7 +21,7 @@ import {
   ServiceMonitor,
   ServiceMonitorSpecEndpointsRelabelingsAction,
 } from './imports/monitoring.coreos.com.js';
-import { recommendedLabels } from '@expense-tracker/model/naming';
+import { PART_OF, recommendedLabels } from '@expense-tracker/model/naming';
 import type { NetworkPeer } from './network-policy.js';
 import type { Workload } from './workload.js';
 import { Postgres } from './postgres.js';
@@ -122,7 +122,7 @@ export class Monitoring extends Construct {
     this.topology = monitoredTopology(env);
     const interval = duration(s.prometheus.scrapeIntervalSeconds);
     const selectable = { ...s.prometheus.selectorLabels };
-    const instance = props.instance ?? 'expense-tracker';
+    const instance = props.instance ?? PART_OF;
 
     new PodMonitor(this, 'WebPodMonitor', {
       metadata: { name: Web.NAME, labels: { ...recommendedLabels(props.web.identity), ...selectable } },

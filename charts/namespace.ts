@@ -1,6 +1,7 @@
 import { ApiObject, type ApiObjectMetadata, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { base } from '@expense-tracker/model/environments/base';
 import { DNS_LABEL } from '@expense-tracker/model/naming';
 
 /** Pod Security Standard levels (https://kubernetes.io/docs/concepts/security/pod-security-admission/). */
@@ -10,7 +11,7 @@ export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
 export interface RestrictedNamespaceProps {
   /**
    * Namespace name (RFC 1123 DNS label).
-   * @default 'expense-tracker'
+   * @default 'expense-tracker' (model/environments/base.ts)
    */
   readonly name?: string;
   /**
@@ -36,7 +37,7 @@ export class RestrictedNamespace extends Construct {
 
   constructor(scope: Construct, id: string, props: RestrictedNamespaceProps = {}) {
     super(scope, id);
-    this.name = props.name ?? 'expense-tracker';
+    this.name = props.name ?? base.namespace;
     if (!DNS_LABEL.test(this.name)) {
       throw new Error(`RestrictedNamespace name must be a DNS label, got "${this.name}"`);
     }

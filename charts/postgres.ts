@@ -43,9 +43,6 @@ export interface PostgresProps {
   readonly instance?: string;
 }
 
-/** Where the official image keeps its data; PGDATA is a subdirectory so lost+found never confuses initdb. */
-const DATA_MOUNT = '/var/lib/postgresql/data';
-
 /**
  * PostgreSQL as a single-replica StatefulSet `postgres` with a `data` volumeClaimTemplate
  * (ReadWriteOnce; claims named `data-postgres-<ordinal>`, retained when the StatefulSet is deleted
@@ -82,7 +79,7 @@ export class Postgres extends Workload {
       statefulSet: {
         serviceName: POSTGRES.headlessServiceName,
         ports: [{ name: POSTGRES.portName, port: POSTGRES.port }],
-        volumeClaims: [{ name: Postgres.DATA_CLAIM_TEMPLATE, mountPath: DATA_MOUNT, storage, storageClassName: props.storageClassName ?? base.postgres.storageClassName }],
+        volumeClaims: [{ name: Postgres.DATA_CLAIM_TEMPLATE, mountPath: POSTGRES.dataMountPath, storage, storageClassName: props.storageClassName ?? base.postgres.storageClassName }],
       },
     });
 
@@ -99,7 +96,7 @@ export class Postgres extends Workload {
         POSTGRES_USER: fromSecret(SECRETS.postgres.keys.username),
         POSTGRES_PASSWORD: fromSecret(SECRETS.postgres.keys.password),
         POSTGRES_DB: fromSecret(SECRETS.postgres.keys.database),
-        PGDATA: kplus.EnvValue.fromValue(`${DATA_MOUNT}/pgdata`),
+        PGDATA: kplus.EnvValue.fromValue(POSTGRES.pgdata),
       },
       volumeMounts: [
         { path: '/var/run/postgresql', volume: run },

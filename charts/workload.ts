@@ -25,7 +25,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { formatImageReference, type ImageReference, unpinnedReason } from '@expense-tracker/model/images';
-import { type ComponentIdentity, DNS_LABEL, labelValue, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
+import { type ComponentIdentity, DNS_LABEL, labelValue, PART_OF, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
 import type { ResourceSettings } from '@expense-tracker/model/environment-schema';
 import { allowIngress, type NetworkPeer } from './network-policy.js';
 import { PodDisruptionBudget } from './pod-disruption-budget.js';
@@ -83,7 +83,7 @@ export interface WorkloadProps {
   readonly peerName?: string;
   /**
    * `app.kubernetes.io/instance`.
-   * @default 'expense-tracker'
+   * @default 'expense-tracker' (`PART_OF`, model/naming.ts)
    */
   readonly instance?: string;
   /** Image of every container; its tag is the `app.kubernetes.io/version` label. */
@@ -206,7 +206,7 @@ export abstract class Workload extends Construct {
     this.resources = containerResources(props.resources);
     this.podIdentity = props.podIdentity;
     const version = props.image.tag || labelValue(props.image.digest ?? '').slice(-12);
-    this.identity = { ...props.identity, instance: props.instance ?? 'expense-tracker', version };
+    this.identity = { ...props.identity, instance: props.instance ?? PART_OF, version };
     this.selector = selectorLabels(this.identity);
     this.labels = recommendedLabels(this.identity);
 

@@ -24,6 +24,10 @@ export const POSTGRES = {
   name: 'postgres',
   /** Headless Service, the StatefulSet's `serviceName`. */
   headlessServiceName: 'postgres-headless',
+  /** Where the official image keeps its data (its `VOLUME`): the data volume's mount path. */
+  dataMountPath: '/var/lib/postgresql/data',
+  /** `PGDATA`: a subdirectory of the mount, so a volume's `lost+found` never confuses initdb. */
+  pgdata: '/var/lib/postgresql/data/pgdata',
   port: 5432,
   portName: 'postgresql',
   identity: { name: 'postgresql', component: 'database' },

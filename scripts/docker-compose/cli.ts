@@ -24,6 +24,7 @@ import { COMPOSE_DIR } from '../../charts/docker-compose.js';
 import { renderEnvironment } from '../lib/outputs.js';
 import { ensureComposeSecrets } from './secrets.js';
 import { formatImageReference } from '@expense-tracker/model/images';
+import { HAPROXY } from '@expense-tracker/model/components';
 
 const USAGE = 'usage: npm run compose -- <render|secrets|up|down|ps> [--env <name>] [--out <dir>] [--volumes]';
 
@@ -78,7 +79,7 @@ async function main(argv: readonly string[]): Promise<number> {
       await buildAppImage(formatImageReference(env.image));
       ensureComposeSecrets(secretsDir);
       await compose('up', '--detach');
-      console.log(`expense tracker: http://127.0.0.1:${process.env.HAPROXY_PORT ?? '8080'}/ (HAProxy stats: http://127.0.0.1:${process.env.HAPROXY_STATS_PORT ?? '8404'}/stats)`);
+      console.log(`expense tracker: http://127.0.0.1:${process.env.HAPROXY_PORT ?? HAPROXY.httpPort}/ (HAProxy stats: http://127.0.0.1:${process.env.HAPROXY_STATS_PORT ?? HAPROXY.statsPort}${HAPROXY.statsUri})`);
       return 0;
     }
     case 'down':

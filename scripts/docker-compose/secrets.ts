@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AppSecretEnv } from '@expense-tracker/model/app-contract';
 import { SECRET_ENV_FILES } from '../../charts/docker-compose.js';
 
 const random = () => randomBytes(32).toString('base64url');
@@ -44,10 +45,12 @@ export function ensureComposeSecrets(dir: string, sendgridApiKey = process.env.S
   }
   const pgPassword = existing.postgres?.POSTGRES_PASSWORD ?? existing.app?.PGPASSWORD ?? random();
   const redisPassword = existing.redis?.REDIS_PASSWORD ?? existing.app?.REDIS_PASSWORD ?? random();
+  // Every secret variable of the app's contract: a new one there fails to compile here.
+  const app: Record<AppSecretEnv, string> = { PGPASSWORD: pgPassword, REDIS_PASSWORD: redisPassword, SESSION_SECRET: random(), SENDGRID_API_KEY: sendgridApiKey };
   const content: Record<keyof typeof SECRET_ENV_FILES, Record<string, string>> = {
     'postgres.env': { POSTGRES_PASSWORD: pgPassword },
     'redis.env': { REDIS_PASSWORD: redisPassword, REDISCLI_AUTH: redisPassword },
-    'app.env': { PGPASSWORD: pgPassword, REDIS_PASSWORD: redisPassword, SESSION_SECRET: random(), SENDGRID_API_KEY: sendgridApiKey },
+    'app.env': app,
   };
   const created: string[] = [];
   for (const [file, values] of Object.entries(content)) {

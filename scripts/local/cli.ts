@@ -56,8 +56,8 @@ async function main(): Promise<number> {
     flags = {
       instances: intFlag('instances', values.instances, 2, 1, 32),
       backup: intFlag('backup', values.backup, 0, 0, 8),
-      port: intFlag('port', values.port, 8080, 1, 65535),
-      statsPort: intFlag('stats-port', values['stats-port'], 8404, 1, 65535),
+      port: intFlag('port', values.port, HAPROXY.httpPort, 1, 65535),
+      statsPort: intFlag('stats-port', values['stats-port'], HAPROXY.statsPort, 1, 65535),
       pgPort: intFlag('pg-port', values['pg-port'], 15432, 1, 65535),
       environment: loadEnvironment(values.env!, { set: values.set ?? [] }),
       quiet: values.quiet!,
