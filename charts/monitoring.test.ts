@@ -128,7 +128,7 @@ describe('Monitoring', () => {
     const messages = formatFindings(validateManifests(broken));
     expect(messages).toContain('ServiceMonitor/haproxy: spec.endpoints[0].port: no selected Service (haproxy, haproxy-stats) has a port named "metrics"');
     expect(messages).toContain('PodMonitor/expense-web: spec.selector.matchLabels: selects no pod template in the chart');
-    expect(messages).toMatch(/PrometheusRule\/expense-tracker: spec\.groups\[3\]\.rules\[0\]\(ExpenseAvailabilityBudgetBurn\)\.annotations\.runbook_url: must link a runbook section/);
+    expect(messages).toMatch(/PrometheusRule\/expense-tracker: spec\.groups\[0\]\.rules\[7\]\(ExpenseAvailabilityBudgetBurn\)\.annotations\.runbook_url: must link a runbook section/);
   });
 
   it('is deterministic', () => {

@@ -148,13 +148,19 @@ export function errorBudgetRatio(slo: SloName, settings: MonitoringSettings): nu
   return Number(((100 - settings.slo[slo].objectivePercent) / 100).toPrecision(8));
 }
 
-function sloRecordingGroup(slo: SloName, settings: MonitoringSettings, topology: MonitoredTopology): RuleGroup {
-  const rules: RecordingRule[] = SLI_WINDOWS_SECONDS.map((w) => ({
+/**
+ * One group per SLO: its error-ratio recordings, then the burn-rate alerts that read them.
+ * Prometheus evaluates the rules of a group in order at one timestamp, so each alert sees the
+ * ratios recorded in the same evaluation. Groups run independently of each other: alerts in
+ * another group would read ratios one evaluation old, or fresh ones, depending on scheduling.
+ */
+function sloGroup(slo: SloName, settings: MonitoringSettings, topology: MonitoredTopology): RuleGroup {
+  const recordings: RecordingRule[] = SLI_WINDOWS_SECONDS.map((w) => ({
     record: sliErrorRecord(w),
     expr: sliErrorRatio(slo, w, settings, topology),
     labels: { slo },
   }));
-  return { name: `expense-tracker.slo.${slo}.rules`, rules };
+  return { name: `expense-tracker.slo.${slo}`, rules: [...recordings, ...burnRateAlerts(slo, settings, topology)] };
 }
 
 /**
@@ -342,15 +348,14 @@ function causeAlerts(settings: MonitoringSettings, topology: MonitoredTopology):
 }
 
 /**
- * Every rule group of an environment: the SLI recordings per SLO, the period figures, the
- * burn-rate alerts and the cause alerts. Deterministic for the same input.
+ * Every rule group of an environment: per SLO its SLI recordings and burn-rate alerts, the
+ * period figures, and the cause alerts. Deterministic for the same input.
  */
 export function buildRuleGroups(settings: MonitoringSettings, topology: MonitoredTopology): RuleGroup[] {
   return [
-    sloRecordingGroup('availability', settings, topology),
-    sloRecordingGroup('latency', settings, topology),
+    sloGroup('availability', settings, topology),
+    sloGroup('latency', settings, topology),
     sloPeriodGroup(settings, topology),
-    { name: 'expense-tracker.slo.alerts', rules: [...burnRateAlerts('availability', settings, topology), ...burnRateAlerts('latency', settings, topology)] },
     { name: 'expense-tracker.causes.alerts', rules: causeAlerts(settings, topology) },
   ];
 }
