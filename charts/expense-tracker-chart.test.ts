@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, HEALTH_PATH, READY_PATH } from '@expense-tracker/model/app-contract';
+import { APP_METRICS_PORT, APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, HEALTH_PATH, READY_PATH } from '@expense-tracker/model/app-contract';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { PINNED_IMAGES } from '@expense-tracker/model/images';
 import { PodDisruptionBudget } from './pod-disruption-budget.js';
@@ -81,7 +81,10 @@ describe('ExpenseTrackerChart', () => {
     const web = pod.containers[0];
     expect(web.image).toBe('localhost:5000/expense-tracker:1.0.0');
     expect(web.command).toEqual(APP_SERVER_COMMAND);
-    expect(web.ports).toEqual([{ containerPort: APP_PORT, name: 'http' }]);
+    expect(web.ports).toEqual([
+      { containerPort: APP_PORT, name: 'http' },
+      { containerPort: APP_METRICS_PORT, name: 'metrics' },
+    ]);
     expect(web.readinessProbe.httpGet).toMatchObject({ path: READY_PATH, port: APP_PORT });
     expect(web.livenessProbe.httpGet).toMatchObject({ path: HEALTH_PATH, port: APP_PORT });
     expect(web.startupProbe.httpGet).toMatchObject({ path: HEALTH_PATH });

@@ -39,7 +39,7 @@ describe('Monitoring', () => {
     for (const o of objects.filter((x) => x.apiVersion === 'monitoring.coreos.com/v1')) expect(o.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
     const web = find(objects, 'PodMonitor', 'expense-web');
     expect(web.spec.podMetricsEndpoints).toEqual([
-      { interval: '30s', path: '/metrics', port: 'http', relabelings: [{ action: 'replace', replacement: 'expense-web', targetLabel: 'job' }] },
+      { interval: '30s', path: '/metrics', port: 'metrics', relabelings: [{ action: 'replace', replacement: 'expense-web', targetLabel: 'job' }] },
     ]);
     expect(find(objects, 'ServiceMonitor', 'haproxy').spec.endpoints[0]).toMatchObject({ port: 'stats', path: '/metrics' });
     expect(find(objects, 'ServiceMonitor', 'postgres-exporter').spec.endpoints[0].relabelings[0].replacement).toBe('postgres-exporter');
@@ -68,7 +68,7 @@ describe('Monitoring', () => {
   it('lists the NetworkPolicy rules scraping and the exporters need', () => {
     const { monitoring } = synth(ibm, settings);
     expect(monitoring.allowRules.map((r) => `${r.name}:${r.port}:${r.fromNamespaces ?? ''}`)).toEqual([
-      'allow-prometheus-to-web-metrics:http:monitoring',
+      'allow-prometheus-to-web-metrics:metrics:monitoring',
       'allow-prometheus-to-haproxy-stats:stats:monitoring',
       'allow-prometheus-to-postgres-exporter:metrics:monitoring',
       'allow-prometheus-to-redis-exporter:metrics:monitoring',

@@ -6,7 +6,7 @@ import { duration } from '../monitoring/promql.js';
 import { buildRuleGroups, type RuleGroup } from '../monitoring/rules.js';
 import type { MonitoringSettings } from '../monitoring/settings.js';
 import { EXPORTER_METRICS_PATH, EXPORTER_PORTS, JOBS, type MonitoredTopology } from '../monitoring/targets.js';
-import { APP_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from '@expense-tracker/model/app-contract';
+import { APP_METRICS_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from '@expense-tracker/model/app-contract';
 import { HAPROXY } from '@expense-tracker/model/components';
 import { formatImageReference, PINNED_IMAGES } from '@expense-tracker/model/images';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
@@ -130,7 +130,7 @@ export class Monitoring extends Construct {
         selector: { matchLabels: props.web.selector },
         podMetricsEndpoints: [
           {
-            port: APP_PORT_NAME,
+            port: APP_METRICS_PORT_NAME,
             path: METRICS_PATH,
             interval,
             relabelings: [{ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: JOBS.web }],
@@ -152,7 +152,7 @@ export class Monitoring extends Construct {
       target.allowFrom(from, { port, name });
       this.allowRules.push({ name, port, ...('namespaces' in from ? { fromNamespaces: from.namespaces } : {}) });
     };
-    allow(props.web, prometheus, APP_PORT_NAME, 'allow-prometheus-to-web-metrics');
+    allow(props.web, prometheus, APP_METRICS_PORT_NAME, 'allow-prometheus-to-web-metrics');
     if (props.haproxy) {
       // Selects both HAProxy Services; only `haproxy-stats` has the stats port, so only it is scraped.
       const statsPort = props.haproxy.statsService.ports[0].name!;

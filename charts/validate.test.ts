@@ -37,7 +37,7 @@ describe('validateManifests', () => {
     ['unknown Secret', 'Deployment/expense-web', (o) => (web(o).env[0].valueFrom.secretKeyRef.name = 'nope'), 'Deployment/expense-web', 'spec.template.spec.containers[0].env[0](PGPASSWORD).valueFrom.secretKeyRef', /Secret "nope"/],
     ['unknown Secret key', 'Deployment/expense-web', (o) => (web(o).env[0].valueFrom.secretKeyRef.key = 'nope'), 'Deployment/expense-web', 'spec.template.spec.containers[0].env[0](PGPASSWORD).valueFrom.secretKeyRef', /no key "nope"/],
     ['unknown ConfigMap', 'Deployment/expense-web', (o) => (web(o).envFrom[0].configMapRef.name = 'nope'), 'Deployment/expense-web', 'spec.template.spec.containers[0].envFrom[0].configMapRef', /ConfigMap "nope"/],
-    ['undeclared target port', 'Service/expense-web', (o) => (o.spec.ports[0].targetPort = 'metrics'), 'Service/expense-web', 'spec.ports[0].targetPort', /not a declared container port/],
+    ['undeclared target port', 'Service/expense-web', (o) => (o.spec.ports[0].targetPort = 'debug'), 'Service/expense-web', 'spec.ports[0].targetPort', /not a declared container port/],
     ['Service selects nothing', 'Service/redis', (o) => (o.spec.selector = { app: 'nothing' }), 'Service/redis', 'spec.selector', /selects no pod/],
     ['non-headless serviceName', 'Service/postgres-headless', (o) => delete o.spec.clusterIP, 'StatefulSet/postgres', 'spec.serviceName', /not headless/],
     ['missing serviceName target', 'StatefulSet/postgres', (o) => (o.spec.serviceName = 'ghost'), 'StatefulSet/postgres', 'spec.serviceName', /not in the chart/],

@@ -3,6 +3,8 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   APP_GID,
+  APP_METRICS_PORT,
+  APP_METRICS_PORT_NAME,
   APP_MIGRATE_COMMAND,
   APP_PORT,
   APP_PORT_NAME,
@@ -121,7 +123,12 @@ export class Web extends Workload {
       ...common,
       name: 'web',
       command: [...APP_SERVER_COMMAND],
-      ports: [{ number: APP_PORT, name: APP_PORT_NAME }],
+      // `metrics`: the app's separate /metrics listener (METRICS_PORT, default = APP_METRICS_PORT),
+      // for the cluster's scraper only: neither Service routes to it.
+      ports: [
+        { number: APP_PORT, name: APP_PORT_NAME },
+        { number: APP_METRICS_PORT, name: APP_METRICS_PORT_NAME },
+      ],
       startup: probe(HEALTH_PATH, 2, 30),
       readiness: probe(READY_PATH, 5, 2),
       liveness: probe(HEALTH_PATH, 10, 3),

@@ -18,6 +18,7 @@ import {
   APP_GID,
   APP_LISTEN_ENV,
   APP_METRICS_PORT,
+  APP_METRICS_PORT_NAME,
   APP_MIGRATE_COMMAND,
   APP_PORT,
   APP_PORT_NAME,
@@ -35,7 +36,11 @@ import {
   UNAVAILABLE_RETRY_AFTER_SECONDS,
 } from '@expense-tracker/model/app-contract';
 import { loadEnvironment } from '@expense-tracker/model/environment';
+import { App } from 'cdk8s';
 import { synthesizeEnvironment, type KubeObject } from '../../charts/synthesize.js';
+import { ExpenseTrackerChart } from '../../charts/expense-tracker-chart.js';
+import { Monitoring } from '../../charts/monitoring.js';
+import { MONITORING_DEFAULTS, monitoringSchema } from '../../monitoring/settings.js';
 import { ENV_KEYS, envSchema, loadConfig, SECRET_KEYS } from '../src/config.js';
 import { runCli } from '../src/cli.js';
 import { buildApp } from '../src/app.js';
@@ -233,6 +238,43 @@ describe('readiness contract: app, chart probes and HAProxy checks agree', () =>
     // HAProxy never routes to the metrics listener
     expect(cfg).not.toContain(`:${APP_METRICS_PORT}`);
     expect(UNAVAILABLE_RETRY_AFTER_SECONDS).toBeGreaterThan(0);
+  });
+});
+
+describe('metrics listener: exposed to the scraper only', () => {
+  /** The environment's chart with the operations layer (monitors, rules, scrape NetworkPolicies) added. */
+  const synth = (env: 'local' | 'ibm'): any[] => {
+    const environment = loadEnvironment(env, { imageTag: '1.0.0' });
+    const chart = new ExpenseTrackerChart(new App(), 'contract', { environment });
+    const settings = monitoringSchema.parse(MONITORING_DEFAULTS[env]);
+    new Monitoring(chart, 'Monitoring', { environment, settings, web: chart.web, postgres: chart.postgres, redis: chart.redis, haproxy: chart.haproxy });
+    return chart.toJson();
+  };
+  const opens = (np: any, port: number | string) =>
+    (np.spec.ingress ?? []).some((r: { ports?: { port: unknown }[] }) => (r.ports ?? []).some((p) => p.port === port));
+
+  it.each(['local', 'ibm'] as const)('%s: web pods declare it, the PodMonitor scrapes it, no Service or Ingress routes to it, only the scraper\'s namespace is let in', (env) => {
+    const objects = synth(env);
+    const web = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'expense-web');
+    const ports = web.spec.template.spec.containers.find((c: { name: string }) => c.name === 'web').ports;
+    expect(ports).toContainEqual({ containerPort: APP_METRICS_PORT, name: APP_METRICS_PORT_NAME });
+    const podLabels: Record<string, string> = web.spec.template.metadata.labels;
+    const selectsWeb = (selector: Record<string, string> | undefined) => !!selector && Object.entries(selector).every(([k, v]) => podLabels[k] === v);
+    const webServices = objects.filter((o) => o.kind === 'Service' && selectsWeb(o.spec.selector));
+    expect(webServices.length).toBeGreaterThan(0);
+    for (const svc of webServices) {
+      for (const p of svc.spec.ports) expect([APP_METRICS_PORT_NAME, APP_METRICS_PORT], `Service/${svc.metadata.name}`).not.toContain(p.targetPort);
+    }
+    for (const ing of objects.filter((o) => o.kind === 'Ingress')) expect(JSON.stringify(ing.spec)).not.toContain(APP_METRICS_PORT_NAME);
+    const monitor = objects.find((o) => o.kind === 'PodMonitor' && o.metadata.name === 'expense-web');
+    expect(monitor.spec.podMetricsEndpoints.map((e: { port: string; path: string }) => [e.port, e.path])).toEqual([[APP_METRICS_PORT_NAME, METRICS_PATH]]);
+    const opening = objects.filter(
+      (o) => o.kind === 'NetworkPolicy' && selectsWeb(o.spec.podSelector.matchLabels) && (opens(o, APP_METRICS_PORT_NAME) || opens(o, APP_METRICS_PORT)),
+    );
+    expect(opening.map((np) => np.metadata.name)).toEqual(['allow-prometheus-to-web-metrics']);
+    for (const r of opening[0].spec.ingress) for (const from of r.from) expect(Object.keys(from)).toEqual(['namespaceSelector']);
+    // and the app port stays closed to the scraper
+    expect(objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.name.startsWith('allow-prometheus') && opens(o, APP_PORT_NAME)).map((o) => o.metadata.name)).toEqual([]);
   });
 });
 
