@@ -59,6 +59,20 @@ export class Accounts {
     return { token, expiresAt: (res.rows[0].expires_at as Date).toISOString() };
   }
 
+  /**
+   * Uses a live token of `purpose` (single use: the atomic update succeeds once, and never for an
+   * expired one). Returns the user and the address it was issued for, or undefined.
+   */
+  private async consumeToken(db: pg.PoolClient, token: string, purpose: Purpose): Promise<{ user_id: string; email: string } | undefined> {
+    const t = await db.query(
+      `UPDATE account_tokens SET used_at = now()
+        WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+        RETURNING user_id, email`,
+      [tokenHash(token), purpose],
+    );
+    return t.rows[0];
+  }
+
   /** Enqueues a verification link for `email` (the account email or the alert email) on `db`. */
   private async queueVerification(db: pg.PoolClient, userId: string, email: string): Promise<string | undefined> {
     const { token, expiresAt } = await this.issueToken(db, userId, 'verify_email', email, VERIFY_TOKEN_SECONDS);
@@ -113,13 +127,7 @@ export class Accounts {
    */
   async verifyEmail(token: string): Promise<string | null> {
     return withTransaction(this.pool, async (db) => {
-      const t = await db.query(
-        `UPDATE account_tokens SET used_at = now()
-          WHERE token_hash = $1 AND purpose = 'verify_email' AND used_at IS NULL AND expires_at > now()
-          RETURNING user_id, email`,
-        [tokenHash(token)],
-      );
-      const row = t.rows[0];
+      const row = await this.consumeToken(db, token, 'verify_email');
       if (!row) return null;
       const account = await db.query(
         `UPDATE users SET email_verified_at = COALESCE(email_verified_at, now()),
@@ -175,13 +183,7 @@ export class Accounts {
     await assertStrongPassword(password, [email]);
     const hash = await hashPassword(password);
     return withTransaction(this.pool, async (db) => {
-      const t = await db.query(
-        `UPDATE account_tokens SET used_at = now()
-          WHERE token_hash = $1 AND purpose = 'password_reset' AND used_at IS NULL AND expires_at > now()
-          RETURNING user_id, email`,
-        [tokenHash(token)],
-      );
-      const row = t.rows[0];
+      const row = await this.consumeToken(db, token, 'password_reset');
       if (!row) return null;
       await db.query(
         `UPDATE users SET password_hash = $2, password_changed_at = now(),
