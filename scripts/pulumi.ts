@@ -8,7 +8,6 @@
  */
 import { parseArgs } from 'node:util';
 import { PulumiNotFoundError } from '@expense-tracker/testkit/pulumi-tools/tools';
-import { openStack } from './pulumi/stack.js';
 
 const OPERATIONS = ['preview', 'up', 'destroy'] as const;
 type Operation = (typeof OPERATIONS)[number];
@@ -35,6 +34,9 @@ async function main(): Promise<void> {
   if (!parsed.values.stack) usage('--stack is required');
 
   const started = Date.now();
+  // Loaded after the arguments are checked: the program pulls in @pulumi/kubernetes and the charts
+  // (seconds of module loading), which bad usage should not wait for.
+  const { openStack } = await import('./pulumi/stack.js');
   const { stack, installation, backendUrl } = await openStack({ stack: parsed.values.stack, workDir: parsed.values['work-dir'] });
   console.error(`pulumi ${operation} --stack ${stack.name} (CLI: ${installation.binary} [${installation.source}], backend: ${backendUrl})`);
   const onOutput = (text: string) => process.stdout.write(text);

@@ -6,12 +6,11 @@
  * so no `pulumi-language-nodejs` plugin is needed; the TypeScript program runs through
  * whatever loads this file (tsx).
  */
-import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automation/index.js';
+import type { Stack } from '@pulumi/pulumi/automation/index.js';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { program } from '../../stacks/program.js';
 import { locatePulumi, REPO_ROOT, type PulumiInstallation } from '@expense-tracker/testkit/pulumi-tools/tools';
 
 /** Options of {@link openStack}. */
@@ -57,6 +56,10 @@ export async function openStack(options: OpenStackOptions): Promise<OpenedStack>
   const backendUrl = options.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? `file://${join(homedir(), '.pulumi-expense-tracker')}`;
   // The file backend does not create its own directory.
   if (backendUrl.startsWith('file://')) await mkdir(backendUrl.slice('file://'.length), { recursive: true });
+  // The Automation API and the program (Pulumi SDKs, the charts: seconds of module loading) load
+  // only once a CLI and a passphrase are there, so those errors come at once.
+  const { LocalWorkspace, PulumiCommand } = await import('@pulumi/pulumi/automation/index.js');
+  const { program } = await import('../../stacks/program.js');
   const pulumiCommand = await PulumiCommand.get({ root: installation.root ?? join(installation.binary, '..', '..'), skipVersionCheck: true });
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: options.stack, projectName: 'expense-tracker', program: () => program() },
