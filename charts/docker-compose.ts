@@ -27,7 +27,7 @@
  */
 import { stringify } from 'yaml';
 import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, APP_GID, READY_PATH } from '@expense-tracker/model/app-contract';
-import { formatImageReference, HAPROXY_UID, REDIS_UID } from '@expense-tracker/model/images';
+import { formatImageReference, HAPROXY_IMAGE_UID, REDIS_IMAGE_UID } from '@expense-tracker/model/images';
 import { APP_SECRET_ENV, type AppConfigKey, type AppSecretEnv } from '@expense-tracker/model/app-contract';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { HAPROXY, POSTGRES, REDIS } from '@expense-tracker/model/components';
@@ -116,7 +116,7 @@ function composeFile(env: EnvironmentConfig, config: Readonly<Record<AppConfigKe
       },
       [SERVICES.redis]: {
         image: formatImageReference(env.redis.image),
-        user: `${REDIS_UID}:${REDIS_UID}`,
+        user: `${REDIS_IMAGE_UID}:${REDIS_IMAGE_UID}`,
         ...hardened,
         tmpfs: ['/data'],
         env_file: [`${secrets}/redis.env`],
@@ -150,7 +150,7 @@ function composeFile(env: EnvironmentConfig, config: Readonly<Record<AppConfigKe
       },
       [SERVICES.haproxy]: {
         image: formatImageReference(env.haproxy.image),
-        user: `${HAPROXY_UID}:${HAPROXY_UID}`,
+        user: `${HAPROXY_IMAGE_UID}:${HAPROXY_IMAGE_UID}`,
         ...hardened,
         tmpfs: [HAPROXY.runDir],
         volumes: [`./haproxy.cfg:${HAPROXY.configPath}:ro`],

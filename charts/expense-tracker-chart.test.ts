@@ -88,17 +88,30 @@ describe('ExpenseTrackerChart', () => {
     expect(web.readinessProbe.httpGet).toMatchObject({ path: READY_PATH, port: APP_PORT });
     expect(web.livenessProbe.httpGet).toMatchObject({ path: HEALTH_PATH, port: APP_PORT });
     expect(web.startupProbe.httpGet).toMatchObject({ path: HEALTH_PATH });
-    expect(web.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    // Ephemeral storage: 50Mi of rotated logs plus the 64Mi /tmp emptyDir.
+    expect(web.resources).toEqual({
+      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '114Mi' },
+      limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '114Mi' },
+    });
     expect(web.lifecycle.preStop.exec.command).toEqual(['sleep', '5']);
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(5);
     expect(web.envFrom).toEqual([{ configMapRef: { name: 'expense-config' } }]);
-    expect(web.env.map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key])).toEqual([
-      ['PGPASSWORD', 'postgres-credentials', 'password'],
-      ['REDIS_PASSWORD', 'redis-credentials', 'password'],
-      ['SESSION_SECRET', 'expense-app', 'session-secret'],
-      ['SENDGRID_API_KEY', 'expense-app', 'sendgrid-api-key'],
+    // Secrets as files: `<NAME>_FILE` names a file of a mounted Secret volume.
+    expect(web.env.map((e: any) => [e.name, e.value])).toEqual([
+      ['PGPASSWORD_FILE', '/run/secrets/postgres-credentials/password'],
+      ['REDIS_PASSWORD_FILE', '/run/secrets/redis-credentials/password'],
+      ['SESSION_SECRET_FILE', '/run/secrets/expense-app/session-secret'],
+      ['SENDGRID_API_KEY_FILE', '/run/secrets/expense-app/sendgrid-api-key'],
     ]);
+    const volumes = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
+    for (const m of web.volumeMounts.filter((m: any) => m.mountPath.startsWith('/run/secrets/'))) {
+      expect(m.readOnly, m.mountPath).toBe(true);
+      expect(m.mountPath).toBe(`/run/secrets/${volumes[m.name].secret.secretName}`);
+      expect(volumes[m.name].secret.defaultMode).toBe(0o440);
+    }
     expect(pod.initContainers.map((c: any) => [c.name, c.command])).toEqual([['migrate', APP_MIGRATE_COMMAND]]);
+    // The migration reads the database password only.
+    expect(pod.initContainers[0].env).toEqual([{ name: 'PGPASSWORD_FILE', value: '/run/secrets/postgres-credentials/password' }]);
     const term = pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0];
     expect(term.weight).toBe(100);
     expect(term.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
@@ -118,8 +131,23 @@ describe('ExpenseTrackerChart', () => {
             readOnlyRootFilesystem: true,
             capabilities: { drop: ['ALL'] },
           });
-          expect(c.securityContext.runAsUser).toBeGreaterThan(0);
+          expect(c.securityContext.runAsUser, `${w.metadata.name}/${c.name}`).toBeGreaterThanOrEqual(10000);
+          expect(c.securityContext.runAsGroup, `${w.metadata.name}/${c.name}`).toBeGreaterThanOrEqual(10000);
+          // No Secret through the environment (environ is readable in /proc and crash dumps).
+          for (const e of c.env ?? []) expect(e.valueFrom?.secretKeyRef, `${w.metadata.name}/${c.name} env ${e.name}`).toBeUndefined();
+          for (const e of c.envFrom ?? []) expect(e.secretRef, `${w.metadata.name}/${c.name} envFrom`).toBeUndefined();
+          // Ephemeral storage requested and limited, at least the rotated logs.
+          expect(c.resources.requests['ephemeral-storage'], `${w.metadata.name}/${c.name}`).toMatch(/^\d+Mi$/);
+          expect(c.resources.limits['ephemeral-storage']).toBe(c.resources.requests['ephemeral-storage']);
+          expect(Number.parseInt(c.resources.limits['ephemeral-storage'], 10)).toBeGreaterThanOrEqual(50);
         }
+        for (const c of pod.containers) {
+          // Liveness ("wedged") and readiness ("can serve") answer different questions.
+          expect(JSON.stringify(c.livenessProbe), `${w.metadata.name}/${c.name}`).not.toBe(JSON.stringify(c.readinessProbe));
+        }
+        expect(pod.securityContext.fsGroup, w.metadata.name).toBeGreaterThanOrEqual(10000);
+        expect(pod.securityContext.fsGroupChangePolicy, w.metadata.name).toBe('OnRootMismatch');
+        for (const v of pod.volumes ?? []) if (v.emptyDir) expect(v.emptyDir.sizeLimit, `${w.metadata.name} volume ${v.name}`).toBeDefined();
       }
     }
     expect(find(local(), 'Deployment', 'expense-web').spec.template.spec.securityContext.runAsUser).toBe(APP_UID);
@@ -142,16 +170,20 @@ describe('ExpenseTrackerChart', () => {
     ]);
     expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
     const pod = sts.spec.template.spec;
-    expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999 });
+    expect(pod.securityContext).toMatchObject({ runAsUser: 10002, runAsGroup: 10002, fsGroup: 10002, fsGroupChangePolicy: 'OnRootMismatch' });
     const pg = pod.containers[0];
     // ibm runs the official image by the digest recorded in the model.
     expect(pg.image).toBe(`postgres:${PINNED_IMAGES.postgres.tag}@${PINNED_IMAGES.postgres.digest}`);
-    const env = Object.fromEntries(pg.env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef]));
+    const env = Object.fromEntries(pg.env.map((e: any) => [e.name, e.value]));
     expect(env.PGDATA).toBe('/var/lib/postgresql/data/pgdata');
-    for (const v of ['POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB']) expect(env[v].name).toBe('postgres-credentials');
-    expect(pg.volumeMounts.map((m: any) => m.mountPath).sort()).toEqual(['/tmp', '/var/lib/postgresql/data', '/var/run/postgresql']);
-    expect(pg.readinessProbe.exec.command.join(' ')).toContain('pg_isready');
-    expect(pg.livenessProbe.exec.command.join(' ')).toContain('pg_isready');
+    // The official entrypoint's `file_env` reads each from `<NAME>_FILE`.
+    for (const [v, key] of [['POSTGRES_USER', 'username'], ['POSTGRES_PASSWORD', 'password'], ['POSTGRES_DB', 'database']]) {
+      expect(env[`${v}_FILE`]).toBe(`/run/secrets/postgres-credentials/${key}`);
+    }
+    expect(pg.volumeMounts.map((m: any) => m.mountPath).sort()).toEqual(['/run/secrets/postgres-credentials', '/tmp', '/var/lib/postgresql/data', '/var/run/postgresql']);
+    // Readiness: accepting connections; liveness: answering at all (rejecting during recovery is alive).
+    expect(pg.readinessProbe.exec.command.join(' ')).toContain('exec pg_isready');
+    expect(pg.livenessProbe.exec.command.join(' ')).toMatch(/pg_isready .*; test \$\? -le 1/);
     expect(find(ibm(), 'Service', 'postgres-headless').spec.clusterIP).toBe('None');
     expect(find(ibm(), 'Service', 'postgres-headless').spec.selector).toEqual(sts.spec.selector.matchLabels);
     expect(find(ibm(), 'Service', 'postgres').spec.clusterIP).toBeUndefined();
@@ -159,14 +191,19 @@ describe('ExpenseTrackerChart', () => {
 
   it('switches Redis persistence per environment', () => {
     const localRedis = find(local(), 'Deployment', 'redis');
-    expect(localRedis.spec.template.spec.volumes).toEqual([{ name: 'data', emptyDir: { sizeLimit: '256Mi' } }]);
+    expect(localRedis.spec.template.spec.volumes[0]).toEqual({ name: 'data', emptyDir: { sizeLimit: '256Mi' } });
     expect(local().some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
     const ibmObjects = ibm();
     const redis = find(ibmObjects, 'Deployment', 'redis');
     expect(redis.spec.strategy).toEqual({ type: 'Recreate' });
-    expect(redis.spec.template.spec.volumes).toEqual([{ name: 'data', persistentVolumeClaim: { claimName: 'redis-data', readOnly: false } }]);
+    expect(redis.spec.template.spec.volumes[0]).toEqual({ name: 'data', persistentVolumeClaim: { claimName: 'redis-data', readOnly: false } });
     expect(find(ibmObjects, 'PersistentVolumeClaim', 'redis-data').spec.resources.requests.storage).toBe('10Gi');
-    expect(redis.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['--requirepass', '$(REDIS_PASSWORD)', '--appendonly', 'yes']));
+    const container = redis.spec.template.spec.containers[0];
+    expect(container.args).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    // The password reaches redis-server on stdin from the mounted file: no argument, no variable.
+    expect(container.args.join(' ')).not.toMatch(/requirepass|PASSWORD/);
+    expect(container.command.join(' ')).toContain('/run/secrets/redis-credentials/password');
+    expect(container.env).toBeUndefined();
   });
 
   it('renders the Ingress per environment', () => {
@@ -189,6 +226,36 @@ describe('ExpenseTrackerChart', () => {
     expect(toPg.podSelector.matchLabels).toEqual(find(objects, 'StatefulSet', 'postgres').spec.selector.matchLabels);
     const fromIngress = find(objects, 'NetworkPolicy', 'allow-ingress-controller-to-haproxy').spec.ingress[0];
     expect(fromIngress.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
+  });
+
+  it('denies egress by default and allows DNS, each flow out of its source, and mail to public addresses only', () => {
+    const objects = local();
+    const selector = (kind: string, name: string) => find(objects, kind, name).spec.selector.matchLabels;
+    expect(find(objects, 'NetworkPolicy', 'default-deny-egress').spec).toEqual({ podSelector: {}, policyTypes: ['Egress'] });
+    expect(find(objects, 'NetworkPolicy', 'allow-dns-egress').spec.egress).toEqual([
+      {
+        to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+        ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+      },
+    ]);
+    const egress = (name: string) => find(objects, 'NetworkPolicy', name).spec;
+    for (const [policy, from, to, port] of [
+      ['allow-web-to-postgres-egress', selector('Deployment', 'expense-web'), selector('StatefulSet', 'postgres'), 5432],
+      ['allow-web-to-redis-egress', selector('Deployment', 'expense-web'), selector('Deployment', 'redis'), 6379],
+      ['allow-haproxy-to-web-egress', selector('Deployment', 'haproxy'), selector('Deployment', 'expense-web'), APP_PORT],
+    ] as const) {
+      expect(egress(policy), policy).toEqual({
+        podSelector: { matchLabels: from },
+        policyTypes: ['Egress'],
+        egress: [{ to: [{ podSelector: { matchLabels: to } }], ports: [{ protocol: 'TCP', port }] }],
+      });
+    }
+    const mail = egress('allow-web-to-sendgrid-egress');
+    expect(mail.podSelector.matchLabels).toEqual(selector('Deployment', 'expense-web'));
+    expect(mail.egress).toEqual([{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16']) } }], ports: [{ protocol: 'TCP', port: 443 }] }]);
+    // Nothing else leaves the namespace: every egress rule is one of the above.
+    const egressPolicies = objects.filter((o: any) => o.kind === 'NetworkPolicy' && o.spec.policyTypes.includes('Egress')).map((o) => o.metadata.name).sort();
+    expect(egressPolicies).toEqual(['allow-dns-egress', 'allow-haproxy-to-web-egress', 'allow-web-to-postgres-egress', 'allow-web-to-redis-egress', 'allow-web-to-sendgrid-egress', 'default-deny-egress']);
   });
 
   it('budgets disruptions one pod at a time, and none for a single replica (a budget there would block every drain)', () => {

@@ -1,6 +1,6 @@
 import { Chart, type ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { APP_PORT } from '@expense-tracker/model/app-contract';
+import { APP_PORT, MAIL_API } from '@expense-tracker/model/app-contract';
 import { HAPROXY, WEB } from '@expense-tracker/model/components';
 import { type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
 import { instanceName, MANAGED_BY, PART_OF } from '@expense-tracker/model/naming';
@@ -8,7 +8,7 @@ import { AppConfigMap } from './config-map.js';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import { WebIngress } from './ingress.js';
 import { RestrictedNamespace } from './namespace.js';
-import { DefaultDenyIngress } from './network-policy.js';
+import { DefaultDenyEgress, DefaultDenyIngress } from './network-policy.js';
 import { Postgres } from './postgres.js';
 import { Redis } from './redis.js';
 import { Web } from './web.js';
@@ -84,10 +84,14 @@ export class ExpenseTrackerChart extends Chart {
       instance,
     });
 
-    // Ingress isolation: deny everything, then allow each flow (docs/haproxy.md has the picture).
+    // Isolation both ways: deny everything, then allow each flow (docs/haproxy.md has the
+    // picture); a flow between two workloads is allowed out of one and into the other.
     new DefaultDenyIngress(this, 'DefaultDenyIngress');
-    this.postgres.allowFrom(this.web);
-    this.redis.allowFrom(this.web);
+    new DefaultDenyEgress(this, 'DefaultDenyEgress');
+    this.web.allowTo(this.postgres);
+    this.web.allowTo(this.redis);
+    // Mail: HTTPS to the SendGrid API, i.e. to public addresses only (never into the cluster).
+    this.web.allowTo({ name: MAIL_API.name, internet: true }, { ports: [MAIL_API.port] });
     const ingressController = { name: 'ingress-controller', namespaces: [env.ingressControllerNamespace] };
     // Traffic path per environment:
     // - haproxy disabled:                 Ingress → Service expense-web → web pods

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { formatImageReference } from '@expense-tracker/model/images';
+import { HAPROXY } from '@expense-tracker/model/components';
 import { renderHaproxyConfig } from './haproxy-config.js';
 import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/environment';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
@@ -30,7 +31,7 @@ describe('HaproxyLoadBalancer in the chart', () => {
       expect(deployment.spec.template.metadata.annotations['checksum/haproxy-config']).toBe(createHash('sha256').update(cfg).digest('hex'));
     });
 
-    it(`${name}: Deployment runs the pinned official image as UID 99 with a read-only root and writable emptyDirs`, () => {
+    it(`${name}: Deployment runs the pinned official image as UID 10004 with a read-only root and writable emptyDirs`, () => {
       const d = find(objects, 'Deployment', 'haproxy');
       expect(d.spec.replicas).toBe(environment.haproxy.replicas);
       const pod = d.spec.template.spec;
@@ -39,7 +40,7 @@ describe('HaproxyLoadBalancer in the chart', () => {
       expect(c.image).toBe(formatImageReference(environment.haproxy.image));
       expect(c.image.includes('@sha256:')).toBe(name === 'ibm');
       expect(c.args).toEqual(['haproxy', '-f', '/usr/local/etc/haproxy/haproxy.cfg']);
-      expect(pod.securityContext).toMatchObject({ runAsUser: 99, runAsGroup: 99, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(pod.securityContext).toMatchObject({ runAsUser: HAPROXY.uid, runAsGroup: HAPROXY.uid, fsGroup: HAPROXY.uid, fsGroupChangePolicy: 'OnRootMismatch', runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
       expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
       expect(c.volumeMounts).toEqual([
         { mountPath: '/usr/local/etc/haproxy', name: 'config', readOnly: true },
@@ -51,9 +52,12 @@ describe('HaproxyLoadBalancer in the chart', () => {
         ['run', 'emptyDir'],
         ['tmp', 'emptyDir'],
       ]);
-      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+      // Started and ready: the public frontend answers its monitor-uri. Alive: the stats
+      // listener answers (a soft stop closes the public frontend first, which is not a wedge).
+      for (const probe of ['startupProbe', 'readinessProbe']) {
         expect(c[probe].httpGet, probe).toMatchObject({ path: '/haproxy-healthz', port: 8080 });
       }
+      expect(c.livenessProbe.httpGet).toMatchObject({ path: HAPROXY.statsUri, port: HAPROXY.statsPort });
       expect(c.ports).toEqual([
         { containerPort: 8080, name: 'http' },
         { containerPort: 8404, name: 'stats' },
@@ -96,10 +100,10 @@ describe('HaproxyLoadBalancer in the chart', () => {
     expect(networkPolicy(objects, 'allow-metrics-scrape-to-haproxy').spec.ingress[0].ports).toEqual([{ protocol: 'TCP', port: 8404 }]);
   });
 
-  it('local: one replica, no PodDisruptionBudget (it would block node drains)', () => {
-    const objects = synthesizeEnvironment(env('local'));
+  it('local: no metrics scrape allowed; one replica gets no PodDisruptionBudget (it would block node drains)', () => {
+    expect(networkPolicy(synthesizeEnvironment(env('local')), 'allow-metrics-scrape-to-haproxy')).toBeUndefined();
+    const objects = synthesizeEnvironment(env('local', ['haproxy.replicas=1']));
     expect(objects.find((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'haproxy')).toBeUndefined();
-    expect(networkPolicy(objects, 'allow-metrics-scrape-to-haproxy')).toBeUndefined();
   });
 
   it('a cfg change rolls the pods; an unrelated change does not', () => {

@@ -6,7 +6,6 @@ import { Construct } from 'constructs';
 import { APP_PORT, APP_PORT_NAME } from '@expense-tracker/model/app-contract';
 import { HAPROXY, WEB } from '@expense-tracker/model/components';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
-import { HAPROXY_UID } from '@expense-tracker/model/images';
 import { renderHaproxyConfig } from './haproxy-config.js';
 import type { Web } from './web.js';
 import { Workload } from './workload.js';
@@ -97,7 +96,7 @@ export class HaproxyLoadBalancer extends Workload {
       instance: props.instance,
       image: h.image,
       resources: h.resources,
-      podIdentity: { uid: HAPROXY_UID, gid: HAPROXY_UID },
+      podIdentity: { uid: HAPROXY.uid, gid: HAPROXY.uid },
       replicas: h.replicas,
       // preStop pause + soft stop bounded by hard-stop-after + margin.
       terminationGracePeriodSeconds: preStop + HAPROXY.hardStopAfterSeconds + 5,
@@ -112,10 +111,14 @@ export class HaproxyLoadBalancer extends Workload {
     });
     const configDir = HAPROXY.configPath.slice(0, HAPROXY.configPath.lastIndexOf('/'));
     const configVolume = kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' });
-    const run = kplus.Volume.fromEmptyDir(this, 'Run', 'run', { sizeLimit: Size.mebibytes(1) });
-    const tmp = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(16) });
-    const probe = (period: number, failures: number) =>
-      kplus.Probe.fromHttpGet(HAPROXY.monitorUri, { port: HAPROXY.httpPort, periodSeconds: Duration.seconds(period), failureThreshold: failures, timeoutSeconds: Duration.seconds(2) });
+    const run = this.scratchVolume('run', Size.mebibytes(1));
+    const tmp = this.scratchVolume('tmp', Size.mebibytes(16));
+    const probe = (path: string, port: number, period: number, failures: number) =>
+      kplus.Probe.fromHttpGet(path, { port, periodSeconds: Duration.seconds(period), failureThreshold: failures, timeoutSeconds: Duration.seconds(2) });
+    // Readiness: the public frontend answers its monitor-uri (HAProxy itself, never a backend);
+    // it stops when a soft stop closes the listeners. Liveness: the stats frontend answers, a
+    // separate listener that depends on nothing but the process.
+    const accepting = probe(HAPROXY.monitorUri, HAPROXY.httpPort, 5, 2);
     this.addContainer({
       name: 'haproxy',
       // The image's entrypoint adds `-W -db` (master-worker, foreground, logs on stdout).
@@ -129,9 +132,9 @@ export class HaproxyLoadBalancer extends Workload {
         { path: HAPROXY.runDir, volume: run },
         { path: '/tmp', volume: tmp },
       ],
-      startup: probe(1, 30),
-      readiness: probe(5, 2),
-      liveness: probe(10, 3),
+      startup: probe(HAPROXY.monitorUri, HAPROXY.httpPort, 1, 30),
+      readiness: accepting,
+      liveness: probe(HAPROXY.statsUri, HAPROXY.statsPort, 10, 3),
       lifecycle: {
         preStop: kplus.Handler.fromCommand(['/bin/sh', '-c', `sleep ${preStop}; kill -USR1 1; while kill -0 1 2>/dev/null; do sleep 1; done`]),
       },

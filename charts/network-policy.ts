@@ -1,8 +1,18 @@
 /**
- * Ingress isolation for the namespace: `default-deny-ingress` selects every pod and allows
- * nothing, then one NetworkPolicy per allowed flow
- * (https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-ingress-traffic).
- * Workloads create the allows with `Workload.allowFrom(peer)`.
+ * Network isolation for the namespace, in both directions
+ * (https://kubernetes.io/docs/concepts/services-networking/network-policies/):
+ *
+ * - ingress: `default-deny-ingress` selects every pod and allows nothing in, then one
+ *   NetworkPolicy per allowed flow (`allowIngress`);
+ * - egress: `default-deny-egress` selects every pod and allows nothing out, `allow-dns-egress`
+ *   lets every pod query the cluster DNS, then one NetworkPolicy per allowed flow (`allowEgress`).
+ *
+ * NetworkPolicies are additive: a connection is allowed when some policy selecting the source
+ * allows it out and some policy selecting the destination allows it in. Workloads create both
+ * halves of a flow with `Workload.allowFrom(peer)` / `Workload.allowTo(peer)`.
+ *
+ * Policies see connections after Service address translation, so a destination is the pod (or
+ * address) that answers, on its container port, never a Service's ClusterIP or Service port.
  */
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -26,7 +36,60 @@ export type NetworkPeer =
       readonly anywhere: true;
     };
 
-/** One allowed flow. */
+/**
+ * IPv4 ranges that are not the public internet: RFC 1918 private networks, RFC 6598 shared
+ * address space (carrier-grade NAT), RFC 3927 link-local (cloud metadata services), RFC 1122
+ * loopback and "this network" (https://www.iana.org/assignments/iana-ipv4-special-registry).
+ * They contain the pod and Service networks of minikube (10.244.0.0/16, 10.96.0.0/12) and IKS
+ * (172.30.0.0/16, 172.21.0.0/16), so an "internet" allow never reaches inside the cluster.
+ */
+export const NON_PUBLIC_IPV4: readonly string[] = [
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+];
+
+/** Where outgoing connections may go. */
+export type EgressPeer =
+  | {
+      /** Short name in the policy name (`allow-<from>-to-<name>-egress`). */
+      readonly name: string;
+      /** Labels of the pods of this namespace that may be reached. */
+      readonly pods: Readonly<Record<string, string>>;
+    }
+  | {
+      readonly name: string;
+      /** Namespaces (by `kubernetes.io/metadata.name`) whose pods may be reached. */
+      readonly namespaces: readonly string[];
+      /**
+       * Only the pods with these labels in those namespaces.
+       * @default - every pod of the namespaces
+       */
+      readonly pods?: Readonly<Record<string, string>>;
+    }
+  | {
+      readonly name: string;
+      /** Address blocks (IPv4 CIDR), e.g. the API server's endpoints. */
+      readonly cidrs: readonly string[];
+    }
+  | {
+      readonly name: string;
+      /** Every public IPv4 address: `0.0.0.0/0` except `NON_PUBLIC_IPV4`. */
+      readonly internet: true;
+    };
+
+/** A port a policy allows: a number or a named container port of the destination (TCP unless said). */
+export interface PolicyPort {
+  readonly port: number | string;
+  /** @default 'TCP' */
+  readonly protocol?: 'TCP' | 'UDP';
+}
+
+/** One allowed incoming flow. */
 export interface AllowIngressProps {
   /** `metadata.name` of the NetworkPolicy. */
   readonly name: string;
@@ -37,14 +100,29 @@ export interface AllowIngressProps {
   readonly from: NetworkPeer;
 }
 
+/** One allowed outgoing flow. */
+export interface AllowEgressProps {
+  /** `metadata.name` of the NetworkPolicy. */
+  readonly name: string;
+  /** Labels of the pods opening the connections (`spec.podSelector.matchLabels`). */
+  readonly from: Readonly<Record<string, string>>;
+  readonly to: EgressPeer;
+  /** Ports allowed at the destination (container ports for pods: policies apply after Service translation). */
+  readonly ports: readonly PolicyPort[];
+}
+
+const CIDR = /^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\/(?:[0-9]|[12][0-9]|3[0-2])$/;
+
+const intOrString = (port: number | string) => (typeof port === 'number' ? k8s.IntOrString.fromNumber(port) : k8s.IntOrString.fromString(port));
+const policyPorts = (ports: readonly PolicyPort[]) => ports.map((p) => ({ protocol: p.protocol ?? 'TCP', port: intOrString(p.port) }));
+
 /**
- * A NetworkPolicy allowing one flow.
+ * A NetworkPolicy allowing one incoming flow.
  * @throws Error if `to` selects nothing or `from` names no namespace
  */
 export function allowIngress(scope: Construct, id: string, props: AllowIngressProps): k8s.KubeNetworkPolicy {
   if (Object.keys(props.to).length === 0) throw new Error(`NetworkPolicy ${props.name}: "to" must select pods by label`);
-  const port = typeof props.port === 'number' ? k8s.IntOrString.fromNumber(props.port) : k8s.IntOrString.fromString(props.port);
-  const ports = [{ protocol: 'TCP', port }];
+  const ports = policyPorts([{ port: props.port }]);
   const peer = props.from;
   let rule: k8s.NetworkPolicyIngressRule;
   if ('anywhere' in peer) {
@@ -61,6 +139,42 @@ export function allowIngress(scope: Construct, id: string, props: AllowIngressPr
   });
 }
 
+/** The `to` entries of an egress rule for a peer. */
+function egressTargets(policy: string, peer: EgressPeer): k8s.NetworkPolicyPeer[] {
+  if ('internet' in peer) return [{ ipBlock: { cidr: '0.0.0.0/0', except: [...NON_PUBLIC_IPV4] } }];
+  if ('cidrs' in peer) {
+    if (peer.cidrs.length === 0) throw new Error(`NetworkPolicy ${policy}: "to.cidrs" must not be empty`);
+    for (const cidr of peer.cidrs) if (!CIDR.test(cidr)) throw new Error(`NetworkPolicy ${policy}: "to.cidrs" must be IPv4 CIDRs such as "10.0.0.1/32", got "${cidr}"`);
+    return peer.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
+  }
+  if ('namespaces' in peer) {
+    if (peer.namespaces.length === 0) throw new Error(`NetworkPolicy ${policy}: "to.namespaces" must not be empty`);
+    return peer.namespaces.map((ns) => ({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+      ...(peer.pods ? { podSelector: { matchLabels: { ...peer.pods } } } : {}),
+    }));
+  }
+  if (Object.keys(peer.pods).length === 0) throw new Error(`NetworkPolicy ${policy}: "to.pods" must select pods by label`);
+  return [{ podSelector: { matchLabels: { ...peer.pods } } }];
+}
+
+/**
+ * A NetworkPolicy allowing one outgoing flow.
+ * @throws Error if `from` or `to.pods` selects nothing, a CIDR is malformed or no port is given
+ */
+export function allowEgress(scope: Construct, id: string, props: AllowEgressProps): k8s.KubeNetworkPolicy {
+  if (Object.keys(props.from).length === 0) throw new Error(`NetworkPolicy ${props.name}: "from" must select pods by label`);
+  if (props.ports.length === 0) throw new Error(`NetworkPolicy ${props.name}: at least one port is required`);
+  return new k8s.KubeNetworkPolicy(scope, id, {
+    metadata: { name: props.name },
+    spec: {
+      podSelector: { matchLabels: { ...props.from } },
+      policyTypes: ['Egress'],
+      egress: [{ to: egressTargets(props.name, props.to), ports: policyPorts(props.ports) }],
+    },
+  });
+}
+
 /** `default-deny-ingress`: every pod of the namespace, no ingress allowed. */
 export class DefaultDenyIngress extends Construct {
   static readonly NAME = 'default-deny-ingress';
@@ -71,6 +185,63 @@ export class DefaultDenyIngress extends Construct {
     this.policy = new k8s.KubeNetworkPolicy(this, 'Resource', {
       metadata: { name: DefaultDenyIngress.NAME },
       spec: { podSelector: {}, policyTypes: ['Ingress'] },
+    });
+  }
+}
+
+/** Where the cluster DNS answers: its pods, by namespace and labels. */
+export interface ClusterDns {
+  /** Namespace of the DNS pods. */
+  readonly namespace: string;
+  /** Labels of the DNS pods. */
+  readonly pods: Readonly<Record<string, string>>;
+}
+
+/** Props for `DefaultDenyEgress`. */
+export interface DefaultDenyEgressProps {
+  /**
+   * The cluster DNS every pod may query.
+   * @default CoreDNS of minikube, kubeadm and IKS: pods `k8s-app: kube-dns` in `kube-system`
+   */
+  readonly dns?: ClusterDns;
+}
+
+/**
+ * `default-deny-egress` (every pod, nothing out) and `allow-dns-egress` (every pod may query the
+ * cluster DNS on UDP and TCP 53: without it no Service name resolves). The DNS pods keep the
+ * `k8s-app: kube-dns` label of the kube-dns era
+ * (https://kubernetes.io/docs/tasks/administer-cluster/dns-custom-nameservers/).
+ * @throws Error when `dns.pods` is empty or `dns.namespace` is blank
+ */
+export class DefaultDenyEgress extends Construct {
+  static readonly NAME = 'default-deny-egress';
+  static readonly DNS_NAME = 'allow-dns-egress';
+  /** The cluster DNS of minikube, kubeadm clusters and IKS. */
+  static readonly KUBE_DNS: ClusterDns = { namespace: 'kube-system', pods: { 'k8s-app': 'kube-dns' } };
+  readonly policy: k8s.KubeNetworkPolicy;
+  readonly dnsPolicy: k8s.KubeNetworkPolicy;
+
+  constructor(scope: Construct, id: string, props: DefaultDenyEgressProps = {}) {
+    super(scope, id);
+    const dns = props.dns ?? DefaultDenyEgress.KUBE_DNS;
+    if (!dns.namespace.trim()) throw new Error('DefaultDenyEgress: dns.namespace: must name the namespace of the DNS pods');
+    if (Object.keys(dns.pods).length === 0) throw new Error('DefaultDenyEgress: dns.pods: must select the DNS pods by label');
+    this.policy = new k8s.KubeNetworkPolicy(this, 'Resource', {
+      metadata: { name: DefaultDenyEgress.NAME },
+      spec: { podSelector: {}, policyTypes: ['Egress'] },
+    });
+    this.dnsPolicy = new k8s.KubeNetworkPolicy(this, 'Dns', {
+      metadata: { name: DefaultDenyEgress.DNS_NAME },
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: egressTargets(DefaultDenyEgress.DNS_NAME, { name: 'dns', namespaces: [dns.namespace], pods: dns.pods }),
+            ports: policyPorts([{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }]),
+          },
+        ],
+      },
     });
   }
 }

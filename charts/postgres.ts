@@ -5,7 +5,6 @@ import { SECRETS } from '@expense-tracker/model/app-contract';
 import { POSTGRES } from '@expense-tracker/model/components';
 import type { ResourceSettings } from '@expense-tracker/model/environment-schema';
 import { base } from '@expense-tracker/model/environments/base';
-import { POSTGRES_UID } from '@expense-tracker/model/images';
 import { STORAGE_QUANTITY } from '@expense-tracker/model/quantities';
 import { Workload, type WorkloadImage } from './workload.js';
 
@@ -43,6 +42,9 @@ export interface PostgresProps {
   readonly instance?: string;
 }
 
+/** Seconds an exec probe may take: a shell, `cat` and pg_isready's own 3 s connect timeout. */
+const PROBE_TIMEOUT = Duration.seconds(5);
+
 /**
  * PostgreSQL as a single-replica StatefulSet `postgres` with a `data` volumeClaimTemplate
  * (ReadWriteOnce; claims named `data-postgres-<ordinal>`, retained when the StatefulSet is deleted
@@ -74,7 +76,7 @@ export class Postgres extends Workload {
       instance: props.instance,
       image: props.image ?? base.postgres.image,
       resources: props.resources ?? base.postgres.resources,
-      podIdentity: { uid: POSTGRES_UID, gid: POSTGRES_UID, fsGroup: POSTGRES_UID },
+      podIdentity: { uid: POSTGRES.uid, gid: POSTGRES.uid },
       terminationGracePeriodSeconds: 60,
       statefulSet: {
         serviceName: POSTGRES.headlessServiceName,
@@ -83,28 +85,38 @@ export class Postgres extends Workload {
       },
     });
 
-    const secret = kplus.Secret.fromSecretName(this, 'Credentials', props.credentialsSecretName ?? SECRETS.postgres.name);
-    const fromSecret = (key: string) => kplus.EnvValue.fromSecretValue({ secret, key });
-    const run = kplus.Volume.fromEmptyDir(this, 'Run', 'run', { sizeLimit: Size.mebibytes(8) });
-    const tmp = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(256) });
-    // The probe runs in a shell because exec probes do not expand $(VAR) references.
-    const isReady = ['sh', '-c', `exec pg_isready -U "$POSTGRES_USER" -d "$POSTGRES_DB" -h 127.0.0.1 -p ${POSTGRES.port}`];
+    // The official entrypoint reads POSTGRES_USER/PASSWORD/DB from `<NAME>_FILE` (its `file_env`).
+    const k = SECRETS.postgres.keys;
+    const credentials = this.secretFiles(props.credentialsSecretName ?? SECRETS.postgres.name, [k.username, k.password, k.database]);
+    const run = this.scratchVolume('run', Size.mebibytes(8));
+    const tmp = this.scratchVolume('tmp', Size.mebibytes(256));
+    // pg_isready exit codes: 0 accepting connections, 1 rejecting them (starting, recovering,
+    // shutting down), 2 no response, 3 no attempt. It authenticates nothing, so the user and
+    // database only name the startup packet (https://www.postgresql.org/docs/15/app-pg-isready.html).
+    const pgIsReady = `pg_isready -q -t 3 -h 127.0.0.1 -p ${POSTGRES.port} -U "$(cat ${credentials.path(k.username)})" -d "$(cat ${credentials.path(k.database)})"`;
+    // Readiness: the server accepts connections (clients may be sent to it).
+    const accepting = ['sh', '-c', `exec ${pgIsReady}`];
+    // Liveness: the postmaster answers at all, accepting or not: a long crash recovery or a
+    // replay answers "rejecting" and must not be restarted; only silence means it is wedged.
+    const answering = ['sh', '-c', `${pgIsReady}; test $? -le 1`];
     this.addContainer({
       name: 'postgres',
       ports: [{ number: POSTGRES.port, name: POSTGRES.portName }],
       envVariables: {
-        POSTGRES_USER: fromSecret(SECRETS.postgres.keys.username),
-        POSTGRES_PASSWORD: fromSecret(SECRETS.postgres.keys.password),
-        POSTGRES_DB: fromSecret(SECRETS.postgres.keys.database),
+        POSTGRES_USER_FILE: kplus.EnvValue.fromValue(credentials.path(k.username)),
+        POSTGRES_PASSWORD_FILE: kplus.EnvValue.fromValue(credentials.path(k.password)),
+        POSTGRES_DB_FILE: kplus.EnvValue.fromValue(credentials.path(k.database)),
         PGDATA: kplus.EnvValue.fromValue(POSTGRES.pgdata),
       },
       volumeMounts: [
         { path: '/var/run/postgresql', volume: run },
         { path: '/tmp', volume: tmp },
+        credentials.mount,
       ],
-      startup: kplus.Probe.fromCommand(isReady, { periodSeconds: Duration.seconds(2), failureThreshold: 60 }),
-      readiness: kplus.Probe.fromCommand(isReady, { periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
-      liveness: kplus.Probe.fromCommand(isReady, { periodSeconds: Duration.seconds(10), failureThreshold: 6 }),
+      // The first start runs initdb: up to two minutes before the server listens.
+      startup: kplus.Probe.fromCommand(accepting, { periodSeconds: Duration.seconds(2), failureThreshold: 60, timeoutSeconds: PROBE_TIMEOUT }),
+      readiness: kplus.Probe.fromCommand(accepting, { periodSeconds: Duration.seconds(5), failureThreshold: 3, timeoutSeconds: PROBE_TIMEOUT }),
+      liveness: kplus.Probe.fromCommand(answering, { periodSeconds: Duration.seconds(10), failureThreshold: 6, timeoutSeconds: PROBE_TIMEOUT }),
     });
     this.service = this.exposeViaService('Service', { name: POSTGRES.name, ports: [{ name: POSTGRES.portName, port: POSTGRES.port }] });
   }

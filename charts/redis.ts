@@ -6,7 +6,6 @@ import { SECRETS } from '@expense-tracker/model/app-contract';
 import { REDIS } from '@expense-tracker/model/components';
 import type { ResourceSettings } from '@expense-tracker/model/environment-schema';
 import { base } from '@expense-tracker/model/environments/base';
-import { REDIS_UID } from '@expense-tracker/model/images';
 import { STORAGE_QUANTITY } from '@expense-tracker/model/quantities';
 import { Workload, type WorkloadImage } from './workload.js';
 
@@ -50,6 +49,9 @@ export interface RedisProps {
   readonly instance?: string;
 }
 
+/** Seconds an exec probe may take (a shell and redis-cli on a busy node). */
+const PROBE_TIMEOUT = Duration.seconds(5);
+
 /**
  * Redis as Deployment `redis` (one replica, `Recreate` strategy so a ReadWriteOnce claim is
  * never mounted twice) and ClusterIP Service `redis` on 6379, password-protected with
@@ -79,7 +81,7 @@ export class Redis extends Workload {
       instance: props.instance,
       image: props.image ?? base.redis.image,
       resources: props.resources ?? base.redis.resources,
-      podIdentity: { uid: REDIS_UID, gid: REDIS_UID, fsGroup: REDIS_UID },
+      podIdentity: { uid: REDIS.uid, gid: REDIS.uid },
       strategy: 'recreate',
     });
 
@@ -97,24 +99,47 @@ export class Redis extends Workload {
     }
     const data = persistence
       ? kplus.Volume.fromPersistentVolumeClaim(this, 'Data', kplus.PersistentVolumeClaim.fromClaimName(this, 'ClaimRef', REDIS.claimName), { name: 'data' })
-      : kplus.Volume.fromEmptyDir(this, 'Data', 'data', { sizeLimit: Size.mebibytes(256) });
+      : this.scratchVolume('data', Size.mebibytes(256));
     const persistenceArgs = persistence ? ['--appendonly', 'yes'] : ['--appendonly', 'no', '--save', ''];
-    const secret = kplus.Secret.fromSecretName(this, 'Password', props.passwordSecretName ?? SECRETS.redis.name);
-    // REDISCLI_AUTH lets redis-cli authenticate without the password on its command line.
-    const ping = ['sh', '-c', 'redis-cli -h 127.0.0.1 ping | grep -q PONG'];
+    const password = this.secretFiles(props.passwordSecretName ?? SECRETS.redis.name, [SECRETS.redis.keys.password]);
+    const passwordFile = password.path(SECRETS.redis.keys.password);
     this.addContainer({
       name: 'redis',
-      // Kubernetes expands $(REDIS_PASSWORD) in args from the container's environment.
-      command: ['redis-server'],
-      args: ['--port', String(REDIS.port), '--dir', '/data', '--requirepass', '$(REDIS_PASSWORD)', ...persistenceArgs],
+      // `redis-server -` reads configuration from stdin before its arguments: `requirepass`
+      // arrives through a here-document, so the password is in no argument and no environment
+      // variable (argv and environ are readable in /proc). The value is quoted for Redis's
+      // config parser (backslash and double quote escaped). umask 0077 as the official
+      // entrypoint sets it (this command replaces the entrypoint): data files stay private.
+      command: [
+        'sh',
+        '-c',
+        ['umask 0077', 'exec redis-server - "$@" <<EOF', String.raw`requirepass "$(sed 's/[\\"]/\\&/g' ${passwordFile})"`, 'EOF'].join('\n'),
+        'redis-server',
+      ],
+      args: ['--port', String(REDIS.port), '--dir', '/data', ...persistenceArgs],
       ports: [{ number: REDIS.port, name: REDIS.portName }],
-      envVariables: {
-        REDIS_PASSWORD: kplus.EnvValue.fromSecretValue({ secret, key: SECRETS.redis.keys.password }),
-        REDISCLI_AUTH: kplus.EnvValue.fromSecretValue({ secret, key: SECRETS.redis.keys.password }),
+      volumeMounts: [{ path: '/data', volume: data }, password.mount],
+      // Readiness: an authenticated PING answers PONG (not while the dataset is still loading).
+      // redis-cli --askpass reads the password from stdin, never from argv or the environment.
+      readiness: kplus.Probe.fromCommand(['sh', '-c', `test "$(redis-cli --askpass -h 127.0.0.1 -p ${REDIS.port} ping < ${passwordFile})" = PONG`], {
+        periodSeconds: Duration.seconds(5),
+        failureThreshold: 3,
+        timeoutSeconds: PROBE_TIMEOUT,
+      }),
+      // Liveness: the event loop answers at all, without the password (NOAUTH), while loading
+      // (LOADING) or behind a long script (BUSY): only silence means Redis is wedged.
+      liveness: kplus.Probe.fromCommand(['sh', '-c', `case "$(redis-cli -h 127.0.0.1 -p ${REDIS.port} ping 2>&1)" in PONG|*NOAUTH*|*LOADING*|*BUSY*) exit 0 ;; *) exit 1 ;; esac`], {
+        periodSeconds: Duration.seconds(10),
+        failureThreshold: 3,
+        timeoutSeconds: PROBE_TIMEOUT,
+      }),
+    });
+    this.acceptScannerFindings({
+      kubeScore: {
+        'deployment-replicas':
+          'one Redis by design: no replication is configured, so a second replica would be a second, separate cache; the app treats Redis as a cache and reconnects after a restart',
+        'deployment-strategy': 'Recreate: the one pod may hold the ReadWriteOnce claim redis-data, which a surge pod could not mount',
       },
-      volumeMounts: [{ path: '/data', volume: data }],
-      readiness: kplus.Probe.fromCommand(ping, { periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
-      liveness: kplus.Probe.fromTcpSocket({ port: REDIS.port, periodSeconds: Duration.seconds(10), failureThreshold: 3 }),
     });
     this.service = this.exposeViaService('Service', { name: REDIS.name, ports: [{ name: REDIS.portName, port: REDIS.port }] });
   }

@@ -54,3 +54,16 @@ export function secretManifest<T>(spec: SecretSpec, values: Readonly<Record<Secr
     stringData,
   };
 }
+
+/**
+ * Where containers find the Secrets they read: each Secret's keys as files under
+ * `/run/secrets/<secret name>/` (Docker's convention for secrets), read-only, mode 0440, group
+ * the pod's `fsGroup`. No container reads a Secret through its environment.
+ */
+export const SECRET_MOUNT_ROOT = '/run/secrets';
+
+/** Directory a Secret is mounted at. */
+export const secretMountPath = (secretName: string): string => `${SECRET_MOUNT_ROOT}/${secretName}`;
+
+/** File holding one key of a Secret inside the containers that mount it. */
+export const secretFilePath = (secretName: string, key: string): string => `${secretMountPath(secretName)}/${key}`;

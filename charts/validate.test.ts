@@ -13,6 +13,7 @@ function mutated(kind: string, name: string, mutate: (obj: any) => void): KubeOb
 }
 
 const web = (o: any) => o.spec.template.spec.containers[0];
+const secretVolume = (o: any, secret: string) => o.spec.template.spec.volumes.find((v: any) => v.secret?.secretName === secret);
 
 function expectFinding(findings: Finding[], object: string, field: string, message: RegExp): void {
   expect(findings, JSON.stringify(findings, null, 1)).toContainEqual(
@@ -34,8 +35,9 @@ describe('validateManifests', () => {
     ['latest image', 'Deployment/expense-web', (o) => (web(o).image = 'localhost:5000/expense-tracker:latest'), 'Deployment/expense-web', 'spec.template.spec.containers[0].image', /latest/],
     ['untagged image', 'StatefulSet/postgres', (o) => (web(o).image = 'localhost:5000/postgres'), 'StatefulSet/postgres', 'spec.template.spec.containers[0].image', /untagged/],
     ['selector mismatch', 'Deployment/expense-web', (o) => (o.spec.template.metadata.labels['app.kubernetes.io/component'] = 'other'), 'Deployment/expense-web', 'spec.selector.matchLabels', /does not match/],
-    ['unknown Secret', 'Deployment/expense-web', (o) => (web(o).env[0].valueFrom.secretKeyRef.name = 'nope'), 'Deployment/expense-web', 'spec.template.spec.containers[0].env[0](PGPASSWORD).valueFrom.secretKeyRef', /Secret "nope"/],
-    ['unknown Secret key', 'Deployment/expense-web', (o) => (web(o).env[0].valueFrom.secretKeyRef.key = 'nope'), 'Deployment/expense-web', 'spec.template.spec.containers[0].env[0](PGPASSWORD).valueFrom.secretKeyRef', /no key "nope"/],
+    ['unknown Secret', 'Deployment/expense-web', (o) => (secretVolume(o, 'postgres-credentials').secret.secretName = 'nope'), 'Deployment/expense-web', 'spec.template.spec.volumes[secret-postgres-credentials].secret', /Secret "nope"/],
+    ['unknown Secret key', 'Deployment/expense-web', (o) => (secretVolume(o, 'postgres-credentials').secret.items[0].key = 'nope'), 'Deployment/expense-web', 'spec.template.spec.volumes[secret-postgres-credentials].secret.items[0]', /no key "nope"/],
+    ['unknown Secret in env', 'Deployment/expense-web', (o) => (web(o).env[0] = { name: 'X', valueFrom: { secretKeyRef: { name: 'nope', key: 'k' } } }), 'Deployment/expense-web', 'spec.template.spec.containers[0].env[0](X).valueFrom.secretKeyRef', /Secret "nope"/],
     ['unknown ConfigMap', 'Deployment/expense-web', (o) => (web(o).envFrom[0].configMapRef.name = 'nope'), 'Deployment/expense-web', 'spec.template.spec.containers[0].envFrom[0].configMapRef', /ConfigMap "nope"/],
     ['undeclared target port', 'Service/expense-web', (o) => (o.spec.ports[0].targetPort = 'debug'), 'Service/expense-web', 'spec.ports[0].targetPort', /not a declared container port/],
     ['Service selects nothing', 'Service/redis', (o) => (o.spec.selector = { app: 'nothing' }), 'Service/redis', 'spec.selector', /selects no pod/],
@@ -58,7 +60,7 @@ describe('validateManifests', () => {
   });
 
   it('accepts references to Secrets that are in the chart', () => {
-    const objects = mutated('Deployment', 'expense-web', (o) => (web(o).env[0].valueFrom.secretKeyRef = { name: 'in-chart', key: 'k' }));
+    const objects = mutated('Deployment', 'expense-web', (o) => (web(o).env[0] = { name: 'X', valueFrom: { secretKeyRef: { name: 'in-chart', key: 'k' } } }));
     objects.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'in-chart', namespace: 'expense-tracker' }, data: { k: 'dg==' } });
     expect(validateManifests(objects)).toEqual([]);
   });

@@ -178,7 +178,13 @@ function checkPodTemplate(
   if (spec.hostNetwork || spec.hostPID || spec.hostIPC) add(obj, `${base}.spec`, 'host namespaces are not allowed (restricted)');
   for (const v of spec.volumes ?? []) {
     if (v.hostPath) add(obj, `${base}.spec.volumes[${v.name}].hostPath`, 'hostPath volumes are not allowed (restricted)');
-    if (v.secret) checkRef(obj, `${base}.spec.volumes[${v.name}].secret`, 'Secret', v.secret.secretName, undefined, secrets, add);
+    if (v.secret) {
+      checkRef(obj, `${base}.spec.volumes[${v.name}].secret`, 'Secret', v.secret.secretName, undefined, secrets, add);
+      // A listed key that the Secret lacks leaves the pod stuck in ContainerCreating.
+      (v.secret.items ?? []).forEach((item: any, j: number) => {
+        if (v.secret.secretName in secrets) checkRef(obj, `${base}.spec.volumes[${v.name}].secret.items[${j}]`, 'Secret', v.secret.secretName, item.key, secrets, add);
+      });
+    }
     if (v.configMap) checkRef(obj, `${base}.spec.volumes[${v.name}].configMap`, 'ConfigMap', v.configMap.name, undefined, configMaps, add);
   }
   const groups: Array<['containers' | 'initContainers', any[]]> = [

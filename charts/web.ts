@@ -10,6 +10,7 @@ import {
   APP_PORT_NAME,
   APP_SECRET_ENV,
   APP_SERVER_COMMAND,
+  type AppSecretEnv,
   APP_UID,
   APP_WORKDIR,
   HEALTH_PATH,
@@ -104,24 +105,42 @@ export class Web extends Workload {
     });
 
     const configMap = props.configMap ?? kplus.ConfigMap.fromConfigMapName(this, 'Config', WEB.configMapName);
-    const secretEnv: Record<string, kplus.EnvValue> = {};
-    for (const [variable, ref] of Object.entries(APP_SECRET_ENV)) {
-      const secret = kplus.Secret.fromSecretName(this, `Secret-${variable}`, ref.secret);
-      secretEnv[variable] = kplus.EnvValue.fromSecretValue({ secret, key: ref.key });
-    }
-    const tmp = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(64) });
+    // Every secret as a file named by `<VARIABLE>_FILE` (the app reads those at start): one
+    // Secret volume per Secret, mounted where the containers read it.
+    const secretFiles = (variables: readonly AppSecretEnv[]) => {
+      const env: Record<string, kplus.EnvValue> = {};
+      const mounts = new Map<string, kplus.VolumeMount>();
+      for (const variable of variables) {
+        const ref = APP_SECRET_ENV[variable];
+        const keys = Object.values(APP_SECRET_ENV).filter((r) => r.secret === ref.secret).map((r) => r.key);
+        const files = this.secretFiles(ref.secret, keys);
+        env[`${variable}_FILE`] = kplus.EnvValue.fromValue(files.path(ref.key));
+        mounts.set(ref.secret, files.mount);
+      }
+      return { envVariables: env, secretMounts: [...mounts.values()] };
+    };
+    const tmp = this.scratchVolume('tmp', Size.mebibytes(64));
     const common = {
       workingDir: APP_WORKDIR,
       envFrom: [kplus.Env.fromConfigMap(configMap)],
-      envVariables: secretEnv,
-      volumeMounts: [{ path: '/tmp', volume: tmp }],
     };
+    // The migration needs the database password only.
+    const migrate = secretFiles(['PGPASSWORD']);
+    const server = secretFiles(Object.keys(APP_SECRET_ENV) as AppSecretEnv[]);
     const probe = (path: string, period: number, failures: number) =>
       kplus.Probe.fromHttpGet(path, { port: APP_PORT, periodSeconds: Duration.seconds(period), failureThreshold: failures, timeoutSeconds: Duration.seconds(2) });
-    this.addInitContainer({ ...common, name: 'migrate', command: [...APP_MIGRATE_COMMAND] });
+    this.addInitContainer({
+      ...common,
+      name: 'migrate',
+      command: [...APP_MIGRATE_COMMAND],
+      envVariables: migrate.envVariables,
+      volumeMounts: [{ path: '/tmp', volume: tmp }, ...migrate.secretMounts],
+    });
     this.addContainer({
       ...common,
       name: 'web',
+      envVariables: server.envVariables,
+      volumeMounts: [{ path: '/tmp', volume: tmp }, ...server.secretMounts],
       command: [...APP_SERVER_COMMAND],
       // `metrics`: the app's separate /metrics listener (METRICS_PORT, default = APP_METRICS_PORT),
       // for the cluster's scraper only: neither Service routes to it.

@@ -14,23 +14,34 @@
  *   PodDisruptionBudget with `maxUnavailable: 1` so a drain evicts one pod at a time. With one
  *   replica there is no budget: a budget that allows no eviction blocks every node drain
  *   (https://kubernetes.io/docs/tasks/run-application/configure-pdb/#think-about-how-your-application-reacts-to-disruptions);
- * - Services that target the containers' named ports (`exposeViaService`), and NetworkPolicies
- *   that let another workload or a namespace in (`allowFrom`).
+ * - Services that target the containers' named ports (`exposeViaService`), and both halves of
+ *   every allowed flow as NetworkPolicies (`allowFrom`, `allowTo`): the namespace denies ingress
+ *   and egress by default (charts/network-policy.ts);
+ * - ephemeral storage requested and limited on every container: its logs plus the emptyDirs it
+ *   writes (`scratchVolume`, charts/resources.ts `ephemeralStorageFor`);
+ * - Secrets as files (`secretFiles`): mounted read-only, mode 0440, group `fsGroup`, never
+ *   through the environment (checkov CKV_K8S_35: environ is readable in /proc and in crash dumps);
+ * - `fsGroup` (default: the GID) with `fsGroupChangePolicy: OnRootMismatch`, so volumes are
+ *   writable for the pod's numeric user without a recursive change on every start;
+ * - the scanner findings accepted for images without a digest, written on the workload with
+ *   their reasons (charts/scanner-exceptions.ts).
  *
  * Subclasses (Web, Postgres, Redis, HaproxyLoadBalancer) add only their specifics: containers,
  * volumes, probes, Services.
  */
-import { ApiObject, Duration, JsonPatch } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, type Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { formatImageReference, type ImageReference, unpinnedReason } from '@expense-tracker/model/images';
 import { type ComponentIdentity, DNS_LABEL, labelValue, PART_OF, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
 import type { ResourceSettings } from '@expense-tracker/model/environment-schema';
-import { allowIngress, type NetworkPeer } from './network-policy.js';
+import { allowEgress, allowIngress, type EgressPeer, type NetworkPeer } from './network-policy.js';
 import { PodDisruptionBudget } from './pod-disruption-budget.js';
 import { type PodIdentity, restrictedContainerSecurityContext, restrictedPodSecurityContext, RUNTIME_DEFAULT_SECCOMP } from './pod-security.js';
-import { containerResources } from './resources.js';
+import { ephemeralStorageFor, containerResources } from './resources.js';
+import { type ScannerExceptions, scannerExceptionAnnotations } from './scanner-exceptions.js';
+import { secretFilePath, secretMountPath } from './secrets.js';
 
 /** A pinned image and how to pull it. */
 export interface WorkloadImage extends ImageReference {
@@ -150,11 +161,45 @@ export interface AllowFromOptions {
    */
   readonly port?: number | string;
   /**
-   * `metadata.name` of the NetworkPolicy.
+   * `metadata.name` of the ingress NetworkPolicy; the egress half, when the peer is a
+   * workload, is `<name>-egress`.
    * @default `allow-<peer>-to-<this workload's peer name>`
    */
   readonly name?: string;
 }
+
+/** Options of `allowTo` for a destination that is not a workload. */
+export interface AllowToOptions {
+  /** TCP ports allowed at the destination. */
+  readonly ports: readonly number[];
+  /**
+   * `metadata.name` of the egress NetworkPolicy.
+   * @default `allow-<this workload's peer name>-to-<peer>-egress`
+   */
+  readonly name?: string;
+}
+
+/** A container's view of one Secret mounted as files (`Workload.secretFiles`). */
+export interface SecretFiles {
+  /** The Secret volume (read-only, mode 0440). */
+  readonly volume: kplus.Volume;
+  /** Mount of the volume at `/run/secrets/<secret name>` (charts/secrets.ts). */
+  readonly mount: kplus.VolumeMount;
+  /** Path of the file holding `key`. */
+  path(key: string): string;
+}
+
+/**
+ * Why an image may run without a digest (checkov CKV_K8S_43). Environments pin third-party
+ * images by digest where their content is published (model/images.ts); what is left runs by tag.
+ */
+export const TAG_ONLY_IMAGE_REASON =
+  'runs by tag: images built by this deployment itself (the app image before CI has pushed it; every image of a local ' +
+  'cluster, loaded under its tag) have no digest at synth time; a deploy that knows one sets image.digest (model/images.ts)';
+/** Why `IfNotPresent` is right for an image by tag in a local cluster (checkov CKV_K8S_15). */
+export const LOCAL_PULL_POLICY_REASON =
+  'IfNotPresent by tag: local clusters run images loaded into the node or its registry mirror under this tag ' +
+  '(model/images.ts); Always would ask a registry that may not have them';
 
 /**
  * Base of every workload construct (see the module documentation).
@@ -178,10 +223,14 @@ export abstract class Workload extends Construct {
   readonly headlessService?: kplus.Service;
   protected readonly image: string;
   private readonly pullPolicy: kplus.ImagePullPolicy;
-  private readonly resources: kplus.ContainerResources;
+  private readonly resourceSettings: ResourceSettings;
   private readonly podIdentity: PodIdentity;
   private readonly pods: kplus.Pods;
   private readonly statefulSetOptions?: StatefulSetOptions;
+  /** Disk-backed emptyDirs by volume name, with their size limits. */
+  private readonly scratch = new Map<string, Size>();
+  private readonly secretVolumes = new Map<string, { readonly files: SecretFiles; readonly keys: string }>();
+  private readonly acceptedFindings: { checkov: Record<string, string>; kubeScore: Record<string, string> } = { checkov: {}, kubeScore: {} };
 
   protected constructor(scope: Construct, id: string, props: WorkloadProps) {
     super(scope, id);
@@ -203,8 +252,9 @@ export abstract class Workload extends Construct {
     this.replicas = replicas;
     this.image = formatImageReference(props.image);
     this.pullPolicy = (props.image.pullPolicy ?? 'IfNotPresent') as kplus.ImagePullPolicy;
-    this.resources = containerResources(props.resources);
-    this.podIdentity = props.podIdentity;
+    this.resourceSettings = props.resources;
+    // Volumes (Secrets, emptyDirs, claims) belong to the pod's group, changed only on a mismatch.
+    this.podIdentity = { ...props.podIdentity, fsGroup: props.podIdentity.fsGroup ?? props.podIdentity.gid };
     const version = props.image.tag || labelValue(props.image.digest ?? '').slice(-12);
     this.identity = { ...props.identity, instance: props.instance ?? PART_OF, version };
     this.selector = selectorLabels(this.identity);
@@ -216,7 +266,7 @@ export abstract class Workload extends Construct {
       select: false,
       replicas,
       terminationGracePeriod: Duration.seconds(grace),
-      securityContext: restrictedPodSecurityContext(props.podIdentity),
+      securityContext: restrictedPodSecurityContext(this.podIdentity),
       automountServiceAccountToken: false,
     };
     if (props.kind === 'Deployment') {
@@ -263,6 +313,11 @@ export abstract class Workload extends Construct {
     // cdk8s-plus-27 has no API for the pod's seccompProfile.
     ApiObject.of(this.workload).addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', RUNTIME_DEFAULT_SECCOMP));
 
+    if (!props.image.digest) {
+      this.acceptScannerFindings({ checkov: { CKV_K8S_43: TAG_ONLY_IMAGE_REASON } });
+      if (this.pullPolicy !== kplus.ImagePullPolicy.ALWAYS) this.acceptScannerFindings({ checkov: { CKV_K8S_15: LOCAL_PULL_POLICY_REASON } });
+    }
+
     this.pods = kplus.Pods.select(this, 'Pods', { labels: this.selector });
     if (replicas > 1) {
       if (props.antiAffinity === 'required') this.workload.scheduling.separate(this.pods, { topology: kplus.Topology.HOSTNAME });
@@ -290,12 +345,31 @@ export abstract class Workload extends Construct {
         ...(container.mounts.length > 0 ? mounts.map((m) => JsonPatch.add(`${path}/-`, m)) : [JsonPatch.add(path, mounts)]),
       );
     }
+    this.limitEphemeralStorage('containers', this.workload.containers.length - 1, props);
     return container;
   }
 
   /** Adds an init container (runs to completion before the containers start), restricted like the others. */
   protected addInitContainer(props: WorkloadContainerProps): kplus.Container {
-    return this.workload.addInitContainer(this.containerProps(props));
+    const container = this.workload.addInitContainer(this.containerProps(props));
+    this.limitEphemeralStorage('initContainers', this.workload.initContainers.length - 1, props);
+    return container;
+  }
+
+  /**
+   * Requests and limits the container's ephemeral storage (charts/resources.ts
+   * `ephemeralStorageFor`), as a JSON patch: cdk8s-plus-27 renders ephemeral storage in whole
+   * GiB only.
+   */
+  private limitEphemeralStorage(list: 'containers' | 'initContainers', index: number, props: WorkloadContainerProps): void {
+    const written = (props.volumeMounts ?? []).filter((m) => !m.readOnly).flatMap((m) => this.scratch.get(m.volume.name) ?? []);
+    // A Quantity, not a bare string: the L1 serializer reads `.value` of Quantity fields.
+    const quantity = k8s.Quantity.fromString(`${ephemeralStorageFor(written).toMebibytes()}Mi`);
+    const path = `/spec/template/spec/${list}/${index}/resources`;
+    ApiObject.of(this.workload).addJsonPatch(
+      JsonPatch.add(`${path}/requests/ephemeral-storage`, quantity),
+      JsonPatch.add(`${path}/limits/ephemeral-storage`, quantity),
+    );
   }
 
   private containerProps(props: WorkloadContainerProps): kplus.ContainerProps {
@@ -303,9 +377,71 @@ export abstract class Workload extends Construct {
       ...props,
       image: this.image,
       imagePullPolicy: this.pullPolicy,
-      resources: this.resources,
+      resources: containerResources(this.resourceSettings),
       securityContext: restrictedContainerSecurityContext(this.podIdentity),
     };
+  }
+
+  /**
+   * A disk-backed emptyDir of at most `sizeLimit`. Every container that mounts it writable gets
+   * that much more ephemeral storage requested and limited.
+   */
+  protected scratchVolume(name: string, sizeLimit: Size): kplus.Volume {
+    this.scratch.set(name, sizeLimit);
+    return kplus.Volume.fromEmptyDir(this, `Scratch-${name}`, name, { sizeLimit });
+  }
+
+  /**
+   * The keys `keys` of Secret `secretName` as files (`/run/secrets/<secret name>/<key>`,
+   * read-only, mode 0440, readable through the pod's `fsGroup`). One volume per Secret, shared
+   * by the containers that mount it; asking again for the same Secret must name the same keys.
+   * @throws Error when the same Secret is asked for with other keys
+   */
+  protected secretFiles(secretName: string, keys: readonly string[]): SecretFiles {
+    const wanted = [...keys].sort();
+    const known = this.secretVolumes.get(secretName);
+    if (known) {
+      if (known.keys !== wanted.join(', ')) throw new Error(`${this.constructor.name}: secretFiles(${secretName}): keys ${wanted.join(', ')} differ from ${known.keys}`);
+      return known.files;
+    }
+    if (wanted.length === 0) throw new Error(`${this.constructor.name}: secretFiles(${secretName}): name at least one key`);
+    const items: Record<string, kplus.PathMapping> = {};
+    for (const key of wanted) items[key] = { path: key };
+    const volume = kplus.Volume.fromSecret(this, `SecretFiles-${secretName}`, kplus.Secret.fromSecretName(this, `Secret-${secretName}`, secretName), {
+      name: `secret-${secretName}`,
+      items,
+      defaultMode: 0o440,
+    });
+    const files: SecretFiles = {
+      volume,
+      mount: { path: secretMountPath(secretName), volume, readOnly: true },
+      path: (key) => {
+        if (!wanted.includes(key)) throw new Error(`${this.constructor.name}: Secret ${secretName}: key ${key} is not mounted`);
+        return secretFilePath(secretName, key);
+      },
+    };
+    this.secretVolumes.set(secretName, { files, keys: wanted.join(', ') });
+    return files;
+  }
+
+  /**
+   * Records scanner findings this workload accepts, each with its reason, as annotations on the
+   * workload (conventions: charts/scanner-exceptions.ts).
+   */
+  protected acceptScannerFindings(exceptions: ScannerExceptions): void {
+    Object.assign(this.acceptedFindings.checkov, exceptions.checkov);
+    Object.assign(this.acceptedFindings.kubeScore, exceptions.kubeScore);
+    for (const [key, value] of Object.entries(scannerExceptionAnnotations(this.acceptedFindings))) this.workload.metadata.addAnnotation(key, value);
+  }
+
+  /** The container port `port` names (or the number itself), for rules that need a number. */
+  private portNumber(port: number | string): number {
+    if (typeof port === 'number') return port;
+    for (const c of this.workload.containers) {
+      const found = c.ports.find((p) => p.name === port);
+      if (found) return found.number;
+    }
+    throw new Error(`${this.constructor.name}: no container port named "${port}"`);
   }
 
   /**
@@ -344,13 +480,35 @@ export abstract class Workload extends Construct {
 
   /**
    * A NetworkPolicy `allow-<peer>-to-<this>` letting `peer` (a workload of this namespace, or
-   * pods of other namespaces, or anyone) connect to this workload's pods on one TCP port.
+   * pods of other namespaces, or anyone) connect to this workload's pods on one TCP port. When
+   * `peer` is a workload, also its egress half `allow-<peer>-to-<this>-egress` on the peer.
    */
   allowFrom(peer: Workload | NetworkPeer, options: AllowFromOptions = {}): k8s.KubeNetworkPolicy {
     const from: NetworkPeer = peer instanceof Workload ? { name: peer.peerName, pods: peer.selector } : peer;
     const port = options.port ?? this.workload.containers[0]?.ports[0]?.number;
     if (port === undefined) throw new Error(`${this.constructor.name}: allowFrom: no port given and no container port declared`);
     const name = options.name ?? `allow-${from.name}-to-${this.peerName}`;
+    if (peer instanceof Workload) {
+      // Egress rules are matched after Service translation: the destination is this pod's container port.
+      const egress = `${name}-egress`;
+      allowEgress(peer, egress, { name: egress, from: peer.selector, to: { name: this.peerName, pods: this.selector }, ports: [{ port: this.portNumber(port) }] });
+    }
     return allowIngress(this, name, { name, to: this.selector, port, from });
+  }
+
+  /**
+   * Lets this workload's pods connect to `peer`: another workload (both halves of the flow, as
+   * `peer.allowFrom(this)`), or pods of other namespaces, address blocks or the public internet
+   * (an egress NetworkPolicy `allow-<this>-to-<peer>-egress` on TCP `options.ports`).
+   * @throws Error when a non-workload peer is given without ports
+   */
+  allowTo(peer: Workload, options?: AllowFromOptions): k8s.KubeNetworkPolicy;
+  allowTo(peer: EgressPeer, options: AllowToOptions): k8s.KubeNetworkPolicy;
+  allowTo(peer: Workload | EgressPeer, options?: AllowFromOptions | AllowToOptions): k8s.KubeNetworkPolicy {
+    if (peer instanceof Workload) return peer.allowFrom(this, options as AllowFromOptions | undefined);
+    const ports = (options as AllowToOptions | undefined)?.ports ?? [];
+    if (ports.length === 0) throw new Error(`${this.constructor.name}: allowTo(${peer.name}): ports are required`);
+    const name = options?.name ?? `allow-${this.peerName}-to-${peer.name}-egress`;
+    return allowEgress(this, name, { name, from: this.selector, to: peer, ports: ports.map((port) => ({ port })) });
   }
 }

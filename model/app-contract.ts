@@ -49,6 +49,13 @@ export const READY_CHECK_TIMEOUT_MS = 1_000;
 /** `Retry-After` seconds of the app's 503 answers while PostgreSQL is unreachable. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
+/**
+ * The one service outside the cluster the app connects to: SendGrid's v3 Web API over HTTPS
+ * (`@sendgrid/mail`'s default base URL; `SENDGRID_API_URL` overrides it in tests). The chart
+ * allows TCP `port` to public addresses for it.
+ */
+export const MAIL_API = { name: 'sendgrid', url: 'https://api.sendgrid.com', port: 443 } as const;
+
 /** Prometheus metrics endpoint (prom-client text format), on {@link APP_METRICS_PORT} only. */
 export const METRICS_PATH = '/metrics';
 

@@ -1,7 +1,13 @@
 /**
  * The deployment's components: the names users and other components address them by (Service
- * DNS names, `kubectl` names, compose service names), their ports and their label identity.
- * Charts, the compose topology, the HAProxy configuration and the tests all read them here.
+ * DNS names, `kubectl` names, compose service names), their ports, their label identity and the
+ * numeric user their pods run as. Charts, the compose topology, the HAProxy configuration and
+ * the tests all read them here.
+ *
+ * UIDs: every pod runs as its own UID/GID above 10000 (kube-score and checkov ask for it: no
+ * clash with an account of the node), never the image's built-in user (`*_IMAGE_UID` in
+ * images.ts). The official images support that when their writable directories are volumes
+ * (docs/security.md, "Running as any UID").
  */
 
 /** The app's web tier. */
@@ -31,6 +37,8 @@ export const POSTGRES = {
   port: 5432,
   portName: 'postgresql',
   identity: { name: 'postgresql', component: 'database' },
+  /** `runAsUser`/`runAsGroup`/`fsGroup` of the pods. */
+  uid: 10002,
 } as const;
 
 /** Redis. */
@@ -42,6 +50,8 @@ export const REDIS = {
   port: 6379,
   portName: 'redis',
   identity: { name: 'redis', component: 'cache' },
+  /** `runAsUser`/`runAsGroup`/`fsGroup` of the pods. */
+  uid: 10003,
 } as const;
 
 /**
@@ -76,4 +86,6 @@ export const HAPROXY = {
   /** Path prefix routed to the `api` backend (`/api` and `/api/...`). */
   apiPathPrefix: '/api',
   identity: { name: 'haproxy', component: 'load-balancer' },
+  /** `runAsUser`/`runAsGroup`/`fsGroup` of the pods. */
+  uid: 10004,
 } as const;

@@ -124,10 +124,10 @@ export const DIGEST_SOURCES: Readonly<Record<'postgres' | 'redis' | 'haproxy', s
 };
 
 /**
- * UIDs the official images run their servers as: postgres and redis 999,
- * haproxy 99 since 2.4. The pods run as these numeric users so the data they write stays
- * readable across restarts.
+ * UIDs of the official images' own users (postgres and redis 999, haproxy 99 since 2.4), which
+ * the stand-ins keep. The pods do not run as these: each runs as its component's high UID
+ * (`uid` in components.ts), which the images support (docs/security.md).
  */
-export const POSTGRES_UID = 999;
-export const REDIS_UID = 999;
-export const HAPROXY_UID = 99;
+export const POSTGRES_IMAGE_UID = 999;
+export const REDIS_IMAGE_UID = 999;
+export const HAPROXY_IMAGE_UID = 99;

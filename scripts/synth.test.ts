@@ -123,7 +123,10 @@ describe('npm run synth', () => {
         const containers = [...(doc.spec?.template?.spec?.containers ?? []), ...(doc.spec?.template?.spec?.initContainers ?? [])];
         for (const c of containers) {
           for (const e of c.env ?? []) {
-            if (/PASSWORD|SECRET|API_KEY|TOKEN/.test(e.name)) expect(e.value, `${file} ${e.name} inline`).toBeUndefined();
+            if (!/PASSWORD|SECRET|API_KEY|TOKEN/.test(e.name)) continue;
+            // Only the path of a mounted Secret file (`<NAME>_FILE`), never a value or a secretKeyRef.
+            expect(e.name, `${file} ${e.name}`).toMatch(/_FILE$/);
+            expect(e.value, `${file} ${e.name} inline`).toMatch(/^\/run\/secrets\//);
           }
         }
         if (doc.kind === 'ConfigMap') for (const key of Object.keys(doc.data ?? {})) expect(key).not.toMatch(/PASSWORD|SECRET|API_KEY|TOKEN/);

@@ -48,7 +48,9 @@ export const base: Omit<EnvironmentBase, 'image'> & { readonly image: Omit<Image
     enabled: true,
     placement: 'behind-ingress',
     image: { ...PINNED_IMAGES.haproxy, digest: '', pullPolicy: 'IfNotPresent' },
-    replicas: 1,
+    // Two: HAProxy is the one way in, so a restart, a rollout or a node drain never leaves the
+    // site without a ready load balancer (spread over nodes where there are several).
+    replicas: 2,
     resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '250m', memory: '128Mi' } },
     maxconn: 2000,
     // web.replicas + the surge pod, with room to scale up without a reload.

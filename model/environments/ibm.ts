@@ -35,11 +35,9 @@ export const ibm: EnvironmentOverrides = {
   ingress: { className: 'public-iks-k8s-nginx', host: 'expense.example.us-south.containers.appdomain.cloud' },
   ingressControllerNamespace: 'kube-system',
   haproxy: {
-    // The IKS ALB keeps TLS termination and the public host; HAProxy (2 replicas, spread over
-    // nodes) balances behind it. `--set haproxy.placement=replaces-ingress` exposes HAProxy
-    // through a VPC load balancer instead.
+    // The IKS ALB keeps TLS termination and the public host; HAProxy balances behind it.
+    // `--set haproxy.placement=replaces-ingress` exposes HAProxy through a VPC load balancer instead.
     image: { digest: PINNED_IMAGES.haproxy.digest },
-    replicas: 2,
     resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
     maxconn: 10000,
     serverSlots: 10,

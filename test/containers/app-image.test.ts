@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, APP_GID, APP_WORKDIR, READY_PATH } from '@expense-tracker/model/app-contract';
-import { formatImageReference, POSTGRES_UID, REDIS_UID } from '@expense-tracker/model/images';
+import { formatImageReference, POSTGRES_IMAGE_UID, REDIS_IMAGE_UID } from '@expense-tracker/model/images';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { BASE_IMAGES, REPO_ROOT, buildAppImage, dockerfileParents, type AppImageBuild } from '@expense-tracker/testkit/docker-engine/images';
 import { freePort } from '@expense-tracker/testkit/process/ports';
@@ -84,7 +84,7 @@ describe('app container against Postgres and Redis containers', () => {
         aliases: ['postgres'],
         envFile: pgEnv,
         env: { PGDATA: '/var/lib/postgresql/data/pgdata' },
-        user: `${POSTGRES_UID}:${POSTGRES_UID}`,
+        user: `${POSTGRES_IMAGE_UID}:${POSTGRES_IMAGE_UID}`,
         volumes: [`${await createVolume(engine, 'apppg')}:/var/lib/postgresql/data`],
       }),
       runContainer(engine, {
@@ -95,7 +95,7 @@ describe('app container against Postgres and Redis containers', () => {
         env: { REDIS_PASSWORD: secrets.REDIS_PASSWORD },
         // As the chart runs it: `command: [redis-server]` replaces the entrypoint, UID 999, and
         // Kubernetes expands $(REDIS_PASSWORD) in the args (a shell does it here).
-        user: `${REDIS_UID}:${REDIS_UID}`,
+        user: `${REDIS_IMAGE_UID}:${REDIS_IMAGE_UID}`,
         entrypoint: 'sh',
         command: ['-c', 'exec redis-server --port 6379 --dir /data --requirepass "$REDIS_PASSWORD" --appendonly no --save ""'],
       }),

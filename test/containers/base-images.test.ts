@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { App } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { formatImageReference, HAPROXY_UID, POSTGRES_UID, REDIS_UID } from '@expense-tracker/model/images';
+import { formatImageReference, HAPROXY_IMAGE_UID, POSTGRES_IMAGE_UID, REDIS_IMAGE_UID } from '@expense-tracker/model/images';
 import { BASE_IMAGES, BUILD_KEY_LABEL, ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
 import { freePort } from '@expense-tracker/testkit/process/ports';
 import { ExpenseTrackerChart } from '../../charts/expense-tracker-chart.js';
@@ -108,7 +108,7 @@ describe('postgres', () => {
       network: net,
       aliases: ['pg'],
       env,
-      user: `${POSTGRES_UID}:${POSTGRES_UID}`,
+      user: `${POSTGRES_IMAGE_UID}:${POSTGRES_IMAGE_UID}`,
       readOnly: true,
       tmpfs: ['/var/run/postgresql', '/tmp'],
       capDropAll: true,
@@ -118,7 +118,7 @@ describe('postgres', () => {
     const ready = () => exec(name, ['pg_isready', '-h', '127.0.0.1', '-U', 'expense', '-d', 'expenses']).then((r) => r.exitCode === 0);
     await eventually('postgres to accept TCP connections', ready, 90, () => logsOf(name));
     expect(await logsOf(name, 200)).toContain('PostgreSQL init process complete');
-    expect(await processUids(name)).toSatisfy((uids: number[]) => uids.length > 0 && uids.every((u) => u === POSTGRES_UID));
+    expect(await processUids(name)).toSatisfy((uids: number[]) => uids.length > 0 && uids.every((u) => u === POSTGRES_IMAGE_UID));
 
     // A client in another container, by DNS name, with scram-sha-256 password authentication.
     const url = 'postgresql://expense:pg-test-secret@pg:5432/expenses';
@@ -151,7 +151,7 @@ describe('redis', () => {
     const cli = (...args: string[]) => d(['run', '--rm', '--network', net, REDIS, 'redis-cli', '-h', 'cache', ...args], { reject: false });
     await eventually('redis PONG', async () => (await cli('-a', 'redis-test-secret', '--no-auth-warning', 'ping')).stdout.trim() === 'PONG', 30, () => logsOf(name));
     expect((await cli('ping')).stdout).toMatch(/NOAUTH/);
-    expect(await processUids(name)).toEqual([REDIS_UID]);
+    expect(await processUids(name)).toEqual([REDIS_IMAGE_UID]);
     const dir = await cli('-a', 'redis-test-secret', '--no-auth-warning', 'config', 'get', 'dir');
     expect(dir.stdout.split('\n')[1]).toBe('/data');
   });
@@ -210,7 +210,7 @@ describe('haproxy', () => {
     }, 30, () => logsOf(name));
     expect(body).toBe('haproxy ok\n');
     expect((await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())).toContain('haproxy_process_');
-    expect(await processUids(name)).toSatisfy((uids: number[]) => uids.length >= 2 && uids.every((u) => u === HAPROXY_UID));
+    expect(await processUids(name)).toSatisfy((uids: number[]) => uids.length >= 2 && uids.every((u) => u === HAPROXY_IMAGE_UID));
   });
 });
 
