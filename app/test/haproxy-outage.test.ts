@@ -54,6 +54,12 @@ afterAll(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 }, 60_000);
 
+/** True when every app instance's own /readyz (not through HAProxy) reports `dependency` as `state`. */
+async function everyReplicaReports(dependency: 'postgres' | 'redis', state: 'up' | 'down'): Promise<boolean> {
+  const answers = await Promise.all(topology!.instances.map((i) => fetch(`http://127.0.0.1:${i.port}/readyz`).then((r) => r.json() as Promise<Record<string, string>>)));
+  return answers.every((a) => a[dependency] === state);
+}
+
 /** Waits longer than `fall` failed checks would take, then asserts every server of every backend is UP. */
 async function expectAllUpAfterChecks(): Promise<void> {
   await new Promise((r) => setTimeout(r, (CHECK.fall + 1) * CHECK.intervalSeconds * 1000 + 500));
@@ -73,10 +79,7 @@ describe('HAProxy keeps every replica in rotation while a dependency is down', (
 
     await redis!.stop();
     try {
-      await eventually('both replicas report redis down', async () => {
-        const answers = await Promise.all(topology!.instances.map((i) => fetch(`http://127.0.0.1:${i.port}/readyz`).then((r) => r.json() as Promise<{ redis: string }>)));
-        return answers.every((a) => a.redis === 'down');
-      });
+      await eventually('both replicas report redis down', () => everyReplicaReports('redis', 'down'));
       await expectAllUpAfterChecks();
       for (let i = 0; i < 4; i++) {
         // both replicas (roundrobin) serve the logged-in user and take writes
@@ -102,10 +105,7 @@ describe('HAProxy keeps every replica in rotation while a dependency is down', (
 
     await postgres!.pause();
     try {
-      await eventually('both replicas report postgres down', async () => {
-        const answers = await Promise.all(topology!.instances.map((i) => fetch(`http://127.0.0.1:${i.port}/readyz`).then((r) => r.json() as Promise<{ postgres: string }>)));
-        return answers.every((a) => a.postgres === 'down');
-      });
+      await eventually('both replicas report postgres down', () => everyReplicaReports('postgres', 'down'));
       await expectAllUpAfterChecks();
 
       for (const path of ['/', '/pricing', '/login', '/register']) expect((await new Client(topology!.url).get(path)).status, path).toBe(200);
