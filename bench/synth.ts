@@ -10,6 +10,9 @@
  *    Every run's output must be byte-identical to the first.
  * 2. `cdk8s synth` (the local CLI with cdk8s.yaml, no npx, `--check-upgrade false`) vs
  *    `npm run synth`. Goal ≤ 1.2×.
+ *    Then where the time goes, from runs in the same rounds: the synth bundle run by `node`
+ *    directly (so npm's own share is the difference), the cdk8s app run directly (the cdk8s CLI's
+ *    share), and `node -e 0` (the process floor).
  * 3. N tenants (copies of the `local` stack in namespaces `expense-t<NNN>`, rendered, validated
  *    and written one after the other by bench/lib/tenants.ts from its bundle) vs
  *    `kubectl kustomize` of the files it wrote. Goal for the largest N: ≤ 0.5×, with peak memory
@@ -24,7 +27,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { compare, loadAverage, requireGnuTime, summarize, timeCommand, type Comparison, type Sample } from './lib/measure.js';
+import { compare, describeSamples, loadAverage, requireGnuTime, summarize, timeCommand, type Comparison, type Sample } from './lib/measure.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const USAGE = 'usage: npm run bench:synth -- [--runs <1-50>] [--tenant-runs <1-20>] [--tenants 1,10,100]';
@@ -98,15 +101,29 @@ async function main(): Promise<number> {
     });
     const kustomizeAll = () => timeCommand('sh', ['-c', kustomizeDirs.map((d) => `kubectl kustomize '${d}' >/dev/null`).join(' && ')], opts);
 
+    // Where the time goes, measured in the same rounds: the bundle without npm in front of it, the
+    // cdk8s app without the cdk8s CLI in front of it, and a bare node process (the floor).
+    const bundleOut = join(work, 'dist-bundle');
+    const bundleSynth = () => timeCommand('node', [join(root, 'scripts/bundle/run.cjs'), 'synth', '--out', bundleOut], opts);
+    const cdk8sApp = () => timeCommand('node', [join(root, 'scripts/bundle/run.cjs'), 'cdk8s-app'], { ...opts, env: { ...env, CDK8S_OUTDIR: join(work, 'cdk8s-app') } });
+    const nodeStart = () => timeCommand('node', ['-e', '0'], opts);
+
     const synthSamples: Sample[] = [];
     const kustomizeSamples: Sample[] = [];
     const cdk8sSamples: Sample[] = [];
+    const bundleSamples: Sample[] = [];
+    const cdk8sAppSamples: Sample[] = [];
+    const nodeSamples: Sample[] = [];
     process.stdout.write(`bench:synth: all environments, ${flags.runs} runs `);
     for (let i = 0; i < flags.runs; i++) {
       synthSamples.push(await npmSynth());
       if (!sameSnapshot(snapshot(out), reference)) throw new Error(`run ${i + 1} of npm run synth wrote different files than the first`);
       kustomizeSamples.push(await kustomizeAll());
       cdk8sSamples.push(await cdk8sSynth());
+      bundleSamples.push(await bundleSynth());
+      if (!sameSnapshot(snapshot(bundleOut), reference)) throw new Error(`run ${i + 1} of the synth bundle wrote different files than npm run synth`);
+      cdk8sAppSamples.push(await cdk8sApp());
+      nodeSamples.push(await nodeStart());
       process.stdout.write('.');
     }
     console.log('');
@@ -115,6 +132,14 @@ async function main(): Promise<number> {
     const median = summarize(synthSamples.map((s) => s.wallMs)).median;
     console.log(`  hint: npm run synth median ${(median / 1000).toFixed(2)} s (≤ 0.5 s: ${median <= 500 ? 'met' : 'not met'})`);
     results.push(compare('cdk8s synth (cdk8s.yaml, local CLI, --check-upgrade false) vs npm run synth', { name: 'cdk8s synth', samples: cdk8sSamples }, { name: 'npm run synth', samples: synthSamples }, { atMost: 1.2 }));
+    compare('where npm run synth spends its time: the synth bundle run by node directly (no npm) vs kubectl kustomize', { name: 'node run.cjs synth', samples: bundleSamples }, { name: `kubectl kustomize ×${kustomizeDirs.length}`, samples: kustomizeSamples });
+    const med = (samples: Sample[], f: (s: Sample) => number) => summarize(samples.map(f)).median;
+    const share = (whole: Sample[], part: Sample[]) =>
+      `${(med(whole, (s) => s.wallMs) - med(part, (s) => s.wallMs)).toFixed(0)} ms wall, ${(med(whole, (s) => s.cpuMs) - med(part, (s) => s.cpuMs)).toFixed(0)} ms CPU`;
+    console.log(`  node -e 0 (process floor): wall ${describeSamples(nodeSamples)}`);
+    console.log(`  npm's own share of npm run synth (difference of medians): ${share(synthSamples, bundleSamples)}`);
+    console.log(`  the bundle's work above a bare node process: ${share(bundleSamples, nodeSamples)}`);
+    console.log(`  the cdk8s CLI's own share of cdk8s synth (vs its app run directly, ${describeSamples(cdk8sAppSamples)}): ${share(cdk8sSamples, cdk8sAppSamples)}`);
 
     const rssByTenants: Array<[number, number]> = [];
     for (const n of flags.tenants) {
