@@ -216,7 +216,7 @@ async function main(): Promise<number> {
       await stack.setConfig('set', { value: JSON.stringify(sets[0]) });
       const up = await upWithTimeline(stack);
       full.pulumi.push(up.seconds);
-      upCli.pulumi.push(up.cli.find(([c]) => c === 'up')?.[1] ?? Number.NaN);
+      upCli.pulumi.push(up.cli.find(([c]) => c.split(' ')[0] === 'up')?.[1] ?? Number.NaN);
       timeline ??= up;
       for (let i = 0; i < flags.changes; i++) {
         const same = await upWithTimeline(stack);

@@ -136,7 +136,7 @@ async function main(): Promise<number> {
     const med = (samples: Sample[], f: (s: Sample) => number) => summarize(samples.map(f)).median;
     const share = (whole: Sample[], part: Sample[]) =>
       `${(med(whole, (s) => s.wallMs) - med(part, (s) => s.wallMs)).toFixed(0)} ms wall, ${(med(whole, (s) => s.cpuMs) - med(part, (s) => s.cpuMs)).toFixed(0)} ms CPU`;
-    console.log(`  node -e 0 (process floor): wall ${describeSamples(nodeSamples)}`);
+    console.log(`  node -e 0 (process floor): ${describeSamples(nodeSamples)}`);
     console.log(`  npm's own share of npm run synth (difference of medians): ${share(synthSamples, bundleSamples)}`);
     console.log(`  the bundle's work above a bare node process: ${share(bundleSamples, nodeSamples)}`);
     console.log(`  the cdk8s CLI's own share of cdk8s synth (vs its app run directly, ${describeSamples(cdk8sAppSamples)}): ${share(cdk8sSamples, cdk8sAppSamples)}`);
