@@ -27,7 +27,7 @@ import { LocalWorkspace, PulumiCommand, type EngineEvent, type Stack } from '@pu
 import { builtToolsEnv, toolPaths } from '@expense-tracker/testkit/pulumi-tools/tools';
 import { startCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor, type Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
-import { openOfflineCiStack, startIngressStatusWriter } from '../scripts/pulumi/offline.js';
+import { openOfflineCiStack, startIngressStatusWriter } from '../test/cluster/pulumi-offline.js';
 import { deployEnvironment, FIELD_MANAGER, manifestFiles, secretsYaml, synth } from '../test/cluster/support.js';
 import { summarize } from './lib/measure.js';
 

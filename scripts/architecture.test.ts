@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ARCHITECTURE_DOC, constructTreeMermaid, layerGraph, renderArchitectureDoc } from './architecture.js';
 
@@ -17,6 +19,29 @@ describe('docs/architecture.md', () => {
     expect(imports('charts').filter((l) => !['model', 'haproxy', 'monitoring'].includes(l))).toEqual([]);
     expect(imports('stacks').filter((l) => !['model', 'charts'].includes(l))).toEqual([]);
     for (const layer of ['model', 'haproxy', 'monitoring', 'charts', 'stacks', 'app'] as const) expect(imports(layer), layer).not.toContain('testkit');
+  });
+
+  it('keeps only user commands in scripts/: every module there is reached from a command of package.json', () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+    const sources = (dir: string): string[] =>
+      readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : [],
+      );
+    // Entry points: the files package.json's scripts run, and the entries of the prebuilt bundles.
+    const commands = Object.values(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts as Record<string, string>).join('\n');
+    const bundles = readFileSync(join(root, 'scripts/bundle/bundles.cjs'), 'utf8');
+    const entries = [...`${commands}\n${bundles}`.matchAll(/(?:^|[\s'/.])(scripts\/[\w/.-]+\.ts)\b/gm)].map((m) => m[1]);
+    expect(entries).toContain('scripts/synth.ts');
+    const reached = new Set<string>();
+    const visit = (file: string): void => {
+      if (reached.has(file) || !file.startsWith('scripts/')) return;
+      reached.add(file);
+      for (const [, specifier] of readFileSync(join(root, file), 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) {
+        visit(relative(root, join(root, dirname(file), specifier.replace(/\.js$/, '.ts'))));
+      }
+    };
+    for (const entry of entries) visit(entry);
+    expect(sources('scripts').filter((f) => !reached.has(f)), 'modules in scripts/ that no command uses (test tooling belongs in testkit/ or test/)').toEqual([]);
   });
 
   it('draws every object of the environment once, under the construct that emits it', () => {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRETS } from '@expense-tracker/model/app-contract';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { synthesizeEnvironment, type KubeObject } from '../../charts/synthesize.js';
-import { openOfflineCiStack, startIngressStatusWriter, type OfflineCiStack } from '../../scripts/pulumi/offline.js';
+import { openOfflineCiStack, startIngressStatusWriter, type OfflineCiStack } from './pulumi-offline.js';
 import { startCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { deploymentReady, statefulSetReady } from './support.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtToolsEnv, KUBERNETES_PROVIDER_VERSION, REPO_ROOT, toolPaths, type PulumiInstallation } from '@expense-tracker/testkit/pulumi-tools/tools';
 import type { Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
-import { openStack } from './stack.js';
+import { openStack } from '../../scripts/pulumi/stack.js';
 
 /** Options of {@link openOfflineCiStack}. */
 export interface OfflineCiStackOptions {
