@@ -235,7 +235,12 @@ describe('ExpenseTrackerChart', () => {
     expect(find(objects, 'NetworkPolicy', 'allow-dns-egress').spec.egress).toEqual([
       {
         to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
-        ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+        ports: [
+          { protocol: 'UDP', port: 53 },
+          { protocol: 'TCP', port: 53 },
+          { protocol: 'UDP', port: 'dns' },
+          { protocol: 'TCP', port: 'dns-tcp' },
+        ],
       },
     ]);
     const egress = (name: string) => find(objects, 'NetworkPolicy', name).spec;

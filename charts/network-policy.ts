@@ -195,6 +195,11 @@ export interface ClusterDns {
   readonly namespace: string;
   /** Labels of the DNS pods. */
   readonly pods: Readonly<Record<string, string>>;
+  /**
+   * Ports of the DNS pods' containers (policies see the pod's port, after Service translation).
+   * @default `DefaultDenyEgress.KUBE_DNS_PORTS`
+   */
+  readonly ports?: readonly PolicyPort[];
 }
 
 /** Props for `DefaultDenyEgress`. */
@@ -208,7 +213,7 @@ export interface DefaultDenyEgressProps {
 
 /**
  * `default-deny-egress` (every pod, nothing out) and `allow-dns-egress` (every pod may query the
- * cluster DNS on UDP and TCP 53: without it no Service name resolves). The DNS pods keep the
+ * cluster DNS pods on their DNS ports: without it no Service name resolves). The DNS pods keep the
  * `k8s-app: kube-dns` label of the kube-dns era
  * (https://kubernetes.io/docs/tasks/administer-cluster/dns-custom-nameservers/).
  * @throws Error when `dns.pods` is empty or `dns.namespace` is blank
@@ -216,6 +221,17 @@ export interface DefaultDenyEgressProps {
 export class DefaultDenyEgress extends Construct {
   static readonly NAME = 'default-deny-egress';
   static readonly DNS_NAME = 'allow-dns-egress';
+  /**
+   * CoreDNS's container ports: 53 where it may bind it, and the port names of the upstream
+   * manifest (`dns` UDP, `dns-tcp` TCP), which also match a CoreDNS that runs without
+   * NET_BIND_SERVICE on an unprivileged port (the Service still maps 53 to it).
+   */
+  static readonly KUBE_DNS_PORTS: readonly PolicyPort[] = [
+    { port: 53, protocol: 'UDP' },
+    { port: 53, protocol: 'TCP' },
+    { port: 'dns', protocol: 'UDP' },
+    { port: 'dns-tcp', protocol: 'TCP' },
+  ];
   /** The cluster DNS of minikube, kubeadm clusters and IKS. */
   static readonly KUBE_DNS: ClusterDns = { namespace: 'kube-system', pods: { 'k8s-app': 'kube-dns' } };
   readonly policy: k8s.KubeNetworkPolicy;
@@ -238,7 +254,7 @@ export class DefaultDenyEgress extends Construct {
         egress: [
           {
             to: egressTargets(DefaultDenyEgress.DNS_NAME, { name: 'dns', namespaces: [dns.namespace], pods: dns.pods }),
-            ports: policyPorts([{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }]),
+            ports: policyPorts(dns.ports ?? DefaultDenyEgress.KUBE_DNS_PORTS),
           },
         ],
       },
