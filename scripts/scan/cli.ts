@@ -2,7 +2,7 @@
  * `npm run scanners -- setup`: installs (or reuses) checkov and kube-score, printing what it did
  * and how long it took (the `.ci/setup.d` step runs this).
  * `npm run scanners -- scan <dir>...`: runs both scanners on directories of manifests (as
- * `npm run validate` does) and prints one line per finding; exits 1 on any finding.
+ * `npm run validate` does after its own checks) and prints one line per finding; exits 1 on any finding.
  */
 import { resolve } from 'node:path';
 import { type CommandIO, consoleIO } from '../lib/command-io.js';
