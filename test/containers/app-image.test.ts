@@ -93,8 +93,8 @@ describe('app container against Postgres and Redis containers', () => {
         network: net,
         aliases: ['redis'],
         env: { REDIS_PASSWORD: secrets.REDIS_PASSWORD },
-        // As the chart runs it: `command: [redis-server]` replaces the entrypoint, UID 999, and
-        // Kubernetes expands $(REDIS_PASSWORD) in the args (a shell does it here).
+        // A password-protected Redis on the image's own UID (the chart's own container spec,
+        // password file and high UID, runs in base-images.test.ts).
         user: `${REDIS_IMAGE_UID}:${REDIS_IMAGE_UID}`,
         entrypoint: 'sh',
         command: ['-c', 'exec redis-server --port 6379 --dir /data --requirepass "$REDIS_PASSWORD" --appendonly no --save ""'],

@@ -1,9 +1,10 @@
 /**
  * The stand-in base images (test/images/) keep the contracts of the official images the charts
  * and app/Dockerfile name: tags, numeric UIDs, paths, entrypoint behaviour, and the Postgres
- * init-on-empty-data-dir flow driven by POSTGRES_* variables.
+ * init-on-empty-data-dir flow driven by POSTGRES_* variables. The chart's own postgres and redis
+ * containers (command, arguments, environment, UIDs ≥ 10000, Secret files, probes) run on them too.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { BASE_IMAGES, BUILD_KEY_LABEL, ensureBaseImages } from '@expense-tracker
 import { freePort } from '@expense-tracker/testkit/process/ports';
 import { ExpenseTrackerChart } from '../../charts/expense-tracker-chart.js';
 import { Monitoring } from '../../charts/monitoring.js';
+import { synthesizeEnvironment } from '../../charts/synthesize.js';
 import { defaultMonitoringSettings } from '../../monitoring/settings.js';
 import { createNetwork, createVolume, d, eventually, exec, logsOf, runContainer, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';
 
@@ -296,5 +298,104 @@ describe('exporters', () => {
     await eventually('redis_up 1', async () => /^redis_up 1$/m.test(await metrics(port).catch(() => '')), 60, () => logsOf(name));
     expect(await metrics(port)).toMatch(/^redis_connected_clients \d+/m);
     expect(await processUids(name)).toEqual([x.uid]);
+  });
+});
+
+describe("the chart's postgres and redis containers on the stand-in images", () => {
+  /** The chart's pod spec and first container of one workload (local environment). */
+  function chartPod(kind: string, name: string): { pod: any; c: any } {
+    const o: any = synthesizeEnvironment(loadEnvironment('local')).find((x) => x.kind === kind && x.metadata.name === name);
+    return { pod: o.spec.template.spec, c: o.spec.template.spec.containers[0] };
+  }
+  /**
+   * The Secret volume as the kubelet writes it (root-owned files, the volume's defaultMode,
+   * group fsGroup), in a host directory to bind-mount at the container's mount path.
+   */
+  function secretDir(pod: any, c: any, values: Readonly<Record<string, string>>): string[] {
+    const mounts: string[] = [];
+    for (const m of c.volumeMounts.filter((x: any) => x.mountPath.startsWith('/run/secrets/'))) {
+      const secret = pod.volumes.find((v: any) => v.name === m.name).secret;
+      const dir = join(engine.scratch, `chart-${m.name}`);
+      mkdirSync(dir, { recursive: true });
+      for (const item of secret.items) {
+        const file = join(dir, item.path);
+        writeFileSync(file, values[item.key]);
+        chownSync(file, 0, pod.securityContext.fsGroup);
+        chmodSync(file, secret.defaultMode);
+      }
+      mounts.push(`${dir}:${m.mountPath}:ro`);
+    }
+    return mounts;
+  }
+  const emptyDirs = (pod: any, c: any) => c.volumeMounts.filter((m: any) => pod.volumes.some((v: any) => v.name === m.name && v.emptyDir)).map((m: any) => m.mountPath);
+  const probe = (container: string, p: any) => exec(container, p.exec.command).then((r) => r.exitCode);
+
+  it('postgres initializes and serves as UID 10002 with its credentials from files; both probes pass', async () => {
+    const { pod, c } = chartPod('StatefulSet', 'postgres');
+    const uid = pod.securityContext.runAsUser;
+    expect(uid).toBe(10002);
+    expect(c.image).toBe(POSTGRES);
+    const password = 'pg "chart" secret';
+    const secrets = secretDir(pod, c, { username: 'expense', password, database: 'expenses' });
+    // The claim as fsGroup with OnRootMismatch leaves it: group fsGroup, setgid, group-writable.
+    const data = join(engine.scratch, 'chart-pgdata');
+    mkdirSync(data, { recursive: true });
+    chownSync(data, 0, pod.securityContext.fsGroup);
+    chmodSync(data, 0o2775);
+    const claim = c.volumeMounts.find((m: any) => m.name === 'data').mountPath;
+    const name = `etk-chartpg-${engine.run}`;
+    await runContainer(engine, {
+      name,
+      image: c.image,
+      network: net,
+      aliases: ['chartpg'],
+      env: Object.fromEntries(c.env.map((e: any) => [e.name, e.value])),
+      user: `${uid}:${pod.securityContext.runAsGroup}`,
+      readOnly: true,
+      tmpfs: emptyDirs(pod, c),
+      capDropAll: true,
+      noNewPrivileges: true,
+      volumes: [...secrets, `${data}:${claim}`],
+    });
+    await eventually('the chart readiness probe', async () => (await probe(name, c.readinessProbe)) === 0, 120, () => logsOf(name));
+    expect(await probe(name, c.livenessProbe)).toBe(0);
+    expect(await logsOf(name, 200)).toContain('PostgreSQL init process complete');
+    expect(await processUids(name)).toSatisfy((uids: number[]) => uids.length > 0 && uids.every((u) => u === uid));
+    expect((await exec(name, ['stat', '-c', '%a', c.env.find((e: any) => e.name === 'PGDATA').value])).stdout.trim()).toBe('700');
+    const client = await d(['run', '--rm', '--network', net, '--env', `PGPASSWORD=${password}`, POSTGRES, 'psql', '-h', 'chartpg', '-U', 'expense', '-d', 'expenses', '-tAc', 'select current_user'], { reject: false });
+    expect(client.stdout.trim(), String(client.all)).toBe('expense');
+  });
+
+  it('redis reads requirepass from the mounted file as UID 10003 (in no argument, no environment); both probes pass', async () => {
+    const { pod, c } = chartPod('Deployment', 'redis');
+    const uid = pod.securityContext.runAsUser;
+    expect(uid).toBe(10003);
+    expect(c.image).toBe(REDIS);
+    const password = String.raw`redis "s3cr3t" \x9`;
+    const name = `etk-chartredis-${engine.run}`;
+    // `command` replaces the image's entrypoint, as in Kubernetes.
+    await runContainer(engine, {
+      name,
+      image: c.image,
+      network: net,
+      aliases: ['chartredis'],
+      entrypoint: c.command[0],
+      command: [...c.command.slice(1), ...c.args],
+      user: `${uid}:${pod.securityContext.runAsGroup}`,
+      readOnly: true,
+      tmpfs: emptyDirs(pod, c),
+      capDropAll: true,
+      noNewPrivileges: true,
+      volumes: secretDir(pod, c, { password }),
+    });
+    await eventually('the chart readiness probe', async () => (await probe(name, c.readinessProbe)) === 0, 30, () => logsOf(name));
+    expect(await probe(name, c.livenessProbe)).toBe(0);
+    expect(await processUids(name)).toEqual([uid]);
+    const cli = (...args: string[]) => d(['run', '--rm', '--network', net, REDIS, 'redis-cli', '-h', 'chartredis', ...args], { reject: false });
+    expect((await cli('ping')).stdout).toMatch(/NOAUTH/);
+    expect((await cli('-a', password, '--no-auth-warning', 'ping')).stdout.trim()).toBe('PONG');
+    const visible = await exec(name, ['sh', '-c', 'cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n"']);
+    expect(visible.stdout).toContain('redis-server');
+    expect(visible.stdout).not.toContain('s3cr3t');
   });
 });
