@@ -126,6 +126,7 @@ describe('checkov', () => {
     expect(found.find((f) => f.message.startsWith('CKV_K8S_43'))).toMatchObject({ field: 'spec.template.spec.containers[0].image', file: '0-deployment.yaml' });
   });
 
+  // Two checkov runs: up to a minute each on a busy 2-core machine.
   it('honours a checkov.io/skip annotation for exactly the named check', async () => {
     const objects = cleanObjects();
     demo(objects).image = 'registry.example.com/demo:1.0.0';
@@ -134,7 +135,7 @@ describe('checkov', () => {
     expect(await runCheckov(await manifests(objects))).toEqual([]);
     delete deployment(objects).metadata.annotations;
     expect(ids(await runCheckov(await manifests(objects)))).toEqual(['Deployment/demo CKV_K8S_43']);
-  });
+  }, 300_000);
 });
 
 describe('kube-score', () => {
@@ -223,5 +224,5 @@ describe('the synthesized environments', () => {
     const validate = memoryIO();
     expect(await validateCommand([dir], validate), validate.stderr()).toBe(0);
     expect(validate.stdout()).toContain('no findings (schema, policy, checkov, kube-score)');
-  });
+  }, 300_000);
 });
