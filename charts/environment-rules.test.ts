@@ -32,7 +32,7 @@ describe('every value the schema accepts synthesizes', () => {
           env = loadEnvironment(name, { imageTag: '1.0.0', set: [assignment] });
         } catch (error) {
           expect(error, assignment).toBeInstanceOf(ConfigError);
-          expect((error as ConfigError).issues.join('\n'), assignment).toMatch(/^[a-zA-Z.]+: /);
+          expect((error as ConfigError).issues.join('\n'), assignment).toMatch(/^[a-zA-Z0-9.]+: /);
           refused++;
           continue;
         }

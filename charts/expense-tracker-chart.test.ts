@@ -12,6 +12,8 @@ import { Web } from './web.js';
 
 const local = () => synthesizeEnvironment(loadEnvironment('local', { imageTag: '1.0.0' }));
 const ibm = () => synthesizeEnvironment(loadEnvironment('ibm', { imageTag: '1.0.0' }));
+/** ibm with one PostgreSQL pod instead of its Patroni cluster. */
+const ibmSingle = () => synthesizeEnvironment(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['postgres.mode=single', 'postgres.backup.enabled=false'] }));
 
 function find(objects: KubeObject[], kind: string, name: string): any {
   const obj = objects.find((o) => o.kind === kind && o.metadata.name === name);
@@ -159,8 +161,9 @@ describe('ExpenseTrackerChart', () => {
     expect(svc.spec.selector).toEqual(find(local(), 'Deployment', 'expense-web').spec.selector.matchLabels);
   });
 
-  it('gives PostgreSQL a StatefulSet with retained volumeClaimTemplates and a headless serviceName', () => {
-    const sts = find(ibm(), 'StatefulSet', 'postgres');
+  it('gives single-mode PostgreSQL a StatefulSet with retained volumeClaimTemplates and a headless serviceName', () => {
+    const objects = ibmSingle();
+    const sts = find(objects, 'StatefulSet', 'postgres');
     expect(sts.spec.serviceName).toBe('postgres-headless');
     expect(sts.spec.volumeClaimTemplates).toEqual([
       expect.objectContaining({
@@ -184,9 +187,9 @@ describe('ExpenseTrackerChart', () => {
     // Readiness: accepting connections; liveness: answering at all (rejecting during recovery is alive).
     expect(pg.readinessProbe.exec.command.join(' ')).toContain('exec pg_isready');
     expect(pg.livenessProbe.exec.command.join(' ')).toMatch(/pg_isready .*; test \$\? -le 1/);
-    expect(find(ibm(), 'Service', 'postgres-headless').spec.clusterIP).toBe('None');
-    expect(find(ibm(), 'Service', 'postgres-headless').spec.selector).toEqual(sts.spec.selector.matchLabels);
-    expect(find(ibm(), 'Service', 'postgres').spec.clusterIP).toBeUndefined();
+    expect(find(objects, 'Service', 'postgres-headless').spec.clusterIP).toBe('None');
+    expect(find(objects, 'Service', 'postgres-headless').spec.selector).toEqual(sts.spec.selector.matchLabels);
+    expect(find(objects, 'Service', 'postgres').spec.clusterIP).toBeUndefined();
   });
 
   it('switches Redis persistence per environment', () => {

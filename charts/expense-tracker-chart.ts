@@ -10,6 +10,7 @@ import { WebIngress } from './ingress.js';
 import { RestrictedNamespace } from './namespace.js';
 import { DefaultDenyEgress, DefaultDenyIngress } from './network-policy.js';
 import { Postgres } from './postgres.js';
+import { PostgresHa } from './postgres-ha.js';
 import { Redis } from './redis.js';
 import { Web } from './web.js';
 
@@ -25,7 +26,7 @@ export interface ExpenseTrackerChartProps extends Omit<ChartProps, 'namespace'> 
 /**
  * Every Kubernetes object of the expense tracker for one environment: the restricted
  * Namespace, `expense-config` ConfigMap, web Deployment/Service/PDB, PostgreSQL StatefulSet
- * with its Services, Redis, HAProxy (Deployment, ConfigMap, Services, headless web Service)
+ * with its Services (one pod, or a Patroni cluster with backup CronJobs in `ha` mode), Redis, HAProxy (Deployment, ConfigMap, Services, headless web Service)
  * when enabled, the Ingress and the NetworkPolicies.
  *
  * Secrets are referenced by name and never rendered (see `SECRETS` in model/app-contract.ts and
@@ -34,7 +35,8 @@ export interface ExpenseTrackerChartProps extends Omit<ChartProps, 'namespace'> 
 export class ExpenseTrackerChart extends Chart {
   readonly environment: EnvironmentConfig;
   readonly web: Web;
-  readonly postgres: Postgres;
+  /** PostgreSQL: one pod (`postgres.mode: single`) or a Patroni cluster (`ha`); Service `postgres` either way. */
+  readonly postgres: Postgres | PostgresHa;
   readonly redis: Redis;
   readonly config: AppConfigMap;
   /** HAProxy in front of the web pods; undefined when `haproxy.enabled` is false. */
@@ -58,13 +60,24 @@ export class ExpenseTrackerChart extends Chart {
     this.environment = env;
 
     new RestrictedNamespace(this, 'Namespace', { name: env.namespace, level: 'restricted' });
-    this.postgres = new Postgres(this, 'Postgres', {
-      image: env.postgres.image,
-      storage: env.postgres.storage,
-      storageClassName: env.postgres.storageClassName,
-      resources: env.postgres.resources,
-      instance,
-    });
+    const pg = env.postgres;
+    this.postgres =
+      pg.mode === 'ha'
+        ? new PostgresHa(this, 'Postgres', {
+            image: pg.ha.image,
+            members: pg.ha.members,
+            antiAffinity: pg.ha.antiAffinity,
+            synchronousMode: pg.ha.synchronousMode,
+            timing: pg.ha.timing,
+            storage: pg.storage,
+            storageClassName: pg.storageClassName,
+            resources: pg.resources,
+            backup: pg.backup.enabled
+              ? { s3: pg.backup.s3, retention: pg.backup.retention, schedule: pg.backup.schedule, stanza: pg.backup.stanza, kubectlImage: pg.backup.kubectlImage }
+              : undefined,
+            instance,
+          })
+        : new Postgres(this, 'Postgres', { image: pg.image, storage: pg.storage, storageClassName: pg.storageClassName, resources: pg.resources, instance });
     this.redis = new Redis(this, 'Redis', {
       image: env.redis.image,
       persistence: env.redis.persistence.enabled,

@@ -27,6 +27,13 @@ export const PATRONI_API_PORT = 8008;
 /** User streaming replicas connect as. */
 export const REPLICATION_USER = 'replicator';
 
+/** Patroni's HA timing, in seconds (`ttl`, `loop_wait`, `retry_timeout`). */
+export interface PatroniTiming {
+  readonly ttlSeconds: number;
+  readonly loopWaitSeconds: number;
+  readonly retryTimeoutSeconds: number;
+}
+
 /** Settings of `patroniConfig`. */
 export interface PatroniConfigSettings {
   /** Cluster name (Patroni `scope`); prefix of the DCS ConfigMaps. */
@@ -56,8 +63,11 @@ export interface PatroniConfigSettings {
    * @default false
    */
   readonly synchronousModeStrict?: boolean;
-  /** Leader lock TTL, HA loop period and DCS/PostgreSQL retry timeout, in seconds. */
-  readonly timing?: { readonly ttlSeconds: number; readonly loopWaitSeconds: number; readonly retryTimeoutSeconds: number };
+  /**
+   * Leader lock TTL, HA loop period and DCS/PostgreSQL retry timeout, in seconds.
+   * @default DEFAULT_PATRONI_TIMING
+   */
+  readonly timing?: PatroniTiming;
   /**
    * Continuous WAL archiving and replica creation through pgBackRest: the stanza and the
    * `pgbackrest.conf` path (`PGBACKREST_CONFIG` must point at it).

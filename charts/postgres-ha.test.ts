@@ -3,11 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { patroniPolicyRules, patroniRestoreFragment, patroniConfig } from './patroni-config.js';
 import { renderPgbackrestConfig } from './pgbackrest-config.js';
-import { PostgresHa, type PostgresHaProps } from './postgres-ha.js';
+import { PATRONI_RUN, PATRONI_UID, PostgresHa, type PostgresHaProps } from './postgres-ha.js';
 import type { KubeObject } from './synthesize.js';
 import { validateManifests } from './validate.js';
 
-const s3 = { type: 's3' as const, endpoint: 's3.us-south.cloud-object-storage.appdomain.cloud', bucket: 'expense-backups', region: 'us-south' };
+const s3 = {
+  endpoint: 's3.us-south.cloud-object-storage.appdomain.cloud',
+  port: 443,
+  bucket: 'expense-backups',
+  region: 'us-south',
+  path: '/pgbackrest',
+  uriStyle: 'host' as const,
+  caConfigMap: '',
+  cidrs: [],
+};
 
 function synth(props: PostgresHaProps = {}): KubeObject[] {
   const app = Testing.app();
@@ -27,41 +36,73 @@ describe('PostgresHa', () => {
     const objects = synth();
     const sts = find(objects, 'StatefulSet', 'postgres');
     expect(sts.spec.replicas).toBe(3);
+    expect(sts.spec.podManagementPolicy).toBe('Parallel');
     expect(sts.spec.volumeClaimTemplates[0].metadata.name).toBe('data');
     expect(sts.spec.template.metadata.labels['cluster-name']).toBe('postgres');
     const pod = sts.spec.template.spec;
     expect(pod.serviceAccountName).toBe('postgres');
-    expect(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
-    expect(pod.containers[0].command).toEqual(['patroni', '/etc/patroni']);
-    expect(pod.containers[0].readinessProbe.httpGet.path).toBe('/readiness');
-    expect(pod.containers[0].livenessProbe.httpGet.path).toBe('/liveness');
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+    const container = pod.containers[0];
+    expect(container.command).toEqual([PATRONI_RUN, 'patroni', '/etc/patroni']);
+    expect(container.readinessProbe.httpGet.path).toBe('/readiness');
+    expect(container.livenessProbe.httpGet.path).toBe('/liveness');
     expect(find(objects, 'Service', 'postgres').spec.selector.role).toBe('primary');
     expect(find(objects, 'Service', 'postgres-replicas').spec.selector.role).toBe('replica');
-    expect(find(objects, 'Service', 'postgres-headless').spec.clusterIP).toBe('None');
+    const headless = find(objects, 'Service', 'postgres-headless');
+    expect(headless.spec.clusterIP).toBe('None');
+    expect(headless.spec.publishNotReadyAddresses).toBe(true);
     expect(find(objects, 'Role', 'postgres-patroni').rules).toEqual(patroniPolicyRules());
     expect(find(objects, 'PodDisruptionBudget', 'postgres').spec.maxUnavailable).toBe(1);
     const config = parse(find(objects, 'ConfigMap', 'postgres-patroni').data['patroni.yaml']);
     expect(config.bootstrap.dcs.synchronous_mode).toBe(true);
     expect(config.kubernetes.use_endpoints).toBe(false);
     expect(objects.some((o) => o.kind === 'CronJob')).toBe(false);
+    // Members reach each other on PostgreSQL and Patroni's REST API.
+    for (const [name, port] of [['allow-postgres-to-postgres', 'postgresql'], ['allow-postgres-to-patroni', 'patroni']]) {
+      const np = find(objects, 'NetworkPolicy', name).spec;
+      expect(np.podSelector.matchLabels).toEqual(sts.spec.selector.matchLabels);
+      expect(np.ingress[0].from[0].podSelector.matchLabels).toEqual(sts.spec.selector.matchLabels);
+      expect(np.ingress[0].ports[0].port).toBe(port);
+    }
+  });
+
+  it('runs as a high UID and reads every secret from files, never from the pod spec environment', () => {
+    const objects = synth({ backup: { s3 } });
+    const pod = find(objects, 'StatefulSet', 'postgres').spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsUser: PATRONI_UID, runAsGroup: PATRONI_UID, fsGroup: PATRONI_UID, runAsNonRoot: true });
+    expect(PATRONI_UID).toBeGreaterThanOrEqual(10000);
+    const container = pod.containers[0];
+    expect(container.env.filter((e: any) => e.valueFrom?.secretKeyRef)).toEqual([]);
+    const mounts = Object.fromEntries(container.volumeMounts.map((m: any) => [m.mountPath, m]));
+    for (const secret of ['postgres-credentials', 'postgres-patroni', 'postgres-backup-s3']) {
+      expect(mounts[`/run/secrets/${secret}`].readOnly).toBe(true);
+      const volume = pod.volumes.find((v: any) => v.name === mounts[`/run/secrets/${secret}`].name);
+      expect(volume.secret).toMatchObject({ secretName: secret, defaultMode: 0o440 });
+    }
+    const data = find(objects, 'ConfigMap', 'postgres-patroni').data;
+    expect(data['run.sh']).toContain('PATRONI_SUPERUSER_PASSWORD=$(cat /run/secrets/postgres-patroni/superuser-password)');
+    expect(data['run.sh']).toContain('PGBACKREST_REPO1_S3_KEY_SECRET=$(cat /run/secrets/postgres-backup-s3/secret-key)');
+    expect(data['run.sh']).toContain('LD_PRELOAD=/usr/lib64/libnss_wrapper.so');
+    expect(data['post-bootstrap.sh']).toContain('\\set password `cat /run/secrets/postgres-credentials/password`');
+    expect(data['post-bootstrap.sh']).toContain('pgbackrest --stanza=expense stanza-create');
   });
 
   it('passes the chart validator (OpenAPI, restricted profile, references) with backups on', () => {
-    const objects = synth({ backup: { repository: s3, retention: { full: 4, diff: 6 } } });
-    const secrets = [
-      { name: 'postgres-credentials', keys: ['username', 'password', 'database'] },
-      { name: 'postgres-patroni', keys: ['superuser-password', 'replication-password'] },
-      { name: 'postgres-backup-s3', keys: ['access-key', 'secret-key'] },
-    ].map(({ name, keys }) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'expense-tracker' }, data: Object.fromEntries(keys.map((k) => [k, 'eA=='])) }));
-    expect(validateManifests([...objects, ...secrets])).toEqual([]);
+    const objects = synth({ backup: { s3: { ...s3, caConfigMap: 'backup-ca' } } });
+    const caConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'backup-ca', namespace: 'expense-tracker' }, data: { 'ca.crt': 'x' } };
+    expect(validateManifests([...objects, caConfigMap])).toEqual([]);
   });
 
   it('schedules full and differential backups that exec pgBackRest in the primary only', () => {
-    const objects = synth({ backup: { repository: s3, retention: { full: 4, diff: 6 }, schedule: { full: '0 2 * * 0', diff: '0 2 * * 1-6' } } });
+    const objects = synth({ backup: { s3, retention: { full: 4, diff: 6 }, schedule: { full: '0 2 * * 0', diff: '0 2 * * 1-6' } } });
     const full = find(objects, 'CronJob', 'postgres-backup-full');
     expect(full.spec.schedule).toBe('0 2 * * 0');
     expect(full.spec.concurrencyPolicy).toBe('Forbid');
-    expect(full.spec.jobTemplate.spec.template.spec.containers[0].command).toEqual(['kubectl', 'exec', 'service/postgres', '--container', 'postgres', '--', 'pgbackrest', '--stanza=expense', '--type=full', 'backup']);
+    const job = full.spec.jobTemplate.spec.template.spec;
+    expect(job.containers[0].command).toEqual(['kubectl', 'exec', 'service/postgres', '--container', 'postgres', '--', PATRONI_RUN, 'pgbackrest', '--stanza=expense', '--type=full', 'backup']);
+    expect(job.securityContext.runAsUser).toBeGreaterThanOrEqual(10000);
+    expect(job.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
     expect(find(objects, 'CronJob', 'postgres-backup-diff').spec.jobTemplate.spec.template.spec.containers[0].command).toContain('--type=diff');
     const role = find(objects, 'Role', 'postgres-backup');
     expect(role.rules.find((r: any) => r.resources[0] === 'pods/exec').resourceNames).toEqual(['postgres-0', 'postgres-1', 'postgres-2']);
@@ -69,30 +110,55 @@ describe('PostgresHa', () => {
     expect(conf).toContain('repo1-s3-endpoint=s3.us-south.cloud-object-storage.appdomain.cloud');
     expect(conf).toContain('repo1-retention-full=4');
     expect(conf).not.toMatch(/key-secret|s3-key=/);
-    const env = find(objects, 'StatefulSet', 'postgres').spec.template.spec.containers[0].env;
-    expect(env.find((e: any) => e.name === 'PGBACKREST_REPO1_S3_KEY_SECRET').valueFrom.secretKeyRef).toEqual({ name: 'postgres-backup-s3', key: 'secret-key' });
     const config = parse(find(objects, 'ConfigMap', 'postgres-patroni').data['patroni.yaml']);
     expect(config.bootstrap.dcs.postgresql.parameters.archive_command).toBe('pgbackrest --stanza=expense archive-push %p');
     expect(config.postgresql.create_replica_methods).toEqual(['pgbackrest', 'basebackup']);
   });
 
-  it('prefers spreading in small clusters', () => {
-    const pod = find(synth({ antiAffinity: 'preferred' }), 'StatefulSet', 'postgres').spec.template.spec;
-    expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight).toBe(100);
+  it('lets members reach the Kubernetes API and the repository, and the backup jobs the API only', () => {
+    const objects = synth({ apiServer: { cidrs: ['172.20.0.1/32'], port: 2040 }, backup: { s3: { ...s3, cidrs: ['161.26.0.0/16'] } } });
+    const sts = find(objects, 'StatefulSet', 'postgres');
+    const api = find(objects, 'NetworkPolicy', 'allow-postgres-to-kube-apiserver-egress').spec;
+    expect(api.podSelector.matchLabels).toEqual(sts.spec.selector.matchLabels);
+    expect(api.egress).toEqual([{ to: [{ ipBlock: { cidr: '172.20.0.1/32' } }], ports: [{ protocol: 'TCP', port: 2040 }] }]);
+    const repo = find(objects, 'NetworkPolicy', 'allow-postgres-to-backup-repository-egress').spec;
+    expect(repo.egress).toEqual([{ to: [{ ipBlock: { cidr: '161.26.0.0/16' } }], ports: [{ protocol: 'TCP', port: 443 }] }]);
+    const job = find(objects, 'NetworkPolicy', 'allow-postgres-backup-to-kube-apiserver-egress').spec;
+    expect(find(objects, 'CronJob', 'postgres-backup-full').spec.jobTemplate.spec.template.metadata.labels).toMatchObject(job.podSelector.matchLabels);
+    expect(job.podSelector.matchLabels).not.toEqual(sts.spec.selector.matchLabels);
+    // Without address blocks the repository is any public address.
+    const open = find(synth({ backup: { s3 } }), 'NetworkPolicy', 'allow-postgres-to-backup-repository-egress').spec;
+    expect(open.egress[0].to[0].ipBlock.cidr).toBe('0.0.0.0/0');
+  });
+
+  it('trusts a private CA for the repository from a ConfigMap', () => {
+    const objects = synth({ backup: { s3: { ...s3, caConfigMap: 'backup-ca', port: 9443, uriStyle: 'path' } } });
+    const conf = find(objects, 'ConfigMap', 'postgres-pgbackrest').data['pgbackrest.conf'];
+    expect(conf).toContain('repo1-storage-ca-file=/etc/pgbackrest-ca/ca.crt');
+    expect(conf).toContain('repo1-storage-port=9443');
+    expect(conf).toContain('repo1-s3-uri-style=path');
+    const pod = find(objects, 'StatefulSet', 'postgres').spec.template.spec;
+    expect(pod.volumes.find((v: any) => v.configMap?.name === 'backup-ca')).toBeDefined();
+  });
+
+  it('requires one member per node in production', () => {
+    const pod = find(synth({ antiAffinity: 'required' }), 'StatefulSet', 'postgres').spec.template.spec;
+    expect(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
   });
 
   it('is deterministic', () => {
-    expect(JSON.stringify(synth({ backup: { repository: s3, retention: { full: 2, diff: 3 } } }))).toBe(JSON.stringify(synth({ backup: { repository: s3, retention: { full: 2, diff: 3 } } })));
+    expect(JSON.stringify(synth({ backup: { s3, retention: { full: 2, diff: 3 } } }))).toBe(JSON.stringify(synth({ backup: { s3, retention: { full: 2, diff: 3 } } })));
   });
 
   it.each<[string, PostgresHaProps, RegExp]>([
-    ['one member', { members: 1 }, /members must be an integer from 2 to 9/],
-    ['latest image', { image: 'percona/x:latest' }, /pinned reference/],
-    ['bad storage', { storage: '1G' }, /storage must look like/],
-    ['bad stanza', { backup: { repository: s3, retention: { full: 1, diff: 1 }, stanza: 'Bad Name' } }, /backup.stanza/],
-    ['bad cron', { backup: { repository: s3, retention: { full: 1, diff: 1 }, schedule: { full: 'daily', diff: '0 1 * * *' } } }, /backup.schedule.full/],
-    ['bad retention', { backup: { repository: s3, retention: { full: 0, diff: 1 } } }, /retention.full/],
-    ['bad endpoint', { backup: { repository: { ...s3, endpoint: 'https://x' }, retention: { full: 1, diff: 1 } } }, /repository.endpoint/],
+    ['one member', { members: 1 }, /PostgresHa: members: must be at least 2/],
+    ['latest image', { image: { repository: 'percona/x', tag: 'latest' } }, /image\.tag: must not be "latest"/],
+    ['bad storage', { storage: '1G' }, /PostgresHa: storage: must look like/],
+    ['short ttl', { timing: { ttlSeconds: 20, loopWaitSeconds: 10, retryTimeoutSeconds: 10 } }, /timing\.ttlSeconds: must be at least loopWaitSeconds/],
+    ['bad stanza', { backup: { s3, stanza: 'Bad Name' } }, /PostgresHa: backup\.stanza:/],
+    ['bad cron', { backup: { s3, schedule: { full: 'daily', diff: '0 1 * * *' } } }, /PostgresHa: backup\.schedule\.full:/],
+    ['bad retention', { backup: { s3, retention: { full: 0, diff: 1 } } }, /PostgresHa: backup\.retention\.full:/],
+    ['bad endpoint', { backup: { s3: { ...s3, endpoint: 'https://x' } } }, /PostgresHa: backup\.s3\.endpoint:/],
   ])('rejects %s naming the field', (_l, props, message) => {
     expect(() => synth(props)).toThrow(message);
   });

@@ -1,115 +1,133 @@
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { SECRETS } from '@expense-tracker/model/app-contract';
-import { formatImageReference, PINNED_IMAGES } from '@expense-tracker/model/images';
-import { type ComponentIdentity, recommendedLabels, RUNTIME_LABELS_ANNOTATION, selectorLabels } from '@expense-tracker/model/naming';
+import { POSTGRES, POSTGRES_HA } from '@expense-tracker/model/components';
+import {
+  formatIssues,
+  postgresBackupSchema,
+  postgresHaSchema,
+  type PostgresBackupSettings,
+  type ResourceSettings,
+} from '@expense-tracker/model/environment-schema';
+import { base } from '@expense-tracker/model/environments/base';
+import { formatImageReference, unpinnedReason } from '@expense-tracker/model/images';
+import { RUNTIME_LABELS_ANNOTATION, selectorLabels } from '@expense-tracker/model/naming';
 import { STORAGE_QUANTITY } from '@expense-tracker/model/quantities';
 import {
-  PATRONI_API_PORT,
   PATRONI_PRIMARY_ROLE,
   PATRONI_REPLICA_ROLE,
   PATRONI_ROLE_LABEL,
   PATRONI_SCOPE_LABEL,
   patroniConfig,
   patroniPolicyRules,
+  type PatroniTiming,
 } from './patroni-config.js';
-import { type BackupRepository, type BackupRetention, renderPgbackrestConfig, STANZA_NAME } from './pgbackrest-config.js';
-import { PodDisruptionBudget } from './pod-disruption-budget.js';
-import type { ResourceSpec } from './resources.js';
-import { parseImageReference } from '@expense-tracker/model/images';
+import { allowEgress } from './network-policy.js';
+import { renderPgbackrestConfig } from './pgbackrest-config.js';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext, RUNTIME_DEFAULT_SECCOMP } from './pod-security.js';
+import { Workload, type WorkloadImage } from './workload.js';
 
 /**
  * Contract of the Patroni image (production: Percona's operator image for PostgreSQL 15,
- * stand-in: test/images/patroni): `patroni`, `patronictl`, `pgbackrest` and `psql` on PATH,
- * PostgreSQL 15 server binaries in `/usr/pgsql-15/bin`, user `postgres` UID/GID 26.
+ * stand-in: test/images/patroni): `patroni`, `patronictl`, `pgbackrest`, `psql`, `getent` on
+ * PATH, PostgreSQL 15 server binaries in `/usr/pgsql-15/bin` (the PGDG RPM layout), and
+ * nss_wrapper at `/usr/lib64/libnss_wrapper.so`, so the members run as any UID.
  */
 export const PATRONI_IMAGE_CONTRACT = {
   binDir: '/usr/pgsql-15/bin',
-  uid: 26,
-  gid: 26,
+  nssWrapperLibrary: '/usr/lib64/libnss_wrapper.so',
 } as const;
 
-/** Secret with Patroni's own passwords (created by `npm run create-secrets`). */
-export const PATRONI_SECRET = {
-  name: 'postgres-patroni',
-  keys: { superuserPassword: 'superuser-password', replicationPassword: 'replication-password' },
-} as const;
+/**
+ * UID and GID the members run as: above 10000, so never a host account. The image's own user
+ * (`postgres`, 26) is not used; nss_wrapper names this UID `postgres` (initdb and postgres refuse
+ * a UID without a passwd entry).
+ */
+export const PATRONI_UID = 10026;
 
-/** Secret with the S3 HMAC credentials of the backup repository. */
-export const BACKUP_S3_SECRET = {
-  name: 'postgres-backup-s3',
-  keys: { accessKey: 'access-key', secretKey: 'secret-key' },
-} as const;
-
+/** Where Secrets are mounted: each key a file `/run/secrets/<secret>/<key>` (Docker's convention). */
+const SECRETS_DIR = '/run/secrets';
+const secretFile = (secret: string, key: string) => `${SECRETS_DIR}/${secret}/${key}`;
 /** Where the data volume is mounted; PGDATA is a subdirectory so `lost+found` never confuses initdb. */
 const DATA_MOUNT = '/var/lib/postgresql/data';
 const PGDATA = `${DATA_MOUNT}/pgdata`;
 const SOCKET_DIR = '/var/run/postgresql';
+/** Patroni's configuration directory: every `*.yaml` in it is merged, in name order. */
 const PATRONI_CONFIG_DIR = '/etc/patroni';
 const PGBACKREST_CONFIG_DIR = '/etc/pgbackrest';
+const S3_CA_DIR = '/etc/pgbackrest-ca';
+/** HOME, `.pgpass`, nss_wrapper's files, pgBackRest's spool, locks and logs. */
 const TMP = '/tmp';
 
-/** Scheduled pgBackRest backups (CronJobs) and the repository they write to. */
-export interface PostgresBackupProps {
-  /** Where backups and archived WAL go. */
-  readonly repository: BackupRepository;
-  /** How many full and differential backups are kept. */
-  readonly retention: BackupRetention;
+/**
+ * `run.sh <command> [args]`: runs a command in the member's environment. Patroni runs under it;
+ * so must anything run with `kubectl exec` that needs a name for the UID or a secret
+ * (`pgbackrest`, `psql`; `patronictl` needs neither).
+ */
+export const PATRONI_RUN = `${PATRONI_CONFIG_DIR}/run.sh`;
+/** `patronictl` configuration inside a member. */
+export const PATRONI_CONFIG_FILE = `${PATRONI_CONFIG_DIR}/patroni.yaml`;
+
+/** Scheduled pgBackRest backups (CronJobs) to an S3-compatible repository. */
+export interface PostgresHaBackupProps {
+  /** The repository: endpoint, bucket, region, path, URI style, CA, address blocks (model: `postgres.backup.s3`). */
+  readonly s3: PostgresBackupSettings['s3'];
   /**
-   * Cron schedules (UTC, `timeZone: Etc/UTC`) of the full and differential backups.
+   * How many full and differential backups are kept.
+   * @default { full: 4, diff: 6 } (model/environments/base.ts)
+   */
+  readonly retention?: PostgresBackupSettings['retention'];
+  /**
+   * Cron schedules (UTC) of the full and differential backups.
    * @default { full: '15 1 * * 0', diff: '15 1 * * 1-6' } (full on Sunday, differential the other nights)
    */
-  readonly schedule?: { readonly full: string; readonly diff: string };
+  readonly schedule?: PostgresBackupSettings['schedule'];
   /**
    * pgBackRest stanza.
    * @default 'expense'
    */
   readonly stanza?: string;
   /**
-   * Image of the backup CronJobs: `kubectl`, which runs pgBackRest inside the current primary
-   * (`kubectl exec service/postgres`), where the data files are.
-   * @default PINNED_IMAGES.kubectl (model/images.ts)
+   * Image of the backup CronJobs (`kubectl`, which runs pgBackRest in the current primary).
+   * @default `registry.k8s.io/kubectl` of the base environment (model/images.ts PINNED_IMAGES.kubectl)
    */
-  readonly kubectlImage?: string;
-  /**
-   * Secret with the repository's S3 HMAC keys (`access-key`, `secret-key`); S3 repositories only.
-   * @default 'postgres-backup-s3'
-   */
-  readonly s3CredentialsSecretName?: string;
+  readonly kubectlImage?: WorkloadImage;
 }
 
 /** Props for `PostgresHa`. */
 export interface PostgresHaProps {
   /**
-   * Image with PostgreSQL 15, Patroni 4 and pgBackRest (see `PATRONI_IMAGE_CONTRACT`).
-   * @default PINNED_IMAGES.patroni (model/images.ts)
+   * Image with PostgreSQL 15, Patroni 4 and pgBackRest (`PATRONI_IMAGE_CONTRACT`).
+   * @default the base environment's `postgres.ha.image` (model/images.ts PINNED_IMAGES.patroni, by tag)
    */
-  readonly image?: string;
+  readonly image?: WorkloadImage;
   /**
-   * Members (pods) of the cluster: one primary, the rest streaming replicas, one of them synchronous.
+   * Members (pods, 2–9): one primary, the others streaming replicas, one of them synchronous.
    * @default 3
    */
   readonly members?: number;
   /**
    * Size of each member's `data` volumeClaimTemplate (bytes, binary suffix).
-   * @default '1Gi'
+   * @default '1Gi' (model/environments/base.ts)
    */
   readonly storage?: string;
   /**
    * StorageClass of the `data` claims.
-   * @default 'standard'
+   * @default 'standard' (model/environments/base.ts)
    */
   readonly storageClassName?: string;
   /**
-   * Requests and limits of the postgres container.
-   * @default 250m/512Mi requested, 1/1Gi limit
+   * Requests and limits of each member's container.
+   * @default 100m/128Mi requested, 500m/512Mi limit (model/environments/base.ts)
    */
-  readonly resources?: ResourceSpec;
+  readonly resources?: ResourceSettings;
   /**
    * Pod anti-affinity across nodes (`kubernetes.io/hostname`): `required` never places two
-   * members on one node (production); `preferred` spreads them when it can (small test clusters).
-   * @default 'required'
+   * members on one node (production); `preferred` spreads them when it can.
+   * @default 'preferred' (a one-node cluster still runs every member)
    */
   readonly antiAffinity?: 'required' | 'preferred';
   /**
@@ -118,21 +136,27 @@ export interface PostgresHaProps {
    */
   readonly synchronousMode?: boolean;
   /**
+   * Patroni's leader lock TTL, HA loop period and retry timeout, in seconds.
+   * @default { ttlSeconds: 30, loopWaitSeconds: 10, retryTimeoutSeconds: 10 } (Patroni's defaults)
+   */
+  readonly timing?: PatroniTiming;
+  /**
+   * Where the members and the backup jobs reach the Kubernetes API after Service translation
+   * (the `kubernetes` Service's endpoints): address blocks and port, for their egress NetworkPolicies.
+   * @default minikube's `{ cidrs: ['192.168.49.2/32'], port: 8443 }` (model/environments/base.ts)
+   */
+  readonly apiServer?: { readonly cidrs: readonly string[]; readonly port: number };
+  /**
    * Secret holding the application's `username`, `password` and `database`; the role and
    * database are created on first bootstrap.
    * @default 'postgres-credentials'
    */
   readonly credentialsSecretName?: string;
   /**
-   * Secret holding Patroni's `superuser-password` and `replication-password`.
-   * @default 'postgres-patroni'
-   */
-  readonly patroniSecretName?: string;
-  /**
    * Continuous WAL archiving and scheduled backups with pgBackRest.
    * @default - no archiving, no backups
    */
-  readonly backup?: PostgresBackupProps;
+  readonly backup?: PostgresHaBackupProps;
   /**
    * `app.kubernetes.io/instance` label value.
    * @default 'expense-tracker'
@@ -140,23 +164,22 @@ export interface PostgresHaProps {
   readonly instance?: string;
 }
 
-const CRON = /^(\S+\s+){4}\S+$/;
-
 /**
- * Highly available PostgreSQL 15: a Patroni cluster with the Kubernetes API as its DCS
- * (no etcd), as one StatefulSet `postgres` with a `data` volumeClaimTemplate per member.
+ * Highly available PostgreSQL 15: a Patroni cluster with the Kubernetes API as its DCS (no
+ * etcd), as one StatefulSet `postgres` with a `data` volumeClaimTemplate per member, on the
+ * workload base (labels, restricted Pod Security Standard, anti-affinity, PodDisruptionBudget).
  *
  * - Patroni elects the primary through the leader ConfigMap `postgres-leader` and labels each
  *   pod `role=primary|replica`. Service `postgres` (read-write) selects `role=primary`,
  *   `postgres-replicas` (read-only) `role=replica`; `postgres-headless` is the StatefulSet's
- *   governing Service.
+ *   governing Service and resolves members before they are ready.
  * - `synchronous_mode`: one replica is synchronous, so a failover after an acknowledged commit
  *   never loses it (https://patroni.readthedocs.io/en/latest/replication_modes.html).
  * - RBAC: ServiceAccount `postgres` with Role `postgres-patroni` (ConfigMaps and Pods in the
  *   namespace only: `patroniPolicyRules`).
- * - PodDisruptionBudget `postgres` (`maxUnavailable: 1`), pod anti-affinity across nodes,
- *   the restricted Pod Security Standard (non-root, read-only root filesystem, no
- *   capabilities, RuntimeDefault seccomp).
+ * - Secrets are files (`/run/secrets/<secret>/<key>`), never environment entries of the pod
+ *   spec: `run.sh` reads them into the environment Patroni and pgBackRest expect, for the
+ *   process it starts only.
  * - Probes: readiness is Patroni's `GET /readiness` (a running primary, or a replica that
  *   streams), liveness `GET /liveness` (Patroni's HA loop is not stuck); a replica catching up
  *   is not restarted.
@@ -164,63 +187,110 @@ const CRON = /^(\S+\s+){4}\S+$/;
  *   restore from it, and CronJobs `postgres-backup-full` / `postgres-backup-diff` run
  *   `pgbackrest backup` in the current primary. The stanza is created by the bootstrap script.
  *
- * @throws Error naming the prop for fewer than 2 or more than 9 members, an unpinned image,
- *   a malformed storage size, stanza or cron schedule.
+ * @throws Error naming the prop for a member count outside 2–9, an unpinned image, a malformed
+ *   storage size, timing, stanza, repository or cron schedule.
  */
-export class PostgresHa extends Construct {
-  static readonly NAME = 'postgres';
-  static readonly REPLICAS_NAME = 'postgres-replicas';
-  static readonly HEADLESS_NAME = 'postgres-headless';
-  static readonly PORT = 5432;
+export class PostgresHa extends Workload {
+  static readonly NAME = POSTGRES.name;
+  static readonly REPLICAS_NAME = POSTGRES_HA.replicasServiceName;
+  static readonly HEADLESS_NAME = POSTGRES.headlessServiceName;
+  static readonly PORT = POSTGRES.port;
   /** Patroni scope: the DCS ConfigMaps are `postgres-leader`, `postgres-config`, `postgres-sync`. */
-  static readonly SCOPE = 'postgres';
-  readonly identity: ComponentIdentity;
-  /** Labels of every member pod (without the role). */
-  readonly selector: Record<string, string>;
+  static readonly SCOPE = POSTGRES_HA.scope;
+  /** Name of the volumeClaimTemplate; claims are `<template>-postgres-<ordinal>`. */
+  static readonly DATA_CLAIM_TEMPLATE = 'data';
+  /** Service `postgres`: the primary only. */
+  readonly service: kplus.Service;
+  /** Service `postgres-replicas`: the streaming replicas. */
+  readonly replicasService: kplus.Service;
+  /** Host name clients connect to for reads and writes (the primary's Service). */
+  readonly host = POSTGRES.name;
+  /** Host name of the read-only replicas. */
+  readonly replicasHost = POSTGRES_HA.replicasServiceName;
+  /** TCP port clients connect to. */
+  readonly port = POSTGRES.port;
   readonly members: number;
-  readonly statefulSet: k8s.KubeStatefulSet;
-  readonly service: k8s.KubeService;
-  readonly replicasService: k8s.KubeService;
-  /** Selector of the backup CronJob pods (undefined without backups). */
-  readonly backupSelector?: Record<string, string>;
   /** pgBackRest stanza (undefined without backups). */
   readonly stanza?: string;
+  /** Labels of the backup CronJobs' pods (undefined without backups). */
+  readonly backupSelector?: Record<string, string>;
+  private readonly apiServerPeer: { readonly name: string; readonly cidrs: readonly string[] };
+  private readonly apiServerPort: number;
 
   constructor(scope: Construct, id: string, props: PostgresHaProps = {}) {
-    super(scope, id);
-    const image = props.image ?? formatImageReference(PINNED_IMAGES.patroni);
-    if (!/^[^\s:@]+(:[0-9]+)?\/?[^\s:@]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[0-9a-f]{64})?$/.test(image) || /:latest(@|$)/.test(image)) {
-      throw new Error(`PostgresHa image must be a pinned reference "repository:tag", got "${image}"`);
-    }
-    const members = props.members ?? 3;
-    if (!Number.isInteger(members) || members < 2 || members > 9) throw new Error(`PostgresHa members must be an integer from 2 to 9, got ${members}`);
-    const storage = props.storage ?? '1Gi';
-    if (!STORAGE_QUANTITY.test(storage)) throw new Error(`PostgresHa storage must look like "1Gi", got "${storage}"`);
-    const backup = props.backup;
-    const stanza = backup ? (backup.stanza ?? 'expense') : undefined;
-    if (stanza !== undefined && !STANZA_NAME.test(stanza)) throw new Error(`PostgresHa backup.stanza must match ${STANZA_NAME}, got "${stanza}"`);
-    const schedule = backup?.schedule ?? { full: '15 1 * * 0', diff: '15 1 * * 1-6' };
-    for (const [k, v] of Object.entries(schedule)) if (!CRON.test(v)) throw new Error(`PostgresHa backup.schedule.${k} must be a five-field cron expression, got "${v}"`);
+    const ha = base.postgres.ha;
+    const settings = {
+      image: { ...ha.image, ...props.image },
+      members: props.members ?? ha.members,
+      antiAffinity: props.antiAffinity ?? ha.antiAffinity,
+      synchronousMode: props.synchronousMode ?? ha.synchronousMode,
+      timing: props.timing ?? ha.timing,
+      apiServer: props.apiServer ?? ha.apiServer,
+    };
+    const checked = postgresHaSchema.safeParse(settings);
+    if (!checked.success) throw new Error(`PostgresHa: ${formatIssues(checked.error).join('; ')}`);
+    const storage = props.storage ?? base.postgres.storage;
+    if (!STORAGE_QUANTITY.test(storage)) throw new Error(`PostgresHa: storage: must look like "1Gi", got "${storage}"`);
+    const backup = props.backup ? checkedBackup(props.backup) : undefined;
 
-    this.members = members;
-    this.stanza = stanza;
-    this.identity = { name: 'postgresql', instance: props.instance ?? 'expense-tracker', component: 'database', version: parseImageReference(image).tag ?? '' };
-    this.selector = selectorLabels(this.identity);
-    const labels = recommendedLabels(this.identity);
-    const podLabels = { ...labels, [PATRONI_SCOPE_LABEL]: PostgresHa.SCOPE };
-    const credentials = props.credentialsSecretName ?? SECRETS.postgres.name;
-    const patroniSecret = props.patroniSecretName ?? PATRONI_SECRET.name;
-    const uid = PATRONI_IMAGE_CONTRACT.uid;
+    super(scope, id, {
+      kind: 'StatefulSet',
+      name: POSTGRES.name,
+      identity: POSTGRES_HA.identity,
+      peerName: 'postgres',
+      instance: props.instance,
+      image: settings.image,
+      resources: props.resources ?? base.postgres.resources,
+      podIdentity: { uid: PATRONI_UID, gid: PATRONI_UID, fsGroup: PATRONI_UID },
+      replicas: settings.members,
+      antiAffinity: settings.antiAffinity,
+      // Patroni demotes or hands over and stops PostgreSQL cleanly on SIGTERM.
+      terminationGracePeriodSeconds: 60,
+      // Patroni sets `role` on its own Pod; the Services select on it.
+      podAnnotations: { [RUNTIME_LABELS_ANNOTATION]: PATRONI_ROLE_LABEL },
+      serviceAccountName: POSTGRES_HA.serviceAccountName,
+      statefulSet: {
+        serviceName: POSTGRES.headlessServiceName,
+        // Patroni orders the members itself: start them together.
+        podManagementPolicy: 'Parallel',
+        // Members must resolve each other before they are ready (a replica is not ready until it streams).
+        publishNotReadyAddresses: true,
+        ports: [
+          { name: POSTGRES.portName, port: POSTGRES.port },
+          { name: POSTGRES_HA.apiPortName, port: POSTGRES_HA.apiPort },
+        ],
+        volumeClaims: [
+          { name: PostgresHa.DATA_CLAIM_TEMPLATE, mountPath: DATA_MOUNT, storage, storageClassName: props.storageClassName ?? base.postgres.storageClassName },
+        ],
+      },
+    });
+    this.members = settings.members;
+    this.stanza = backup?.stanza;
+    // Patroni lists the members by the configured labels plus its scope label.
+    this.workload.podMetadata.addLabel(PATRONI_SCOPE_LABEL, PostgresHa.SCOPE);
 
     // RBAC: what Patroni's Kubernetes DCS needs, in this namespace only.
-    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: PostgresHa.NAME, labels }, automountServiceAccountToken: true });
-    new k8s.KubeRole(this, 'Role', { metadata: { name: 'postgres-patroni', labels }, rules: patroniPolicyRules().map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) });
+    new k8s.KubeServiceAccount(this, 'ServiceAccountResource', {
+      metadata: { name: POSTGRES_HA.serviceAccountName, labels: this.labels },
+      automountServiceAccountToken: false,
+    });
+    const role = 'postgres-patroni';
+    new k8s.KubeRole(this, 'Role', {
+      metadata: { name: role, labels: this.labels },
+      rules: patroniPolicyRules().map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+    });
     new k8s.KubeRoleBinding(this, 'RoleBinding', {
-      metadata: { name: 'postgres-patroni', labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'postgres-patroni' },
-      subjects: [{ kind: 'ServiceAccount', name: PostgresHa.NAME }],
+      metadata: { name: role, labels: this.labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role },
+      subjects: [{ kind: 'ServiceAccount', name: POSTGRES_HA.serviceAccountName }],
     });
 
+    const credentialsSecret = props.credentialsSecretName ?? SECRETS.postgres.name;
+    const secrets = [
+      { secret: credentialsSecret, keys: Object.values(SECRETS.postgres.keys) },
+      { secret: POSTGRES_HA.patroniSecret.name, keys: Object.values(POSTGRES_HA.patroniSecret.keys) },
+      ...(backup ? [{ secret: POSTGRES_HA.backupS3Secret.name, keys: Object.values(POSTGRES_HA.backupS3Secret.keys) }] : []),
+    ];
     const config = patroniConfig({
       scope: PostgresHa.SCOPE,
       // Patroni takes the namespace from PATRONI_KUBERNETES_NAMESPACE (Downward API); this is its fallback.
@@ -230,24 +300,38 @@ export class PostgresHa extends Construct {
       binDir: PATRONI_IMAGE_CONTRACT.binDir,
       socketDir: SOCKET_DIR,
       pgpassFile: `${TMP}/pgpass`,
-      synchronousMode: props.synchronousMode ?? true,
-      pgbackrest: stanza ? { stanza } : undefined,
+      synchronousMode: settings.synchronousMode,
+      timing: settings.timing,
+      pgbackrest: backup ? { stanza: backup.stanza } : undefined,
       postBootstrap: `${PATRONI_CONFIG_DIR}/post-bootstrap.sh`,
     });
     new k8s.KubeConfigMap(this, 'PatroniConfig', {
-      metadata: { name: 'postgres-patroni', labels },
-      data: { 'patroni.yaml': stringify(config), 'post-bootstrap.sh': postBootstrapScript(stanza) },
+      metadata: { name: 'postgres-patroni', labels: this.labels },
+      data: {
+        'patroni.yaml': stringify(config),
+        'post-bootstrap.sh': postBootstrapScript(credentialsSecret, backup?.stanza),
+        'run.sh': runScript(backup !== undefined),
+      },
     });
-    if (backup && stanza) {
+    if (backup) {
       new k8s.KubeConfigMap(this, 'PgbackrestConfig', {
-        metadata: { name: 'postgres-pgbackrest', labels },
+        metadata: { name: 'postgres-pgbackrest', labels: this.labels },
         data: {
           'pgbackrest.conf': renderPgbackrestConfig({
-            stanza,
-            repository: backup.repository,
+            stanza: backup.stanza,
+            repository: {
+              type: 's3',
+              endpoint: backup.s3.endpoint,
+              port: backup.s3.port,
+              bucket: backup.s3.bucket,
+              region: backup.s3.region,
+              path: backup.s3.path,
+              uriStyle: backup.s3.uriStyle,
+              caFile: backup.s3.caConfigMap ? `${S3_CA_DIR}/ca.crt` : undefined,
+            },
             retention: backup.retention,
             pgPath: PGDATA,
-            pgPort: PostgresHa.PORT,
+            pgPort: POSTGRES.port,
             pgSocketPath: SOCKET_DIR,
             workPath: `${TMP}/pgbackrest`,
           }),
@@ -255,189 +339,131 @@ export class PostgresHa extends Construct {
       });
     }
 
-    const ports = [
-      { name: 'postgresql', port: PostgresHa.PORT, targetPort: k8s.IntOrString.fromString('postgresql') },
+    const fromField = (path: kplus.EnvFieldPaths) => kplus.EnvValue.fromFieldRef(path);
+    const value = (text: string) => kplus.EnvValue.fromValue(text);
+    const envVariables: Record<string, kplus.EnvValue> = {
+      PATRONI_NAME: fromField(kplus.EnvFieldPaths.POD_NAME),
+      PATRONI_KUBERNETES_NAMESPACE: fromField(kplus.EnvFieldPaths.POD_NAMESPACE),
+      PATRONI_KUBERNETES_POD_IP: fromField(kplus.EnvFieldPaths.POD_IP),
+      PATRONI_POSTGRESQL_LISTEN: value(`0.0.0.0:${POSTGRES.port}`),
+      PATRONI_POSTGRESQL_CONNECT_ADDRESS: value(`$(PATRONI_KUBERNETES_POD_IP):${POSTGRES.port}`),
+      PATRONI_RESTAPI_LISTEN: value(`0.0.0.0:${POSTGRES_HA.apiPort}`),
+      PATRONI_RESTAPI_CONNECT_ADDRESS: value(`$(PATRONI_KUBERNETES_POD_IP):${POSTGRES_HA.apiPort}`),
+      PGDATA: value(PGDATA),
+      HOME: value(TMP),
+      ...(backup ? { PGBACKREST_CONFIG: value(`${PGBACKREST_CONFIG_DIR}/pgbackrest.conf`) } : {}),
+    };
+    const configMapVolume = (name: string, configMap: string, optional = false) =>
+      kplus.Volume.fromConfigMap(this, `Volume-${name}`, kplus.ConfigMap.fromConfigMapName(this, `ConfigMap-${name}`, configMap), { name, defaultMode: 0o555, optional });
+    const volumeMounts: kplus.VolumeMount[] = [
+      { path: SOCKET_DIR, volume: kplus.Volume.fromEmptyDir(this, 'Run', 'run', { sizeLimit: Size.mebibytes(8) }) },
+      { path: TMP, volume: kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(256) }) },
+      ...secrets.map(({ secret, keys }) => ({
+        path: `${SECRETS_DIR}/${secret}`,
+        readOnly: true,
+        volume: kplus.Volume.fromSecret(this, `Secret-${secret}`, kplus.Secret.fromSecretName(this, `SecretRef-${secret}`, secret), {
+          name: `secret-${secret}`,
+          items: Object.fromEntries(keys.map((k) => [k, { path: k }])),
+          defaultMode: 0o440,
+        }),
+      })),
     ];
-    new k8s.KubeService(this, 'HeadlessService', {
-      metadata: { name: PostgresHa.HEADLESS_NAME, labels },
-      spec: {
-        clusterIp: 'None',
-        // Members must resolve each other before they are ready (a replica is not ready until it streams).
-        publishNotReadyAddresses: true,
-        selector: this.selector,
-        ports: [...ports, { name: 'patroni', port: PATRONI_API_PORT, targetPort: k8s.IntOrString.fromString('patroni') }],
-      },
+    if (backup) {
+      volumeMounts.push({ path: PGBACKREST_CONFIG_DIR, readOnly: true, volume: configMapVolume('pgbackrest-config', 'postgres-pgbackrest') });
+      if (backup.s3.caConfigMap) volumeMounts.push({ path: S3_CA_DIR, readOnly: true, volume: configMapVolume('s3-ca', backup.s3.caConfigMap) });
+    }
+    const api = (path: string, period: number, failures: number, initialDelay = 0) =>
+      kplus.Probe.fromHttpGet(path, {
+        port: POSTGRES_HA.apiPort,
+        periodSeconds: Duration.seconds(period),
+        timeoutSeconds: Duration.seconds(3),
+        failureThreshold: failures,
+        initialDelaySeconds: Duration.seconds(initialDelay),
+      });
+    this.addContainer({
+      name: 'postgres',
+      command: [PATRONI_RUN, 'patroni', PATRONI_CONFIG_DIR],
+      ports: [
+        { number: POSTGRES.port, name: POSTGRES.portName },
+        { number: POSTGRES_HA.apiPort, name: POSTGRES_HA.apiPortName },
+      ],
+      envVariables,
+      volumeMounts,
+      readiness: api('/readiness', 5, 3),
+      liveness: api('/liveness', 10, 6, 30),
     });
-    this.service = new k8s.KubeService(this, 'Service', {
-      metadata: { name: PostgresHa.NAME, labels },
-      spec: { selector: { ...this.selector, [PATRONI_ROLE_LABEL]: PATRONI_PRIMARY_ROLE }, ports },
-    });
-    this.replicasService = new k8s.KubeService(this, 'ReplicasService', {
-      metadata: { name: PostgresHa.REPLICAS_NAME, labels },
-      spec: { selector: { ...this.selector, [PATRONI_ROLE_LABEL]: PATRONI_REPLICA_ROLE }, ports },
-    });
-
-    const fromField = (fieldPath: string) => ({ valueFrom: { fieldRef: { fieldPath } } });
-    const fromSecret = (name: string, key: string) => ({ valueFrom: { secretKeyRef: { name, key } } });
-    const env: k8s.EnvVar[] = [
-      { name: 'PATRONI_NAME', ...fromField('metadata.name') },
-      { name: 'PATRONI_KUBERNETES_NAMESPACE', ...fromField('metadata.namespace') },
-      { name: 'PATRONI_KUBERNETES_POD_IP', ...fromField('status.podIP') },
-      { name: 'PATRONI_POSTGRESQL_LISTEN', value: `0.0.0.0:${PostgresHa.PORT}` },
-      { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${PostgresHa.PORT}` },
-      { name: 'PATRONI_RESTAPI_LISTEN', value: `0.0.0.0:${PATRONI_API_PORT}` },
-      { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${PATRONI_API_PORT}` },
-      { name: 'PATRONI_SUPERUSER_PASSWORD', ...fromSecret(patroniSecret, PATRONI_SECRET.keys.superuserPassword) },
-      { name: 'PATRONI_REPLICATION_PASSWORD', ...fromSecret(patroniSecret, PATRONI_SECRET.keys.replicationPassword) },
-      { name: 'APP_DB_USER', ...fromSecret(credentials, SECRETS.postgres.keys.username) },
-      { name: 'APP_DB_PASSWORD', ...fromSecret(credentials, SECRETS.postgres.keys.password) },
-      { name: 'APP_DB_NAME', ...fromSecret(credentials, SECRETS.postgres.keys.database) },
-      { name: 'PGDATA', value: PGDATA },
-      { name: 'HOME', value: TMP },
-    ];
-    const volumeMounts: k8s.VolumeMount[] = [
-      { name: 'data', mountPath: DATA_MOUNT },
-      { name: 'run', mountPath: SOCKET_DIR },
-      { name: 'tmp', mountPath: TMP },
-      { name: 'patroni-config', mountPath: PATRONI_CONFIG_DIR, readOnly: true },
-    ];
-    const volumes: k8s.Volume[] = [
-      { name: 'run', emptyDir: { sizeLimit: k8s.Quantity.fromString('8Mi') } },
-      { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('256Mi') } },
-      {
+    // Patroni reads one directory: its configuration plus, only while `npm run db -- restore`
+    // runs, the restore bootstrap. cdk8s-plus-27 has no API for projected volumes.
+    ApiObject.of(this.workload).addJsonPatch(
+      JsonPatch.add('/spec/template/spec/volumes/-', {
         name: 'patroni-config',
         projected: {
           defaultMode: 0o555,
-          sources: [
-            { configMap: { name: 'postgres-patroni' } },
-            // Present only while `npm run db -- restore` runs: bootstrap from the backup repository.
-            { configMap: { name: 'postgres-restore', optional: true } },
-          ],
+          sources: [{ configMap: { name: 'postgres-patroni' } }, { configMap: { name: POSTGRES_HA.restoreConfigMapName, optional: true } }],
         },
-      },
-    ];
-    if (backup && stanza) {
-      env.push({ name: 'PGBACKREST_CONFIG', value: `${PGBACKREST_CONFIG_DIR}/pgbackrest.conf` });
-      if (backup.repository.type === 's3') {
-        const s3Secret = backup.s3CredentialsSecretName ?? BACKUP_S3_SECRET.name;
-        env.push(
-          { name: 'PGBACKREST_REPO1_S3_KEY', ...fromSecret(s3Secret, BACKUP_S3_SECRET.keys.accessKey) },
-          { name: 'PGBACKREST_REPO1_S3_KEY_SECRET', ...fromSecret(s3Secret, BACKUP_S3_SECRET.keys.secretKey) },
-        );
-      }
-      volumeMounts.push({ name: 'pgbackrest-config', mountPath: PGBACKREST_CONFIG_DIR, readOnly: true });
-      volumes.push({ name: 'pgbackrest-config', configMap: { name: 'postgres-pgbackrest' } });
+      }),
+      JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: 'patroni-config', mountPath: PATRONI_CONFIG_DIR, readOnly: true }),
+    );
+
+    this.service = this.exposeViaService('Service', {
+      name: POSTGRES.name,
+      ports: [{ name: POSTGRES.portName, port: POSTGRES.port }],
+      podLabels: { [PATRONI_ROLE_LABEL]: PATRONI_PRIMARY_ROLE },
+    });
+    this.replicasService = this.exposeViaService('ReplicasService', {
+      name: POSTGRES_HA.replicasServiceName,
+      ports: [{ name: POSTGRES.portName, port: POSTGRES.port }],
+      podLabels: { [PATRONI_ROLE_LABEL]: PATRONI_REPLICA_ROLE },
+    });
+    // Members replicate from each other (5432) and ask each other's REST API in a leader race (8008).
+    this.allowFrom(this, { port: POSTGRES.portName, name: 'allow-postgres-to-postgres' });
+    this.allowFrom(this, { port: POSTGRES_HA.apiPortName, name: 'allow-postgres-to-patroni' });
+    // Patroni keeps its leader lock and cluster state in the Kubernetes API.
+    this.apiServerPeer = { name: 'kube-apiserver', cidrs: settings.apiServer.cidrs };
+    this.apiServerPort = settings.apiServer.port;
+    this.allowTo(this.apiServerPeer, { ports: [this.apiServerPort] });
+    // archive_command and pgbackrest restore run in the members.
+    if (backup) {
+      const repository = backup.s3.cidrs.length > 0 ? { name: 'backup-repository', cidrs: backup.s3.cidrs } : { name: 'backup-repository', internet: true as const };
+      this.allowTo(repository, { ports: [backup.s3.port] });
     }
 
-    const term = { labelSelector: { matchLabels: this.selector }, topologyKey: 'kubernetes.io/hostname' };
-    const podAntiAffinity =
-      (props.antiAffinity ?? 'required') === 'required'
-        ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
-        : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] };
-    const resources = resourceRequirements(props.resources ?? { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } });
-
-    this.statefulSet = new k8s.KubeStatefulSet(this, 'StatefulSet', {
-      metadata: { name: PostgresHa.NAME, labels },
-      spec: {
-        replicas: members,
-        serviceName: PostgresHa.HEADLESS_NAME,
-        // Patroni orders the members itself: start them together.
-        podManagementPolicy: 'Parallel',
-        selector: { matchLabels: this.selector },
-        updateStrategy: { type: 'RollingUpdate' },
-        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
-        template: {
-          // Patroni sets `role` on its own Pod; the Services select on it.
-          metadata: { labels: podLabels, annotations: { [RUNTIME_LABELS_ANNOTATION]: PATRONI_ROLE_LABEL } },
-          spec: {
-            serviceAccountName: PostgresHa.NAME,
-            automountServiceAccountToken: true,
-            // Patroni demotes or hands over and stops PostgreSQL cleanly on SIGTERM.
-            terminationGracePeriodSeconds: 60,
-            enableServiceLinks: false,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: uid,
-              runAsGroup: PATRONI_IMAGE_CONTRACT.gid,
-              fsGroup: PATRONI_IMAGE_CONTRACT.gid,
-              fsGroupChangePolicy: 'OnRootMismatch',
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
-            affinity: { podAntiAffinity },
-            containers: [
-              {
-                name: 'postgres',
-                image,
-                imagePullPolicy: 'IfNotPresent',
-                command: ['patroni', PATRONI_CONFIG_DIR],
-                env,
-                ports: [
-                  { name: 'postgresql', containerPort: PostgresHa.PORT, protocol: 'TCP' },
-                  { name: 'patroni', containerPort: PATRONI_API_PORT, protocol: 'TCP' },
-                ],
-                resources,
-                securityContext: {
-                  runAsNonRoot: true,
-                  runAsUser: uid,
-                  runAsGroup: PATRONI_IMAGE_CONTRACT.gid,
-                  privileged: false,
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                },
-                readinessProbe: { httpGet: { path: '/readiness', port: k8s.IntOrString.fromString('patroni') }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
-                livenessProbe: { httpGet: { path: '/liveness', port: k8s.IntOrString.fromString('patroni') }, initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
-                volumeMounts,
-              },
-            ],
-            volumes,
-          },
-        },
-        volumeClaimTemplates: [
-          {
-            metadata: { name: 'data', labels },
-            spec: {
-              accessModes: ['ReadWriteOnce'],
-              storageClassName: props.storageClassName ?? 'standard',
-              resources: { requests: { storage: k8s.Quantity.fromString(storage) } },
-            },
-          },
-        ],
-      },
-    });
-
-    new PodDisruptionBudget(this, 'Budget', { name: PostgresHa.NAME, selector: this.selector, labels });
-
-    if (backup && stanza) {
-      this.backupSelector = { ...selectorLabels({ ...this.identity, component: 'database-backup' }) };
-      this.addBackupJobs(backup, stanza, schedule, members, labels);
+    if (backup) {
+      this.backupSelector = selectorLabels({ ...this.identity, component: 'database-backup' });
+      this.addBackupJobs(backup);
     }
   }
 
-  private addBackupJobs(backup: PostgresBackupProps, stanza: string, schedule: { full: string; diff: string }, members: number, labels: Record<string, string>): void {
-    const name = 'postgres-backup';
-    const jobLabels = { ...labels, ...this.backupSelector };
-    new k8s.KubeServiceAccount(this, 'BackupServiceAccount', { metadata: { name, labels: jobLabels }, automountServiceAccountToken: true });
-    // `kubectl exec service/postgres` reads the Service, lists its pods, and execs into the chosen member only.
+  private addBackupJobs(backup: CheckedBackup): void {
+    const name = POSTGRES_HA.backupName;
+    const labels = { ...this.labels, ...this.backupSelector };
+    new k8s.KubeServiceAccount(this, 'BackupServiceAccount', { metadata: { name, labels }, automountServiceAccountToken: false });
+    // `kubectl exec service/postgres` reads the Service, lists its pods, and execs into a member only.
     new k8s.KubeRole(this, 'BackupRole', {
-      metadata: { name, labels: jobLabels },
+      metadata: { name, labels },
       rules: [
         { apiGroups: [''], resources: ['services'], resourceNames: [PostgresHa.NAME], verbs: ['get'] },
         { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
-        { apiGroups: [''], resources: ['pods/exec'], resourceNames: Array.from({ length: members }, (_, i) => `${PostgresHa.NAME}-${i}`), verbs: ['create'] },
+        { apiGroups: [''], resources: ['pods/exec'], resourceNames: Array.from({ length: this.members }, (_, i) => `${PostgresHa.NAME}-${i}`), verbs: ['create'] },
       ],
     });
     new k8s.KubeRoleBinding(this, 'BackupRoleBinding', {
-      metadata: { name, labels: jobLabels },
+      metadata: { name, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects: [{ kind: 'ServiceAccount', name }],
     });
-    const image = backup.kubectlImage ?? formatImageReference(PINNED_IMAGES.kubectl);
+    // kubectl exec goes through the Kubernetes API.
+    const apiEgress = `allow-${name}-to-kube-apiserver-egress`;
+    allowEgress(this, 'BackupApiServerEgress', { name: apiEgress, from: this.backupSelector!, to: this.apiServerPeer, ports: [{ port: this.apiServerPort }] });
+    const image = formatImageReference(backup.kubectlImage);
+    const uid = 65532;
+    const pod = restrictedPodSecurityContext({ uid, gid: uid });
+    const container = restrictedContainerSecurityContext({ uid, gid: uid });
     for (const type of ['full', 'diff'] as const) {
       new k8s.KubeCronJob(this, `Backup-${type}`, {
-        metadata: { name: `${name}-${type}`, labels: jobLabels },
+        metadata: { name: `${name}-${type}`, labels },
         spec: {
-          schedule: schedule[type],
+          schedule: backup.schedule[type],
           timeZone: 'Etc/UTC',
           // A running backup is never doubled; a missed run is started up to an hour late.
           concurrencyPolicy: 'Forbid',
@@ -445,26 +471,41 @@ export class PostgresHa extends Construct {
           successfulJobsHistoryLimit: 3,
           failedJobsHistoryLimit: 3,
           jobTemplate: {
-            metadata: { labels: jobLabels },
+            metadata: { labels },
             spec: {
               backoffLimit: 2,
               activeDeadlineSeconds: 6 * 3600,
               template: {
-                metadata: { labels: jobLabels },
+                metadata: { labels },
                 spec: {
                   serviceAccountName: name,
+                  automountServiceAccountToken: true,
                   restartPolicy: 'Never',
                   enableServiceLinks: false,
-                  securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+                  securityContext: {
+                    runAsNonRoot: pod.ensureNonRoot,
+                    runAsUser: pod.user,
+                    runAsGroup: pod.group,
+                    seccompProfile: RUNTIME_DEFAULT_SECCOMP,
+                  },
                   containers: [
                     {
                       name: 'backup',
                       image,
-                      imagePullPolicy: 'IfNotPresent',
-                      command: ['kubectl', 'exec', `service/${PostgresHa.NAME}`, '--container', 'postgres', '--', 'pgbackrest', `--stanza=${stanza}`, `--type=${type}`, 'backup'],
-                      resources: resourceRequirements({ requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '128Mi' } }),
+                      imagePullPolicy: backup.kubectlImage.pullPolicy ?? 'IfNotPresent',
+                      // The Service selects the primary, where the data files are.
+                      command: ['kubectl', 'exec', `service/${PostgresHa.NAME}`, '--container', 'postgres', '--', PATRONI_RUN, 'pgbackrest', `--stanza=${backup.stanza}`, `--type=${type}`, 'backup'],
+                      // kubectl caches discovery under $HOME.
+                      env: [{ name: 'HOME', value: TMP }],
+                      resources: {
+                        requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi'), 'ephemeral-storage': k8s.Quantity.fromString('64Mi') },
+                        limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('128Mi'), 'ephemeral-storage': k8s.Quantity.fromString('64Mi') },
+                      },
+                      volumeMounts: [{ name: 'tmp', mountPath: TMP }],
                       securityContext: {
-                        runAsNonRoot: true,
+                        runAsNonRoot: container.ensureNonRoot,
+                        runAsUser: container.user,
+                        runAsGroup: container.group,
                         privileged: false,
                         allowPrivilegeEscalation: false,
                         readOnlyRootFilesystem: true,
@@ -472,6 +513,7 @@ export class PostgresHa extends Construct {
                       },
                     },
                   ],
+                  volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } }],
                 },
               },
             },
@@ -482,25 +524,73 @@ export class PostgresHa extends Construct {
   }
 }
 
-/** `ResourceRequirements` of a core/v1 container from a `ResourceSpec` (quantities as written). */
-function resourceRequirements(spec: ResourceSpec): k8s.ResourceRequirements {
-  const q = (v: string) => k8s.Quantity.fromString(v);
-  return {
-    requests: { cpu: q(spec.requests.cpu), memory: q(spec.requests.memory) },
-    limits: { cpu: q(spec.limits.cpu), memory: q(spec.limits.memory) },
+type CheckedBackup = Required<Omit<PostgresHaBackupProps, 'kubectlImage'>> & { readonly kubectlImage: WorkloadImage };
+
+/** The backup props with defaults, checked with the environment schema's `postgres.backup` rules. */
+function checkedBackup(props: PostgresHaBackupProps): CheckedBackup {
+  const b = base.postgres.backup;
+  const settings = {
+    enabled: true,
+    stanza: props.stanza ?? b.stanza,
+    s3: props.s3,
+    retention: props.retention ?? b.retention,
+    schedule: props.schedule ?? b.schedule,
+    kubectlImage: { ...b.kubectlImage, ...props.kubectlImage },
   };
+  const checked = postgresBackupSchema.safeParse(settings);
+  if (!checked.success) throw new Error(`PostgresHa: ${formatIssues(checked.error, ['backup']).join('; ')}`);
+  const unpinned = unpinnedReason(settings.kubectlImage);
+  if (unpinned) throw new Error(`PostgresHa: backup.kubectlImage: "${formatImageReference(settings.kubectlImage)}" ${unpinned}: pin a tag or a digest`);
+  return { stanza: settings.stanza, s3: settings.s3, retention: settings.retention, schedule: settings.schedule, kubectlImage: settings.kubectlImage };
+}
+
+/**
+ * `run.sh`: the member's environment for the command it runs (see `PATRONI_RUN`):
+ * - a passwd entry for the pod's UID through nss_wrapper when the image has none (initdb and
+ *   postgres refuse to run as a UID without a name); the files live in `$HOME`;
+ * - Patroni's superuser and replication passwords, and pgBackRest's S3 keys, read from the
+ *   mounted Secret files into the variables they read (PATRONI_*, PGBACKREST_REPO1_S3_KEY*).
+ */
+function runScript(withBackup: boolean): string {
+  const p = POSTGRES_HA.patroniSecret;
+  const s3 = POSTGRES_HA.backupS3Secret;
+  const load = (variable: string, file: string) => [`${variable}=$(cat ${file})`, `export ${variable}`];
+  return [
+    '#!/bin/sh',
+    'set -eu',
+    `if ! getent passwd "$(id -u)" >/dev/null 2>&1 && [ -r ${PATRONI_IMAGE_CONTRACT.nssWrapperLibrary} ]; then`,
+    '  printf \'postgres:x:%s:%s:PostgreSQL:%s:/bin/sh\\n\' "$(id -u)" "$(id -g)" "$HOME" >"$HOME/passwd.$$"',
+    '  printf \'postgres:x:%s:\\n\' "$(id -g)" >"$HOME/group.$$"',
+    '  mv -f "$HOME/passwd.$$" "$HOME/passwd"',
+    '  mv -f "$HOME/group.$$" "$HOME/group"',
+    `  export LD_PRELOAD=${PATRONI_IMAGE_CONTRACT.nssWrapperLibrary} NSS_WRAPPER_PASSWD="$HOME/passwd" NSS_WRAPPER_GROUP="$HOME/group"`,
+    'fi',
+    ...load('PATRONI_SUPERUSER_PASSWORD', secretFile(p.name, p.keys.superuserPassword)),
+    ...load('PATRONI_REPLICATION_PASSWORD', secretFile(p.name, p.keys.replicationPassword)),
+    ...(withBackup
+      ? [...load('PGBACKREST_REPO1_S3_KEY', secretFile(s3.name, s3.keys.accessKey)), ...load('PGBACKREST_REPO1_S3_KEY_SECRET', secretFile(s3.name, s3.keys.secretKey))]
+      : []),
+    'exec "$@"',
+    '',
+  ].join('\n');
 }
 
 /**
  * Runs once on the new primary after initdb (Patroni `post_bootstrap`, libpq URL as `$1`):
- * creates the application role and database from the credentials Secret (idempotent, so a
- * restore bootstrap can run it again) and the pgBackRest stanza.
+ * creates the application role and database from the credentials Secret's files (idempotent,
+ * so a restore bootstrap can run it again; psql reads the values itself, so they never appear
+ * in a command line) and the pgBackRest stanza.
  */
-function postBootstrapScript(stanza: string | undefined): string {
+function postBootstrapScript(credentialsSecret: string, stanza: string | undefined): string {
+  const k = SECRETS.postgres.keys;
+  const file = (key: string) => secretFile(credentialsSecret, key);
   return [
     '#!/bin/sh',
     'set -eu',
-    'psql -v ON_ERROR_STOP=1 --no-psqlrc "$1" --set=user="$APP_DB_USER" --set=password="$APP_DB_PASSWORD" --set=db="$APP_DB_NAME" <<\'SQL\'',
+    'psql -v ON_ERROR_STOP=1 --no-psqlrc "$1" <<\'SQL\'',
+    `\\set user \`cat ${file(k.username)}\``,
+    `\\set password \`cat ${file(k.password)}\``,
+    `\\set db \`cat ${file(k.database)}\``,
     "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user', :'password') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \\gexec",
     "SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'user') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \\gexec",
     'SQL',

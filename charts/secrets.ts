@@ -5,11 +5,22 @@
  * values they generate or read from encrypted config.
  */
 import { SECRETS } from '@expense-tracker/model/app-contract';
+import { POSTGRES_HA } from '@expense-tracker/model/components';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { instanceName, PART_OF } from '@expense-tracker/model/naming';
 
 /** The secret values a deployment needs; each creator fills them (random, config, environment). */
-export type SecretValueName = 'postgresPassword' | 'redisPassword' | 'sessionSecret' | 'sendgridApiKey';
+export type SecretValueName =
+  | 'postgresPassword'
+  | 'redisPassword'
+  | 'sessionSecret'
+  | 'sendgridApiKey'
+  /** Patroni's `postgres` superuser and `replicator` passwords (`postgres.mode: ha`). */
+  | 'patroniSuperuserPassword'
+  | 'patroniReplicationPassword'
+  /** HMAC keys of the backup repository (`postgres.backup.enabled`), issued by the object store. */
+  | 'backupS3AccessKey'
+  | 'backupS3SecretKey';
 
 /** One key of a Secret: a value known from the environment, or a secret value supplied by the creator. */
 export type SecretKeySource = { readonly value: string } | { readonly secret: SecretValueName };
@@ -23,11 +34,17 @@ export interface SecretSpec {
   readonly keys: Readonly<Record<string, SecretKeySource>>;
 }
 
-/** The Secrets of an environment (`SECRETS` in model/app-contract.ts). */
+/**
+ * The Secrets of an environment: the app's (`SECRETS` in model/app-contract.ts) and, with
+ * `postgres.mode: ha`, Patroni's and the backup repository's (`POSTGRES_HA` in model/components.ts).
+ */
 export function secretSpecs(env: EnvironmentConfig): SecretSpec[] {
   const meta = { namespace: env.namespace, labels: { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/instance': instanceName(env.name) } };
   const p = SECRETS.postgres.keys;
   const a = SECRETS.app.keys;
+  const patroni = POSTGRES_HA.patroniSecret;
+  const s3 = POSTGRES_HA.backupS3Secret;
+  const ha = env.postgres.mode === 'ha';
   return [
     {
       name: SECRETS.postgres.name,
@@ -36,6 +53,18 @@ export function secretSpecs(env: EnvironmentConfig): SecretSpec[] {
     },
     { name: SECRETS.redis.name, ...meta, keys: { [SECRETS.redis.keys.password]: { secret: 'redisPassword' } } },
     { name: SECRETS.app.name, ...meta, keys: { [a.sessionSecret]: { secret: 'sessionSecret' }, [a.sendgridApiKey]: { secret: 'sendgridApiKey' } } },
+    ...(ha
+      ? [
+          {
+            name: patroni.name,
+            ...meta,
+            keys: { [patroni.keys.superuserPassword]: { secret: 'patroniSuperuserPassword' }, [patroni.keys.replicationPassword]: { secret: 'patroniReplicationPassword' } },
+          } satisfies SecretSpec,
+        ]
+      : []),
+    ...(ha && env.postgres.backup.enabled
+      ? [{ name: s3.name, ...meta, keys: { [s3.keys.accessKey]: { secret: 'backupS3AccessKey' }, [s3.keys.secretKey]: { secret: 'backupS3SecretKey' } } } satisfies SecretSpec]
+      : []),
   ];
 }
 

@@ -10,6 +10,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { SECRETS } from '@expense-tracker/model/app-contract';
+import { POSTGRES_HA } from '@expense-tracker/model/components';
 import { parseImageReference, unpinnedReason } from '@expense-tracker/model/images';
 import { RUNTIME_LABELS_ANNOTATION } from '@expense-tracker/model/naming';
 import { customResourceModels } from './custom-resources.js';
@@ -31,7 +32,7 @@ export interface ValidateOptions {
   /**
    * Secrets that exist outside the chart (created by `scripts/create-secrets.ts` or Pulumi),
    * by name → keys; references to them are allowed.
-   * @default the Secrets of `SECRETS` in app-contract.ts
+   * @default the Secrets of `SECRETS` in app-contract.ts and the HA tier's (`POSTGRES_HA` in components.ts)
    */
   readonly externalSecrets?: Readonly<Record<string, readonly string[]>>;
   /**
@@ -64,7 +65,7 @@ const SCHEMAS: Record<string, SchemaModel> = {
 };
 
 const defaultExternalSecrets = (): Record<string, string[]> =>
-  Object.fromEntries(Object.values(SECRETS).map((s) => [s.name, Object.values(s.keys)]));
+  Object.fromEntries([...Object.values(SECRETS), POSTGRES_HA.patroniSecret, POSTGRES_HA.backupS3Secret].map((s) => [s.name, Object.values(s.keys)]));
 
 /** Where a workload kind keeps its pod template (`spec.template`, …); undefined for other kinds. */
 export function podTemplatePath(kind: string): string[] | undefined {

@@ -68,6 +68,18 @@ export interface StatefulSetOptions {
   readonly serviceName: string;
   /** Ports of the headless Service (named like the container ports they target). */
   readonly ports: readonly { readonly name: string; readonly port: number }[];
+  /**
+   * `OrderedReady` starts pod N+1 once pod N is ready; `Parallel` starts them together (members
+   * that elect their own leader, e.g. Patroni).
+   * @default 'OrderedReady'
+   */
+  readonly podManagementPolicy?: 'OrderedReady' | 'Parallel';
+  /**
+   * The headless Service also resolves pods that are not ready (members that must find each
+   * other before any is ready, e.g. a replica that is not ready until it streams).
+   * @default false
+   */
+  readonly publishNotReadyAddresses?: boolean;
   /** PersistentVolumeClaim templates, mounted into the first container (after the mounts it is added with). */
   readonly volumeClaims: readonly {
     /** Claim template name (claims are `<name>-<statefulset>-<ordinal>`). */
@@ -131,6 +143,12 @@ export interface WorkloadProps {
   readonly podAnnotations?: Record<string, string>;
   /** Required for a StatefulSet. */
   readonly statefulSet?: StatefulSetOptions;
+  /**
+   * Name of the ServiceAccount the pods run as, with its token mounted: only for workloads that
+   * call the Kubernetes API themselves (with a Role of their own).
+   * @default - the namespace's default ServiceAccount, no token mounted
+   */
+  readonly serviceAccountName?: string;
 }
 
 /** One port of a Service, targeting a named container port. */
@@ -151,6 +169,12 @@ export interface ExposeViaServiceOptions {
    * @default kplus.ServiceType.CLUSTER_IP
    */
   readonly type?: kplus.ServiceType;
+  /**
+   * Labels the selected pods must carry besides the workload's selector, e.g. a role a process
+   * in the pod sets at runtime (declare those keys in the `RUNTIME_LABELS_ANNOTATION` pod annotation).
+   * @default {}
+   */
+  readonly podLabels?: Readonly<Record<string, string>>;
 }
 
 /** Options of `allowFrom`. */
@@ -267,7 +291,8 @@ export abstract class Workload extends Construct {
       replicas,
       terminationGracePeriod: Duration.seconds(grace),
       securityContext: restrictedPodSecurityContext(this.podIdentity),
-      automountServiceAccountToken: false,
+      serviceAccount: props.serviceAccountName ? kplus.ServiceAccount.fromServiceAccountName(this, 'ServiceAccount', props.serviceAccountName) : undefined,
+      automountServiceAccountToken: props.serviceAccountName !== undefined,
     };
     if (props.kind === 'Deployment') {
       const strategy =
@@ -289,8 +314,9 @@ export abstract class Workload extends Construct {
       this.workload = new kplus.StatefulSet(this, 'StatefulSet', {
         ...common,
         service: this.headlessService,
-        podManagementPolicy: kplus.PodManagementPolicy.ORDERED_READY,
+        podManagementPolicy: sts.podManagementPolicy === 'Parallel' ? kplus.PodManagementPolicy.PARALLEL : kplus.PodManagementPolicy.ORDERED_READY,
       });
+      if (sts.publishNotReadyAddresses) ApiObject.of(this.headlessService).addJsonPatch(JsonPatch.add('/spec/publishNotReadyAddresses', true));
       // The StatefulSet makes its Service select by its cdk8s address label; select by ours.
       ApiObject.of(this.headlessService).addJsonPatch(JsonPatch.replace('/spec/selector', this.selector));
       const claims = sts.volumeClaims.map((c) => ({
@@ -452,7 +478,7 @@ export abstract class Workload extends Construct {
     const service = new kplus.Service(this, id, {
       metadata: { name: options.name, labels: this.labels },
       type: options.type ?? kplus.ServiceType.CLUSTER_IP,
-      selector: this.pods,
+      selector: options.podLabels ? kplus.Pods.select(this, `${id}Pods`, { labels: { ...this.selector, ...options.podLabels } }) : this.pods,
       ports: options.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port })),
     });
     // IntOrString, not a bare string: the L1 serializer reads `.value` of IntOrString fields.

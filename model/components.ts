@@ -41,6 +41,31 @@ export const POSTGRES = {
   uid: 10002,
 } as const;
 
+/**
+ * PostgreSQL in `ha` mode (a Patroni cluster): the names beyond `POSTGRES` (whose StatefulSet,
+ * Service `postgres` and headless Service it keeps, so clients see no difference).
+ */
+export const POSTGRES_HA = {
+  /** Read-only Service over the streaming replicas. */
+  replicasServiceName: 'postgres-replicas',
+  /** Patroni `scope`: its DCS ConfigMaps are `<scope>-leader`, `-config`, `-sync`, `-failover`. */
+  scope: 'postgres',
+  /** ServiceAccount of the members (Patroni uses the Kubernetes API as its DCS). */
+  serviceAccountName: 'postgres',
+  /** Patroni REST API port (`/primary`, `/replica`, `/readiness`, `/liveness`), named `patroni`. */
+  apiPort: 8008,
+  apiPortName: 'patroni',
+  /** Secret with Patroni's own passwords. */
+  patroniSecret: { name: 'postgres-patroni', keys: { superuserPassword: 'superuser-password', replicationPassword: 'replication-password' } },
+  /** Secret with the HMAC keys of the backup repository (S3). */
+  backupS3Secret: { name: 'postgres-backup-s3', keys: { accessKey: 'access-key', secretKey: 'secret-key' } },
+  /** CronJobs `<prefix>-full` and `<prefix>-diff`, their ServiceAccount and Role. */
+  backupName: 'postgres-backup',
+  /** ConfigMap present only while `npm run db -- restore` runs (Patroni's restore bootstrap). */
+  restoreConfigMapName: 'postgres-restore',
+  identity: POSTGRES.identity,
+} as const;
+
 /** Redis. */
 export const REDIS = {
   /** Deployment and Service `metadata.name`; the host of the app's `REDIS_URL`. */

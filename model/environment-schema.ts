@@ -86,16 +86,110 @@ export type WebSettings = z.infer<typeof webSchema>;
 
 const sqlIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier');
 
-/** PostgreSQL (StatefulSet `postgres`). */
-export const postgresSchema = z.strictObject({
+/** A five-field cron expression (minute hour day-of-month month day-of-week), as CronJob `schedule` reads it. */
+export const CRON_SCHEDULE = /^(\S+\s+){4}\S+$/;
+/** IPv4 CIDR, e.g. `10.0.0.1/32`. */
+export const IPV4_CIDR = /^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\/(?:[0-9]|[12][0-9]|3[0-2])$/;
+const ipv4Cidr = z.string().regex(IPV4_CIDR, 'must be an IPv4 CIDR such as "10.0.0.1/32"');
+/** pgBackRest stanza names we accept (they become repository paths): lower case, digits, `-`, `_`. */
+export const STANZA_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+const cronSchedule = z.string().regex(CRON_SCHEDULE, 'must be a five-field cron expression such as "15 1 * * 0"');
+
+/**
+ * Patroni's HA timing (https://patroni.readthedocs.io/en/latest/dynamic_configuration.html):
+ * the leader lock's time to live, the HA loop period and the DCS/PostgreSQL retry timeout, in
+ * seconds. Patroni's rule: `ttlSeconds >= loopWaitSeconds + 2 * retryTimeoutSeconds`, otherwise a
+ * leader may lose its lock while still retrying.
+ */
+export const patroniTimingSchema = z
+  .strictObject({ ttlSeconds: seconds(10, 3600), loopWaitSeconds: seconds(1, 300), retryTimeoutSeconds: seconds(1, 600) })
+  .refine((t) => t.ttlSeconds >= t.loopWaitSeconds + 2 * t.retryTimeoutSeconds, {
+    message: 'must be at least loopWaitSeconds + 2 × retryTimeoutSeconds (Patroni: a leader must not lose its lock while retrying)',
+    path: ['ttlSeconds'],
+  });
+
+/** The Patroni cluster of `postgres.mode: ha` (PostgresHa in charts/postgres-ha.ts). */
+export const postgresHaSchema = z.strictObject({
+  /** Image with PostgreSQL 15, Patroni 4 and pgBackRest (`PATRONI_IMAGE_CONTRACT`). */
   image: imageSchema,
-  database: sqlIdentifier,
-  username: sqlIdentifier,
-  /** Size of the `data` volumeClaimTemplate. */
-  storage: storageQuantity,
-  storageClassName: z.string().regex(DNS_SUBDOMAIN, 'must be a StorageClass name'),
-  resources: resourcesSchema,
+  /** Members: one primary, the others streaming replicas (one of them synchronous). */
+  members: integer(2, 9),
+  /** Pod anti-affinity across nodes: `required` never puts two members on one node; `preferred` spreads when it can. */
+  antiAffinity: z.enum(['required', 'preferred']),
+  /** Patroni `synchronous_mode`: a commit is acknowledged once a second member has it. */
+  synchronousMode: z.boolean(),
+  timing: patroniTimingSchema,
+  /**
+   * Where the members (Patroni's DCS) and the backup jobs reach the Kubernetes API, as egress
+   * NetworkPolicies see it: after Service translation, i.e. the `kubernetes` Service's endpoints
+   * (`kubectl get endpoints kubernetes -n default`), address blocks and their port.
+   */
+  apiServer: z.strictObject({ cidrs: z.array(ipv4Cidr).min(1, 'must name at least one address block'), port: integer(1, 65535) }),
 });
+export type PostgresHaSettings = z.infer<typeof postgresHaSchema>;
+
+/**
+ * Continuous WAL archiving and scheduled backups with pgBackRest to an S3-compatible object
+ * store (IBM Cloud Object Storage, AWS S3, MinIO, …); `postgres.mode: ha` only. The HMAC keys
+ * come from the Secret `postgres-backup-s3` (`npm run create-secrets`, the Pulumi component).
+ */
+export const postgresBackupSchema = z.strictObject({
+  enabled: z.boolean(),
+  /** pgBackRest stanza (one per PostgreSQL cluster; part of the repository's paths). */
+  stanza: z.string().regex(STANZA_NAME, 'must be lower-case letters, digits, "-" or "_", starting with a letter'),
+  s3: z.strictObject({
+    /** Endpoint host name without scheme or port, e.g. `s3.direct.us-south.cloud-object-storage.appdomain.cloud`. */
+    endpoint: z.string().regex(DNS_SUBDOMAIN, 'must be a host name without scheme or port, e.g. "s3.us-south.cloud-object-storage.appdomain.cloud"'),
+    /** HTTPS port of the endpoint. */
+    port: integer(1, 65535),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3–63 lower-case letters, digits, "." or "-")'),
+    /** Region the endpoint expects in request signatures (IBM COS: the bucket's location, e.g. `us-south`). */
+    region: z.string().regex(/^[a-z0-9-]+$/, 'must be a region name such as "us-south"'),
+    /** Path prefix of the repository in the bucket. */
+    path: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'must be an absolute path of [A-Za-z0-9._/-], e.g. "/pgbackrest"'),
+    /** `host`: `<bucket>.<endpoint>` (virtual-hosted); `path`: `<endpoint>/<bucket>`. */
+    uriStyle: z.enum(['host', 'path']),
+    /** ConfigMap whose `ca.crt` is the CA to trust for the endpoint (a private CA); empty for the image's trust store. */
+    caConfigMap: z.union([z.literal(''), z.string().regex(DNS_SUBDOMAIN, 'must be a ConfigMap name')]),
+    /** Address blocks the endpoint answers from (the members' egress NetworkPolicy); empty for any public IPv4 address. */
+    cidrs: z.array(ipv4Cidr),
+  }),
+  /** Backups pgBackRest keeps (`repo1-retention-full`, `repo1-retention-diff`); older WAL expires with them. */
+  retention: z.strictObject({ full: integer(1, 9_999_999), diff: integer(1, 9_999_999) }),
+  /** CronJob schedules (UTC) of the full and differential backups. */
+  schedule: z.strictObject({ full: cronSchedule, diff: cronSchedule }),
+  /** Image of the backup CronJobs (`kubectl`, which runs pgBackRest in the current primary). */
+  kubectlImage: imageSchema,
+});
+export type PostgresBackupSettings = z.infer<typeof postgresBackupSchema>;
+
+/** PostgreSQL: StatefulSet `postgres`, one pod (`single`) or a Patroni cluster (`ha`). */
+export const postgresSchema = z
+  .strictObject({
+    /** `single`: one PostgreSQL pod (`Postgres`); `ha`: a Patroni cluster (`PostgresHa`) with optional backups. */
+    mode: z.enum(['single', 'ha']),
+    /** Image of `single` mode (the official `postgres` image family). */
+    image: imageSchema,
+    database: sqlIdentifier,
+    username: sqlIdentifier,
+    /** Size of the `data` volumeClaimTemplate (of each member in `ha` mode). */
+    storage: storageQuantity,
+    storageClassName: z.string().regex(DNS_SUBDOMAIN, 'must be a StorageClass name'),
+    /** Requests and limits of the postgres container (of each member in `ha` mode). */
+    resources: resourcesSchema,
+    ha: postgresHaSchema,
+    backup: postgresBackupSchema,
+  })
+  .superRefine((pg, ctx) => {
+    if (pg.backup.enabled && pg.mode !== 'ha') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['backup', 'enabled'],
+        message: 'backups run with Patroni: set postgres.mode=ha, or postgres.backup.enabled=false',
+      });
+    }
+  });
 export type PostgresSettings = z.infer<typeof postgresSchema>;
 
 /** Redis (Deployment `redis`). */

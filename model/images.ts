@@ -92,8 +92,13 @@ export const PINNED_IMAGES = {
    * PostgreSQL 15.13 + Patroni 4.0.5 + pgBackRest from Percona's Kubernetes operator 2.7.0
    * (Docker Hub, Apache-2.0, published digest sha256:c93f52ea1d6ec955a368c4539b843a9c57ee4a5acc907f0dfb59ae3018560d1b),
    * run with Patroni directly (no operator) by the HA tier. Stand-in: test/images/patroni.
+   * It runs as any UID: it carries nss_wrapper (RPM `nss_wrapper`, `/usr/lib64/libnss_wrapper.so`).
    */
-  patroni: { repository: 'percona/percona-postgresql-operator', tag: '2.7.0-ppg15.13-postgres' },
+  patroni: {
+    repository: 'percona/percona-postgresql-operator',
+    tag: '2.7.0-ppg15.13-postgres',
+    digest: 'sha256:c93f52ea1d6ec955a368c4539b843a9c57ee4a5acc907f0dfb59ae3018560d1b',
+  },
   /** `kubectl` for the backup CronJobs (the Kubernetes project's image, the test cluster's minor). */
   kubectl: { repository: 'registry.k8s.io/kubectl', tag: 'v1.33.13' },
   /**
@@ -115,12 +120,13 @@ export const PINNED_IMAGES = {
  * BSD-licensed, closest to 7.0); the official haproxy images moved from bookworm to trixie, and
  * no digest of `2.6.18-bookworm` is on record, so haproxy moves to 2.6.34 (the same 2.6 LTS line).
  */
-export const DIGEST_SOURCES: Readonly<Record<'postgres' | 'redis' | 'haproxy', string>> = {
+export const DIGEST_SOURCES: Readonly<Record<'postgres' | 'redis' | 'haproxy' | 'patroni', string>> = {
   postgres:
     'docker-library/repo-info repos/postgres/remote/15-bookworm.md, revision of the 2025-02-04 rebuild ' +
     '(PG_VERSION 15.10-1.pgdg120+1), when 15.10-bookworm and 15-bookworm named the same manifest list',
   redis: 'docker-library/repo-info repos/redis/remote/7.2.16-bookworm.md at commit 0ae7309187d6256f5549f0408473cfa4a23383ea',
   haproxy: 'docker-library/repo-info repos/haproxy/remote/2.6.34-trixie.md at commit 0ed0a0ed36758e850c095b6380c2517baff81896',
+  patroni: "Percona Operator for PostgreSQL documentation, release notes' \"Percona certified images\" table for operator 2.7.0 (x86_64)",
 };
 
 /**

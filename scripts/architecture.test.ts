@@ -46,7 +46,7 @@ describe('docs/architecture.md', () => {
 
   it('draws every object of the environment once, under the construct that emits it', () => {
     const tree = constructTreeMermaid('ibm');
-    expect(tree).toContain('["Postgres"]');
+    expect(tree).toContain('["PostgresHa"]');
     for (const object of ['StatefulSet/postgres', 'NetworkPolicy/allow-web-to-postgres', 'PersistentVolumeClaim/redis-data', 'PodDisruptionBudget/haproxy']) {
       expect(tree.match(new RegExp(`\\(\\["${object.replace('/', '\\/')}"\\]\\)`, 'g')), object).toHaveLength(1);
     }

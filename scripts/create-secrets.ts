@@ -2,11 +2,15 @@
  * `npm run create-secrets -- --env <name> [--apply] [--context <ctx>] [--out <file>]`
  *
  * Generates the Secrets the charts reference (`postgres-credentials`, `redis-credentials`,
- * `expense-app`) with random values (32 bytes from crypto.randomBytes, base64url) and either
+ * `expense-app`; with `postgres.mode: ha` also `postgres-patroni` and, with backups,
+ * `postgres-backup-s3`) with random values (32 bytes from crypto.randomBytes, base64url) and either
  * prints them as YAML to stdout, writes them to a file created with mode 0600 (refusing to
  * overwrite), or pipes them to `kubectl apply -f -` (`--apply`). Nothing is ever written to
  * the repository or `dist/`. SENDGRID_API_KEY is taken from the environment; without it the
- * key is the placeholder `disabled` and the app logs instead of sending mail.
+ * key is the placeholder `disabled` and the app logs instead of sending mail. The backup
+ * repository's HMAC keys come from BACKUP_S3_ACCESS_KEY and BACKUP_S3_SECRET_KEY (the object
+ * store issues them); without them the keys are `unset`, with a warning: the database runs and
+ * every backup fails until the Secret is replaced.
  *
  * Existing Secrets are not replaced by `--apply` (a new Postgres password would not match the
  * initialized database): delete them first to rotate.
@@ -18,18 +22,41 @@ import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { secretManifest, secretSpecs } from '../charts/secrets.js';
 import { type CommandIO, consoleIO } from './lib/command-io.js';
+import { POSTGRES_HA } from '@expense-tracker/model/components';
 import { ConfigError, type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
 
 const USAGE = 'usage: npm run create-secrets -- --env <local|ibm> [--apply [--context <ctx>]] [--out <file>]';
 
 const random = () => randomBytes(32).toString('base64url');
 
+/** Placeholder of an S3 key that was not given: pgBackRest's requests fail until the Secret holds the real key. */
+export const UNSET_S3_KEY = 'unset';
+
+/** Values taken from the environment rather than generated. */
+export interface ProvidedSecrets {
+  /** @default process.env.SENDGRID_API_KEY, else 'disabled' */
+  readonly sendgridApiKey?: string;
+  /** HMAC access key of the backup repository. @default process.env.BACKUP_S3_ACCESS_KEY, else `UNSET_S3_KEY` */
+  readonly backupS3AccessKey?: string;
+  /** HMAC secret key of the backup repository. @default process.env.BACKUP_S3_SECRET_KEY, else `UNSET_S3_KEY` */
+  readonly backupS3SecretKey?: string;
+}
+
 /**
  * Secret manifests with fresh random values for an environment (values in `stringData`), from
  * the same description the Pulumi component uses (`secretSpecs` in charts/secrets.ts).
  */
-export function secretManifests(env: EnvironmentConfig, sendgridApiKey = process.env.SENDGRID_API_KEY ?? 'disabled') {
-  const values = { postgresPassword: random(), redisPassword: random(), sessionSecret: random(), sendgridApiKey };
+export function secretManifests(env: EnvironmentConfig, provided: ProvidedSecrets = {}) {
+  const values = {
+    postgresPassword: random(),
+    redisPassword: random(),
+    sessionSecret: random(),
+    sendgridApiKey: provided.sendgridApiKey ?? process.env.SENDGRID_API_KEY ?? 'disabled',
+    patroniSuperuserPassword: random(),
+    patroniReplicationPassword: random(),
+    backupS3AccessKey: provided.backupS3AccessKey ?? process.env.BACKUP_S3_ACCESS_KEY ?? UNSET_S3_KEY,
+    backupS3SecretKey: provided.backupS3SecretKey ?? process.env.BACKUP_S3_SECRET_KEY ?? UNSET_S3_KEY,
+  };
   return secretSpecs(env).map((spec) => secretManifest(spec, values));
 }
 
@@ -64,7 +91,14 @@ export async function createSecretsCommand(argv: readonly string[], io: CommandI
     }
     throw error;
   }
-  const yaml = secretManifests(env).map((s) => `---\n${stringify(s)}`).join('');
+  const manifests = secretManifests(env);
+  if (manifests.some((m) => Object.values(m.stringData).includes(UNSET_S3_KEY))) {
+    io.error(
+      `create-secrets: BACKUP_S3_ACCESS_KEY/BACKUP_S3_SECRET_KEY are not set: Secret ${POSTGRES_HA.backupS3Secret.name} gets "${UNSET_S3_KEY}" and ` +
+        'backups fail until it holds the bucket\'s HMAC keys (the database runs meanwhile)',
+    );
+  }
+  const yaml = manifests.map((s) => `---\n${stringify(s)}`).join('');
   if (values.apply) {
     const context = values.context ? ['--context', values.context] : [];
     // create (not apply): never overwrite an existing password.

@@ -95,14 +95,27 @@ export interface AppSecretSettings {
   redisPassword: pulumi.Output<string> | undefined;
   sessionSecret: pulumi.Output<string> | undefined;
   sendgridApiKey: pulumi.Output<string> | undefined;
+  patroniSuperuserPassword: pulumi.Output<string> | undefined;
+  patroniReplicationPassword: pulumi.Output<string> | undefined;
+  /** HMAC keys of the backup repository (`postgres.backup.enabled`). */
+  backupS3AccessKey: pulumi.Output<string> | undefined;
+  backupS3SecretKey: pulumi.Output<string> | undefined;
 }
 
-/** Reads the optional secret keys `postgresPassword`, `redisPassword`, `sessionSecret`, `sendgridApiKey`. */
+/**
+ * Reads the optional secret keys `postgresPassword`, `redisPassword`, `sessionSecret`,
+ * `sendgridApiKey`, `patroniSuperuserPassword`, `patroniReplicationPassword`,
+ * `backupS3AccessKey`, `backupS3SecretKey`.
+ */
 export function readAppSecrets(config: pulumi.Config): AppSecretSettings {
   return {
     postgresPassword: config.getSecret('postgresPassword'),
     redisPassword: config.getSecret('redisPassword'),
     sessionSecret: config.getSecret('sessionSecret'),
     sendgridApiKey: config.getSecret('sendgridApiKey'),
+    patroniSuperuserPassword: config.getSecret('patroniSuperuserPassword'),
+    patroniReplicationPassword: config.getSecret('patroniReplicationPassword'),
+    backupS3AccessKey: config.getSecret('backupS3AccessKey'),
+    backupS3SecretKey: config.getSecret('backupS3SecretKey'),
   };
 }

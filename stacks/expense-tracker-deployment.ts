@@ -89,6 +89,15 @@ export interface ExpenseTrackerDeploymentArgs {
   sessionSecret?: pulumi.Input<string>;
   /** SendGrid API key (required by the app). */
   sendgridApiKey: pulumi.Input<string>;
+  /** Patroni's superuser and replication passwords (`postgres.mode: ha`); generated (32 alphanumerics) when undefined. */
+  patroniSuperuserPassword?: pulumi.Input<string>;
+  patroniReplicationPassword?: pulumi.Input<string>;
+  /**
+   * HMAC keys of the backup repository; required when the environment has `postgres.backup.enabled`
+   * (the object store issues them: nothing to generate).
+   */
+  backupS3AccessKey?: pulumi.Input<string>;
+  backupS3SecretKey?: pulumi.Input<string>;
 }
 
 /** `@pulumi/kubernetes` resource class for an apiVersion/kind, e.g. `apps/v1` `Deployment` → `k8s.apps.v1.Deployment`. */
@@ -137,11 +146,23 @@ export class ExpenseTrackerDeployment extends pulumi.ComponentResource {
 
     const password = (id: string, length: number) =>
       new random.RandomPassword(id, { length, special: false }, { parent: this }).result;
+    const needed = new Set(args.synthesis.secrets.flatMap((spec) => Object.values(spec.keys).flatMap((k) => ('secret' in k ? [k.secret] : []))));
+    // Only the values some Secret uses: no random password is created for a Secret the environment does not have.
+    const value = (name: SecretValueName, given: pulumi.Input<string> | undefined, make: () => pulumi.Input<string>): pulumi.Input<string> =>
+      given ?? (needed.has(name) ? make() : '');
+    const required = (name: SecretValueName, given: pulumi.Input<string> | undefined) =>
+      value(name, given, () => {
+        throw new Error(`ExpenseTrackerDeployment: ${name} is required: environment "${env.name}" has postgres.backup.enabled`);
+      });
     const values: Record<SecretValueName, pulumi.Input<string>> = {
-      postgresPassword: args.postgresPassword ?? password('postgres-password', 32),
-      redisPassword: args.redisPassword ?? password('redis-password', 32),
-      sessionSecret: args.sessionSecret ?? password('session-secret', 48),
+      postgresPassword: value('postgresPassword', args.postgresPassword, () => password('postgres-password', 32)),
+      redisPassword: value('redisPassword', args.redisPassword, () => password('redis-password', 32)),
+      sessionSecret: value('sessionSecret', args.sessionSecret, () => password('session-secret', 48)),
       sendgridApiKey: args.sendgridApiKey,
+      patroniSuperuserPassword: value('patroniSuperuserPassword', args.patroniSuperuserPassword, () => password('patroni-superuser-password', 32)),
+      patroniReplicationPassword: value('patroniReplicationPassword', args.patroniReplicationPassword, () => password('patroni-replication-password', 32)),
+      backupS3AccessKey: required('backupS3AccessKey', args.backupS3AccessKey),
+      backupS3SecretKey: required('backupS3SecretKey', args.backupS3SecretKey),
     };
     const secrets: Record<string, k8s.core.v1.Secret> = {};
     for (const spec of args.synthesis.secrets) {

@@ -7,7 +7,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { createRequire } from 'node:module';
 import { describe, expect, it, vi } from 'vitest';
 import { SECRETS } from '@expense-tracker/model/app-contract';
-import { loadEnvironment } from '@expense-tracker/model/environment';
+import { type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
+import { secretSpecs } from '../charts/secrets.js';
 import { synthesizeEnvironment, type KubeObject } from '../charts/synthesize.js';
 import { pulumiInputs, resourceNameFor, SKIP_AWAIT_ANNOTATION } from './expense-tracker-deployment.js';
 import { iksStack, kubeconfigStack, minikubeStack, program, type StackOutputs } from './program.js';
@@ -107,23 +108,26 @@ function expectExactlyChartObjects(registered: Registered[], expected: KubeObjec
   }
 }
 
-/** Asserts the three Secrets exist with the contract's names/keys and secret-wrapped stringData. */
-function expectSecrets(registered: Registered[], namespace: string, providerName: string): Record<string, Record<string, string>> {
+/** Asserts the environment's Secrets (`secretSpecs`) exist with their names/keys and secret-wrapped stringData. */
+function expectSecrets(registered: Registered[], env: EnvironmentConfig, providerName: string): Record<string, Record<string, string>> {
+  const specs = secretSpecs(env);
   const secrets = registered.filter((r) => r.type === 'kubernetes:core/v1:Secret');
-  expect(secrets.map((s) => s.inputs.metadata.name).sort()).toEqual([SECRETS.app.name, SECRETS.postgres.name, SECRETS.redis.name].sort());
+  expect(secrets.map((s) => s.inputs.metadata.name).sort()).toEqual(specs.map((s) => s.name).sort());
   const values: Record<string, Record<string, string>> = {};
   for (const s of secrets) {
-    expect(s.inputs.metadata.namespace).toBe(namespace);
+    expect(s.inputs.metadata.namespace).toBe(env.namespace);
     expect(s.inputs.metadata.labels).toEqual({ 'app.kubernetes.io/part-of': 'expense-tracker', 'app.kubernetes.io/instance': expect.stringMatching(/^expense-tracker-/) });
     expect(s.provider).toMatch(new RegExp(`::${providerName}::`));
     expect(isSecretValue(s.inputs.stringData), `${s.inputs.metadata.name} stringData is a Pulumi secret`).toBe(true);
     values[s.inputs.metadata.name] = unwrap(s.inputs.stringData);
   }
+  for (const spec of specs) expect(Object.keys(values[spec.name]).sort(), spec.name).toEqual(Object.keys(spec.keys).sort());
   expect(Object.keys(values[SECRETS.postgres.name]).sort()).toEqual(Object.values(SECRETS.postgres.keys).sort());
-  expect(Object.keys(values[SECRETS.redis.name])).toEqual(Object.values(SECRETS.redis.keys));
-  expect(Object.keys(values[SECRETS.app.name]).sort()).toEqual(Object.values(SECRETS.app.keys).sort());
   return values;
 }
+
+/** HMAC keys of ibm's backup repository (secret config, required by postgres.backup.enabled). */
+const backupKeys = { backupS3AccessKey: 'cos-access', backupS3SecretKey: 'cos-secret' };
 
 describe('target kubeconfig (stack ci)', () => {
   const image = 'registry.test:5000/expense-tracker:1.4.2';
@@ -145,7 +149,7 @@ describe('target kubeconfig (stack ci)', () => {
     expect(web.inputs.spec.replicas).toBe(3);
     expect(web.inputs.spec.template.spec.containers[0].image).toBe(image);
 
-    const values = expectSecrets(registered, env.namespace, 'ci');
+    const values = expectSecrets(registered, env, 'ci');
     expect(values[SECRETS.postgres.name].password).toBe('generated-postgres-password');
     expect(values[SECRETS.postgres.name].username).toBe(env.postgres.username);
     expect(registered.filter((r) => r.type === 'random:index/randomPassword:RandomPassword').map((r) => r.inputs.length).sort()).toEqual([32, 32, 48]);
@@ -156,7 +160,7 @@ describe('target kubeconfig (stack ci)', () => {
   it('uses secret config instead of random passwords when set', async () => {
     const registered = await mockStack('ci', { target: 'kubeconfig', environment: 'local', image, postgresPassword: 'pg-from-config', sendgridApiKey: 'SG.from-config' }, ['postgresPassword', 'sendgridApiKey']);
     await settle(kubeconfigStack(), registered);
-    const values = expectSecrets(registered, 'expense-tracker', 'ci');
+    const values = expectSecrets(registered, loadEnvironment('local'), 'ci');
     expect(values[SECRETS.postgres.name].password).toBe('pg-from-config');
     expect(values[SECRETS.app.name][SECRETS.app.keys.sendgridApiKey]).toBe('SG.from-config');
     expect(registered.filter((r) => r.type === 'random:index/randomPassword:RandomPassword').map((r) => r.name).sort()).toEqual(['redis-password', 'session-secret']);
@@ -185,7 +189,7 @@ describe('target kubeconfig (stack ci)', () => {
     await expect(program()).rejects.toThrow(/expense-tracker:target: required/);
     await mockStack('staging', { target: 'kubeconfig', image });
     await expect(program()).rejects.toThrow(/expense-tracker:environment: required/);
-    const registered = await mockStack('staging', { target: 'kubeconfig', environment: 'ibm', image });
+    const registered = await mockStack('staging', { target: 'kubeconfig', environment: 'ibm', image, ...backupKeys }, Object.keys(backupKeys));
     await settle(await program(), registered);
     expect(registered.find((r) => r.type === 'kubernetes:apps/v1:Deployment' && r.name === 'expense-tracker/expense-web')!.inputs.spec.replicas).toBe(3);
   });
@@ -218,7 +222,7 @@ describe('target minikube (stack local)', () => {
 
     const env = loadEnvironment('local', { set: ['image.repository=expense-registry:5000/expense-tracker'], imageTag: '2.0.0' });
     expectExactlyChartObjects(registered, synthesizeEnvironment(env), 'minikube-provider');
-    expectSecrets(registered, env.namespace, 'minikube-provider');
+    expectSecrets(registered, env, 'minikube-provider');
     const resolved = await new Promise<Record<string, unknown>>((r) => pulumi.output(outputs).apply((o) => r(o as Record<string, unknown>)));
     expect(resolved.imageRef).toMatch(/^localhost:5000\/expense-tracker@sha256:[a]{64}$/);
     expect(resolved.url).toBe('http://expense.local/');
@@ -244,7 +248,7 @@ describe('target iks (stack ibm)', () => {
   };
 
   it('creates IKS + ICR through dynamic providers, pushes to ICR and deploys the ibm chart on the cluster', async () => {
-    const registered = await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm, ibmApiKey: 'ibm-key-secret', sendgridApiKey: 'SG.x', image: 'x:3.1.0' }, ['ibmApiKey', 'sendgridApiKey']);
+    const registered = await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm, ibmApiKey: 'ibm-key-secret', sendgridApiKey: 'SG.x', image: 'x:3.1.0', ...backupKeys }, ['ibmApiKey', 'sendgridApiKey', ...Object.keys(backupKeys)]);
     const outputs = iksStack();
     await settle(outputs, registered);
 
@@ -271,11 +275,11 @@ describe('target iks (stack ibm)', () => {
 
     const env = loadEnvironment('ibm', { set: ['image.repository=us.icr.io/expense-ns/expense-tracker'], imageTag: '3.1.0' });
     expectExactlyChartObjects(registered, synthesizeEnvironment(env), 'ibm-provider');
-    expectSecrets(registered, env.namespace, 'ibm-provider');
+    expectSecrets(registered, env, 'ibm-provider');
   });
 
   it('brings your own cluster by kubeconfig: no IKS resource', async () => {
-    const registered = await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm, ibmApiKey: 'k', sendgridApiKey: 'SG.x', kubeconfig: 'apiVersion: v1\nkind: Config\n' }, ['ibmApiKey', 'sendgridApiKey', 'kubeconfig']);
+    const registered = await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm, ibmApiKey: 'k', sendgridApiKey: 'SG.x', kubeconfig: 'apiVersion: v1\nkind: Config\n', ...backupKeys }, ['ibmApiKey', 'sendgridApiKey', 'kubeconfig', ...Object.keys(backupKeys)]);
     await settle(iksStack(), registered);
     expect(registered.some((r) => r.name === 'ibm-iks')).toBe(false);
     const provider = registered.find((r) => r.type === 'pulumi:providers:kubernetes')!;
@@ -289,5 +293,12 @@ describe('target iks (stack ibm)', () => {
     expect(() => iksStack()).toThrow(/expense-tracker:sendgridApiKey: required/);
     await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm: { ...ibm, registry: { namespace: 'n' } }, ibmApiKey: 'k' }, ['ibmApiKey']);
     expect(() => iksStack()).toThrow(/expense-tracker:ibm\.registry\.accountId: /);
+  });
+
+  it('requires the backup repository\'s HMAC keys when ibm backs up, naming the config keys', async () => {
+    await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm, ibmApiKey: 'k', sendgridApiKey: 'SG.x' }, ['ibmApiKey', 'sendgridApiKey']);
+    expect(() => iksStack()).toThrow(/expense-tracker:backupS3AccessKey: required by postgres\.backup\.enabled/);
+    await mockStack('ibm', { target: 'iks', environment: 'ibm', ibm, ibmApiKey: 'k', sendgridApiKey: 'SG.x', backupS3AccessKey: 'a' }, ['ibmApiKey', 'sendgridApiKey', 'backupS3AccessKey']);
+    expect(() => iksStack()).toThrow(/expense-tracker:backupS3SecretKey: required/);
   });
 });

@@ -46,6 +46,11 @@ function sendgridKey(config: pulumi.Config, required: boolean): pulumi.Output<st
 
 function deployment(env: EnvironmentConfig, provider: k8s.Provider, config: pulumi.Config, sendgridApiKey: pulumi.Output<string>, opts?: pulumi.ComponentResourceOptions): ExpenseTrackerDeployment {
   const secrets = readAppSecrets(config);
+  if (env.postgres.mode === 'ha' && env.postgres.backup.enabled) {
+    for (const key of ['backupS3AccessKey', 'backupS3SecretKey'] as const) {
+      if (!secrets[key]) throw new StackConfigError(`${PROJECT}:${key}: required by postgres.backup.enabled (pulumi config set --secret ${key} <HMAC key of the bucket>)`);
+    }
+  }
   return new ExpenseTrackerDeployment(
     'expense-tracker',
     {
@@ -55,6 +60,10 @@ function deployment(env: EnvironmentConfig, provider: k8s.Provider, config: pulu
       redisPassword: secrets.redisPassword,
       sessionSecret: secrets.sessionSecret,
       sendgridApiKey,
+      patroniSuperuserPassword: secrets.patroniSuperuserPassword,
+      patroniReplicationPassword: secrets.patroniReplicationPassword,
+      backupS3AccessKey: secrets.backupS3AccessKey,
+      backupS3SecretKey: secrets.backupS3SecretKey,
     },
     opts,
   );

@@ -25,6 +25,8 @@ export const base: Omit<EnvironmentBase, 'image'> & { readonly image: Omit<Image
     preStopSleepSeconds: 5,
   },
   postgres: {
+    // One PostgreSQL pod; `ha` runs a Patroni cluster (postgres.ha) with backups (postgres.backup).
+    mode: 'single',
     image: { ...PINNED_IMAGES.postgres, digest: '', pullPolicy: 'IfNotPresent' },
     database: 'expenses',
     username: 'expense',
@@ -32,6 +34,38 @@ export const base: Omit<EnvironmentBase, 'image'> & { readonly image: Omit<Image
     // minikube's default StorageClass (hostpath provisioner).
     storageClassName: 'standard',
     resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
+    ha: {
+      image: { ...PINNED_IMAGES.patroni, digest: '', pullPolicy: 'IfNotPresent' },
+      // A primary, a synchronous standby and an asynchronous replica: losing any one member
+      // keeps a synchronous copy of every acknowledged commit.
+      members: 3,
+      // A single-node cluster still starts every member.
+      antiAffinity: 'preferred',
+      synchronousMode: true,
+      // Patroni's defaults.
+      timing: { ttlSeconds: 30, loopWaitSeconds: 10, retryTimeoutSeconds: 10 },
+      // minikube's API server: the node's address on its docker network, port 8443.
+      apiServer: { cidrs: ['192.168.49.2/32'], port: 8443 },
+    },
+    backup: {
+      enabled: false,
+      stanza: 'expense',
+      s3: {
+        endpoint: 's3.us-south.cloud-object-storage.appdomain.cloud',
+        port: 443,
+        bucket: 'expense-tracker-backups',
+        region: 'us-south',
+        path: '/pgbackrest',
+        uriStyle: 'host',
+        caConfigMap: '',
+        cidrs: [],
+      },
+      // Four weekly full backups, with the differentials between them.
+      retention: { full: 4, diff: 6 },
+      // Full on Sunday, differential the other nights, 01:15 UTC.
+      schedule: { full: '15 1 * * 0', diff: '15 1 * * 1-6' },
+      kubectlImage: { ...PINNED_IMAGES.kubectl, digest: '', pullPolicy: 'IfNotPresent' },
+    },
   },
   redis: {
     image: { ...PINNED_IMAGES.redis, digest: '', pullPolicy: 'IfNotPresent' },

@@ -24,6 +24,28 @@ export const ibm: EnvironmentOverrides = {
     storage: '20Gi',
     storageClassName: blockStorage,
     resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+    // Patroni: three members, never two on one worker (one per zone of a three-zone cluster).
+    mode: 'ha',
+    ha: {
+      image: { digest: PINNED_IMAGES.patroni.digest },
+      members: 3,
+      antiAffinity: 'required',
+      // IKS workers reach the master through the local proxy at 172.20.0.1:2040, the endpoint of
+      // the `kubernetes` Service (check with `kubectl get endpoints kubernetes -n default`).
+      apiServer: { cidrs: ['172.20.0.1/32'], port: 2040 },
+    },
+    backup: {
+      enabled: true,
+      // IBM Cloud Object Storage through its direct endpoint (reachable from VPC workers without
+      // public egress); HMAC keys of a service credential go into Secret postgres-backup-s3.
+      s3: {
+        endpoint: 's3.direct.us-south.cloud-object-storage.appdomain.cloud',
+        bucket: 'expense-tracker-ibm-backups',
+        region: 'us-south',
+        // IBM Cloud's service network, where the direct COS endpoints answer.
+        cidrs: ['161.26.0.0/16'],
+      },
+    },
   },
   redis: {
     image: { digest: PINNED_IMAGES.redis.digest },
