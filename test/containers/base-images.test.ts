@@ -13,6 +13,7 @@ import { formatImageReference, HAPROXY_IMAGE_UID, POSTGRES_IMAGE_UID, REDIS_IMAG
 import { BASE_IMAGES, BUILD_KEY_LABEL, ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
 import { freePort } from '@expense-tracker/testkit/process/ports';
 import { ExpenseTrackerChart } from '../../charts/expense-tracker-chart.js';
+import { PATRONI_IMAGE_CONTRACT, PATRONI_UID } from '../../charts/postgres-ha.js';
 import { Monitoring } from '../../charts/monitoring.js';
 import { synthesizeEnvironment } from '../../charts/synthesize.js';
 import { defaultMonitoringSettings } from '../../monitoring/settings.js';
@@ -89,6 +90,18 @@ describe('patroni', () => {
     // One `command -v` per name: the image's /bin/sh is dash, whose `command -v` (like POSIX's)
     // reports only its first operand.
     expect(lines.slice(5)).toEqual(['/usr/pgsql-15/bin/psql', '/usr/local/bin/patronictl']);
+  });
+
+  it('gives any UID a name through nss_wrapper at the path the construct preloads', async () => {
+    // As run.sh does it in a member: a passwd entry for the pod's UID in $HOME, then initdb.
+    const script = [
+      'export HOME=/tmp',
+      'printf "postgres:x:%s:%s:PostgreSQL:/tmp:/bin/sh\\n" "$(id -u)" "$(id -g)" >/tmp/passwd',
+      'printf "postgres:x:%s:\\n" "$(id -g)" >/tmp/group',
+      `LD_PRELOAD=${PATRONI_IMAGE_CONTRACT.nssWrapperLibrary} NSS_WRAPPER_PASSWD=/tmp/passwd NSS_WRAPPER_GROUP=/tmp/group sh -c 'id -un; ${PATRONI_IMAGE_CONTRACT.binDir}/initdb -D /tmp/pgdata -A trust >/dev/null && echo initdb ok'`,
+    ].join('; ');
+    const run = await d(['run', '--rm', '--network', 'none', '--read-only', '--tmpfs', '/tmp', '--user', `${PATRONI_UID}:${PATRONI_UID}`, tagOf('patroni'), 'sh', '-c', script]);
+    expect(run.stdout.trim().split('\n')).toEqual(['postgres', 'initdb ok']);
   });
 });
 
