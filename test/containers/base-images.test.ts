@@ -314,7 +314,7 @@ describe('exporters', () => {
   });
 });
 
-describe("the chart's postgres and redis containers on the stand-in images", () => {
+describe("the chart's postgres, redis and haproxy containers on the stand-in images", () => {
   /** The chart's pod spec and first container of one workload (local environment). */
   function chartPod(kind: string, name: string): { pod: any; c: any } {
     const o: any = synthesizeEnvironment(loadEnvironment('local')).find((x) => x.kind === kind && x.metadata.name === name);
@@ -410,5 +410,38 @@ describe("the chart's postgres and redis containers on the stand-in images", () 
     const visible = await exec(name, ['sh', '-c', 'cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n"']);
     expect(visible.stdout).toContain('redis-server');
     expect(visible.stdout).not.toContain('s3cr3t');
+  });
+  it('haproxy runs the chart configuration as UID 10004: ready on the monitor-uri, alive on the stats listener', async () => {
+    const objects = synthesizeEnvironment(loadEnvironment('local'));
+    const { pod, c } = chartPod('Deployment', 'haproxy');
+    const uid = pod.securityContext.runAsUser;
+    expect(uid).toBe(10004);
+    expect(c.image).toBe(HAPROXY);
+    const config: any = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'haproxy-config');
+    const cfgDir = join(engine.scratch, 'chart-haproxy');
+    mkdirSync(cfgDir, { recursive: true });
+    for (const [file, text] of Object.entries(config.data as Record<string, string>)) writeFileSync(join(cfgDir, file), text);
+    const configMount = c.volumeMounts.find((m: any) => m.name === 'config').mountPath;
+    const ready = await freePort();
+    const alive = await freePort();
+    const name = `etk-charthap-${engine.run}`;
+    // `args` go to the image's entrypoint, as in Kubernetes; web backends stay unresolved (init-addr none).
+    await runContainer(engine, {
+      name,
+      image: c.image,
+      network: net,
+      publish: [[ready, c.readinessProbe.httpGet.port], [alive, c.livenessProbe.httpGet.port]],
+      user: `${uid}:${pod.securityContext.runAsGroup}`,
+      readOnly: true,
+      tmpfs: emptyDirs(pod, c),
+      capDropAll: true,
+      noNewPrivileges: true,
+      volumes: [`${cfgDir}:${configMount}:ro`],
+      command: c.args,
+    });
+    const status = (port: number, path: string) => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status, () => 0);
+    await eventually('the chart readiness probe', async () => (await status(ready, c.readinessProbe.httpGet.path)) === 200, 30, () => logsOf(name));
+    expect(await status(alive, c.livenessProbe.httpGet.path)).toBe(200);
+    expect(await processUids(name)).toSatisfy((uids: number[]) => uids.length >= 2 && uids.every((u) => u === uid));
   });
 });
