@@ -26,6 +26,7 @@ import {
   type PatroniTiming,
 } from './patroni-config.js';
 import { allowEgress } from './network-policy.js';
+import { scannerExceptionAnnotations } from './scanner-exceptions.js';
 import { renderPgbackrestConfig } from './pgbackrest-config.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, RUNTIME_DEFAULT_SECCOMP } from './pod-security.js';
 import { Workload, type WorkloadImage } from './workload.js';
@@ -415,6 +416,15 @@ export class PostgresHa extends Workload {
       ports: [{ name: POSTGRES.portName, port: POSTGRES.port }],
       podLabels: { [PATRONI_ROLE_LABEL]: PATRONI_REPLICA_ROLE },
     });
+    // Accepted scanner findings (docs/security.md): Patroni needs its API token, and the role
+    // Services select a label only Patroni sets, at runtime.
+    this.acceptScannerFindings({
+      checkov: { CKV_K8S_38: `Patroni keeps its leader lock and cluster state in the Kubernetes API (its DCS): the token of ServiceAccount ${POSTGRES_HA.serviceAccountName}, bound to a Role on this cluster's objects only` },
+    });
+    const rolesAtRuntime = scannerExceptionAnnotations({
+      kubeScore: { 'service-targets-pod': `selects ${PATRONI_ROLE_LABEL}, the label Patroni sets on the member it promotes or follows, at runtime: no pod template carries it` },
+    });
+    for (const service of [this.service, this.replicasService]) for (const [key, value] of Object.entries(rolesAtRuntime)) service.metadata.addAnnotation(key, value);
     // Members replicate from each other (5432) and ask each other's REST API in a leader race (8008).
     this.allowFrom(this, { port: POSTGRES.portName, name: 'allow-postgres-to-postgres' });
     this.allowFrom(this, { port: POSTGRES_HA.apiPortName, name: 'allow-postgres-to-patroni' });
@@ -459,9 +469,20 @@ export class PostgresHa extends Workload {
     const uid = 65532;
     const pod = restrictedPodSecurityContext({ uid, gid: uid });
     const container = restrictedContainerSecurityContext({ uid, gid: uid });
+    const accepted = scannerExceptionAnnotations({
+      checkov: {
+        CKV_K8S_38: `kubectl exec into the primary goes through the Kubernetes API: the token of ServiceAccount ${name}, bound to a Role that reads Service ${PostgresHa.NAME}, lists pods and execs into the members only`,
+        ...(backup.kubectlImage.digest
+          ? {}
+          : {
+              CKV_K8S_43: 'kubectl by tag: no digest of it is recorded in model/images.ts yet; setting postgres.backup.kubectlImage.digest pins one',
+              CKV_K8S_15: 'IfNotPresent by tag: registry.k8s.io release tags are immutable (its image promoter never rewrites a tag)',
+            }),
+      },
+    });
     for (const type of ['full', 'diff'] as const) {
       new k8s.KubeCronJob(this, `Backup-${type}`, {
-        metadata: { name: `${name}-${type}`, labels },
+        metadata: { name: `${name}-${type}`, labels, annotations: accepted },
         spec: {
           schedule: backup.schedule[type],
           timeZone: 'Etc/UTC',
