@@ -38,19 +38,51 @@ export interface RunGoOptions {
   heartbeatMs?: number;
 }
 
+/** Marks the line bash's `times` prints after go exits (user and system CPU time of go and every compiler and linker it ran). */
+const CPU_MARK = '@etk-cpu ';
+
+/**
+ * Parses the children line of bash's `times` (`1m2.500s 0m3.250s`) into seconds.
+ * @returns user + system seconds, or undefined for any other line.
+ */
+export function parseTimes(line: string): number | undefined {
+  const m = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(line.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
+}
+
+export interface GoRun {
+  stdout: string;
+  /** Wall-clock seconds. */
+  seconds: number;
+  /**
+   * CPU seconds (user + system) of go and all its children (compile, asm, link): the build's
+   * cost independent of how busy the machine is. On an idle 2-core machine the wall time of a
+   * cold build is about half of this plus the serial link steps.
+   */
+  cpuSeconds: number;
+}
+
 /**
  * Runs `nice -n 10 go <args>`, reporting module downloads and, every `heartbeatMs`, the number
  * of packages compiled so far (lines of `-v` output).
- * @returns go's stdout.
+ * @returns go's stdout, wall and CPU seconds.
  * @throws Error with the last 40 lines of go's output when it exits non-zero.
  */
-export async function runGo(args: readonly string[], options: RunGoOptions): Promise<string> {
+export async function runGoMeasured(args: readonly string[], options: RunGoOptions): Promise<GoRun> {
   const started = Date.now();
   const tail = new LineTail(40);
   let packages = 0;
   let last = '';
-  const child = execa('nice', ['-n', '10', 'go', ...args], { cwd: options.cwd, env: goEnv(options.env), reject: false, buffer: { stdout: true, stderr: false }, stderr: 'pipe' });
+  let cpuSeconds = 0;
+  // bash's `times` reports the CPU time of the shell's waited-for children (go and its tools).
+  const script = `nice -n 10 go "$@"; rc=$?; times | sed -n '2s/^/${CPU_MARK}/p' >&2; exit $rc`;
+  const child = execa('bash', ['-c', script, 'go', ...args], { cwd: options.cwd, env: goEnv(options.env), reject: false, buffer: { stdout: true, stderr: false }, stderr: 'pipe' });
   onLines(child.stderr, (line) => {
+    if (line.startsWith(CPU_MARK)) {
+      cpuSeconds = parseTimes(line.slice(CPU_MARK.length)) ?? 0;
+      return;
+    }
     tail.push(line);
     if (line.startsWith('go: downloading ')) options.progress?.(`  ${options.what}: ${line.slice(4)}`);
     else {
@@ -63,7 +95,12 @@ export async function runGo(args: readonly string[], options: RunGoOptions): Pro
   }, options.heartbeatMs ?? 15_000);
   const result = await child.finally(() => clearInterval(heartbeat));
   if (result.exitCode !== 0) throw new Error(`${options.what} failed (go ${args.join(' ')}, exit ${result.exitCode}):\n${tail}`);
-  return String(result.stdout ?? '');
+  return { stdout: String(result.stdout ?? ''), seconds: (Date.now() - started) / 1000, cpuSeconds };
+}
+
+/** `runGoMeasured` when only go's stdout matters. */
+export async function runGo(args: readonly string[], options: RunGoOptions): Promise<string> {
+  return (await runGoMeasured(args, options)).stdout;
 }
 
 export interface GoBuildOptions {
@@ -84,11 +121,10 @@ export interface GoBuildOptions {
 
 /**
  * `go build -v` of one main package to `output` (atomically), with progress.
- * @returns seconds of wall time.
+ * @returns wall and CPU seconds of the build.
  * @throws Error from `runGo` or `verify`; nothing is left at `output` then.
  */
-export async function goBuild(options: GoBuildOptions): Promise<number> {
-  const started = Date.now();
+export async function goBuild(options: GoBuildOptions): Promise<Omit<GoRun, 'stdout'>> {
   mkdirSync(dirname(options.output), { recursive: true });
   const tmp = `${options.output}.${process.pid}.tmp`;
   const args = ['build', '-v', '-o', tmp];
@@ -96,11 +132,11 @@ export async function goBuild(options: GoBuildOptions): Promise<number> {
   if (options.ldflags?.length) args.push('-ldflags', options.ldflags.join(' '));
   args.push(options.pkg);
   try {
-    await runGo(args, { cwd: options.moduleDir, what: options.what, progress: options.progress, env: options.env });
+    const { seconds, cpuSeconds } = await runGoMeasured(args, { cwd: options.moduleDir, what: options.what, progress: options.progress, env: options.env });
     await options.verify?.(tmp);
     renameSync(tmp, options.output);
+    return { seconds, cpuSeconds };
   } finally {
     rmSync(tmp, { force: true });
   }
-  return (Date.now() - started) / 1000;
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseTimes } from './go.js';
 import {
   cacheRoot, freePort, goEnv, isRunning, launchDetached, LineTail, logTail, onLines, pollUntil, portOpen,
   processAlive, runsBinary, stopProcesses, TimeoutError, waitForPort, waitUntil, withLock,
@@ -162,5 +163,13 @@ describe('supervised processes', () => {
     // Nothing of the group executes any more (a zombie awaiting its reaper does not count).
     const live = () => execFileSync('/bin/sh', ['-c', `ps -o stat= -g ${record.pid} || true`]).toString().split('\n').filter((s) => s.trim() && !s.startsWith('Z'));
     await waitUntil('the process group to be gone', () => live().length === 0, { timeoutMs: 2000, intervalMs: 20 });
+  });
+});
+
+describe('parseTimes', () => {
+  it("reads the children line of bash's `times` as user + system seconds", () => {
+    expect(parseTimes('1m2.500s 0m3.250s')).toBeCloseTo(65.75, 6);
+    expect(parseTimes(' 0m0.000s 0m0.004s\n')).toBeCloseTo(0.004, 6);
+    expect(parseTimes('real 1s')).toBeUndefined();
   });
 });

@@ -38,8 +38,8 @@ export type BinaryPaths = Record<ClusterBinary, string>;
 export interface BuildResult {
   /** Paths of the binaries asked for (the others are absent). */
   paths: BinaryPaths;
-  /** Seconds spent building each binary that was missing (absent when reused). */
-  built: Partial<Record<ClusterBinary, number>>;
+  /** Wall and CPU seconds (user + system of go and its children) of each binary that was missing (absent when reused). */
+  built: Partial<Record<ClusterBinary, { seconds: number; cpuSeconds: number }>>;
 }
 
 export interface EnsureOptions {
@@ -61,9 +61,9 @@ async function isUsable(spec: BinarySpec, path = binaryPath(spec)): Promise<bool
   return result.exitCode === 0 && String(result.all).includes(spec.versionCheck.expect);
 }
 
-async function buildBinary(spec: BinarySpec, progress: Progress): Promise<number> {
+async function buildBinary(spec: BinarySpec, progress: Progress): Promise<{ seconds: number; cpuSeconds: number }> {
   progress(`building ${spec.name} ${spec.version} from ${spec.pkg} (cold: minutes on 2 cores)`);
-  const seconds = await goBuild({
+  const measured = await goBuild({
     moduleDir: join(GO_MODULES_DIR, spec.module),
     pkg: spec.pkg,
     output: binaryPath(spec),
@@ -77,8 +77,8 @@ async function buildBinary(spec: BinarySpec, progress: Progress): Promise<number
       }
     },
   });
-  progress(`built ${spec.name} ${spec.version} in ${seconds.toFixed(0)}s -> ${binaryPath(spec)}`);
-  return seconds;
+  progress(`built ${spec.name} ${spec.version} in ${measured.seconds.toFixed(0)}s (${measured.cpuSeconds.toFixed(0)} CPU-s) -> ${binaryPath(spec)}`);
+  return measured;
 }
 
 /**

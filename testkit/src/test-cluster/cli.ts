@@ -43,8 +43,9 @@ async function main(argv: string[]): Promise<void> {
       const roles = args.controlPlaneOnly ? 'control-plane' : 'all';
       const { paths, built } = await ensureBinaries({ progress: stderrProgress, roles });
       for (const spec of selectBinaries(roles)) {
-        const how = built[spec.name] === undefined ? 'cached' : `built in ${built[spec.name]!.toFixed(0)}s`;
-        process.stdout.write(`${spec.name.padEnd(24)} ${spec.version.padEnd(9)} ${how.padEnd(16)} ${paths[spec.name]}\n`);
+        const b = built[spec.name];
+        const how = b === undefined ? 'cached' : `built in ${b.seconds.toFixed(0)}s, ${b.cpuSeconds.toFixed(0)} CPU-s`;
+        process.stdout.write(`${spec.name.padEnd(24)} ${spec.version.padEnd(9)} ${how.padEnd(30)} ${paths[spec.name]}\n`);
       }
       process.stdout.write(`total ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
       return;
