@@ -96,6 +96,8 @@ export interface ClusterState {
   node?: NodeState & { ingressNamespace: string };
   /** `http://127.0.0.1:<port>`: the Ingress controller, reachable from the host (real node only). */
   ingressUrl?: string;
+  /** `http://<host veth address>:5000`: the registry the node pulls every image from (real node only). */
+  registryUrl?: string;
 }
 
 export interface TestCluster extends ClusterState {
@@ -457,6 +459,7 @@ async function startRealNode(state: ClusterState, kubectl: Kubectl, pki: Cluster
   progress(`starting the real node ${REAL_NODE_NAME} in network namespace ${network.netns}`);
   const registry = await startRegistry(state.dir, 'registry', network.hostIP, REGISTRY_PORT);
   state.processes.push(registry);
+  state.registryUrl = `http://${network.hostIP}:${REGISTRY_PORT}`;
   saveState(state);
   const paths = writeNodeFiles(state.dir, network, node.cgroupRoot, {
     caCert: pki.caCert,

@@ -66,14 +66,30 @@ export async function startRegistry(dir: string, name: string, host: string, por
   return record;
 }
 
+/** Manifest media types a pushed image may have (Docker 20.10 pushes schema 2; OCI for completeness). */
+const MANIFEST_TYPES = 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json';
+
 /** True when the registry at `url` (`http://host:port`) has `repository:tag`. */
 export async function hasImage(url: string, repository: string, tag: string): Promise<boolean> {
   const res = await fetch(`${url}/v2/${repository}/manifests/${tag}`, {
     method: 'HEAD',
-    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+    headers: { accept: MANIFEST_TYPES },
     signal: AbortSignal.timeout(5000),
   });
   return res.ok;
+}
+
+/**
+ * The content digest (`sha256:…`) of the manifest the registry at `url` serves for `reference`
+ * (its `Docker-Content-Digest`): what a pull by digest of the pushed image must name.
+ * @throws Error when the registry does not have the reference.
+ */
+export async function manifestDigest(url: string, reference: string): Promise<string> {
+  const { repository, tag } = mirrorRepository(reference);
+  const res = await fetch(`${url}/v2/${repository}/manifests/${tag}`, { method: 'HEAD', headers: { accept: MANIFEST_TYPES }, signal: AbortSignal.timeout(5000) });
+  const digest = res.headers.get('docker-content-digest');
+  if (!res.ok || !digest) throw new Error(`registry ${url} has no manifest for ${reference} (HTTP ${res.status})`);
+  return digest;
 }
 
 /** A short-lived registry on 127.0.0.1 for pushing (see module docs). */
