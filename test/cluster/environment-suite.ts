@@ -1,25 +1,36 @@
 /**
- * The cluster tier's checks for one environment's manifests, run against a real control plane
- * (testkit/src/test-cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler; kwok
- * plays the kubelets). One fresh cluster per test file, shared by its tests, which run in order:
- * apply -> admission -> readiness -> idempotence -> rolling update -> deletion.
+ * The cluster tier's checks for one environment's manifests, on a real single-node cluster
+ * (testkit/src/test-cluster: the control plane, containerd + kubelet + kube-proxy in the
+ * cluster's own network namespace with kube-router enforcing NetworkPolicies, CoreDNS, local-path-provisioner and
+ * Traefik in the environment's Ingress controller namespace). One fresh cluster per test file,
+ * shared by its tests, which run in order: apply -> admission -> readiness with real containers
+ * -> the app through the Ingress in Chromium -> NetworkPolicies -> Postgres and node restarts ->
+ * idempotence -> rolling update and pod kill under load -> deletion.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import type { KubeObject } from '../../charts/synthesize.js';
 import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
-import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, manifestFiles, serverSideApply, synth, waitForWorkloads, watch } from './support.js';
+import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
+import { browserFlow, ingressGet, steadyLoad } from './ingress.js';
+import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, hostLimitSets, manifestFiles, serverSideApply, standInDigests, synth, waitForWorkloads, watch } from './support.js';
 
-const NAMESPACE = 'expense-tracker';
-
-/** Storage class each environment's claims must bind with (model/environments/). */
-const STORAGE_CLASS: Record<string, string> = { local: 'standard', ibm: 'ibmc-vpc-block-10iops-tier' };
+const progress = (m: string) => process.stderr.write(`[cluster-test] ${m}\n`);
 
 export function describeEnvironment(env: 'local' | 'ibm'): void {
-  describe(`dist/${env} on a real control plane`, () => {
+  const config = loadEnvironment(env);
+  const NAMESPACE = config.namespace;
+  const HOST = config.ingress.host;
+  // Images pinned by Docker Hub digests (ibm) run pinned to the digests of the stand-ins the
+  // node's registry serves under the same tags (see standInDigests).
+  let digests: string[] = [];
+  // Settings this host cannot run as written (see hostLimitSets).
+  const limits = hostLimitSets(config);
+  describe(`dist/${env} on a real node`, () => {
     let cluster: TestCluster;
     let work: string;
     let dir: string;
@@ -33,8 +44,11 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
     beforeAll(async () => {
       work = mkdtempSync(join(tmpdir(), `expense-tracker-cluster-test-${env}-`));
       process.on('exit', onExit);
-      cluster = await startCluster({ dir: join(work, 'cluster'), realNode: false });
-      ({ dir, objects } = await synth(env, join(work, 'dist')));
+      // The app image under every environment's name, the stand-ins and the node's images, in the registry the node pulls from.
+      await ensureClusterImages({ progress, appImages: appImageReferences() });
+      cluster = await startCluster({ dir: join(work, 'cluster'), ingressNamespace: config.ingressControllerNamespace, progress });
+      digests = await standInDigests(cluster.registryUrl!, env);
+      ({ dir, objects } = await synth(env, join(work, 'dist'), [...digests, ...limits]));
     });
 
     afterAll(async () => {
@@ -99,7 +113,7 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
         return claims.every((name) => pvcs.items.some((p) => p.metadata.name === name && p.status.phase === 'Bound'));
       }, 60_000);
       const pvcs = await cluster.kubectl.json<{ items: any[] }>(['get', 'pvc', '-n', NAMESPACE]);
-      for (const pvc of pvcs.items) expect(pvc.spec.storageClassName, pvc.metadata.name).toBe(STORAGE_CLASS[env]);
+      for (const pvc of pvcs.items) expect(pvc.spec.storageClassName, pvc.metadata.name).toBe(config.postgres.storageClassName);
 
       // Every Service selects ready pods: its EndpointSlices list exactly the ready pods its selector matches.
       for (const svc of of('Service') as any[]) {
@@ -118,6 +132,121 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
         expect(live.status.currentHealthy).toBeGreaterThanOrEqual(live.status.desiredHealthy);
         expect(live.status.expectedPods).toBeGreaterThan(0);
       }
+    });
+
+    /** A Service of the app listening on `port` (e.g. 5432 for Postgres, 6379 for Redis). */
+    const serviceOnPort = (port: number): string => {
+      const svc = (of('Service') as any[]).find((s) => s.spec.ports.some((p: any) => p.port === port) && s.spec.clusterIP !== 'None')
+        ?? (of('Service') as any[]).find((s) => s.spec.ports.some((p: any) => p.port === port));
+      if (!svc) throw new Error(`no Service on port ${port} in dist/${env}`);
+      return svc.metadata.name;
+    };
+    const podsOf = async (selector: string) => (await cluster.kubectl.json<{ items: any[] }>(['get', 'pods', '-n', NAMESPACE, '-l', selector])).items;
+    const webSelector = () => Object.entries((of('Deployment').find((d) => d.metadata.name === 'expense-web') as any).spec.selector.matchLabels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
+    const psql = async (sql: string) => (await cluster.kubectl.run(['exec', '-n', NAMESPACE, 'postgres-0', '-c', 'postgres', '--', 'psql', '-X', '-At', '-U', config.postgres.username, '-d', config.postgres.database, '-c', sql])).stdout.trim();
+    const expenseCount = async () => Number(await psql('SELECT count(*) FROM expenses'));
+
+    it('runs real containers: containerd IDs, the migrate init container migrated, seccomp RuntimeDefault in force', async () => {
+      const pods = (await cluster.kubectl.json<{ items: any[] }>(['get', 'pods', '-n', NAMESPACE])).items;
+      expect(pods.length).toBeGreaterThan(0);
+      for (const pod of pods) {
+        expect(pod.spec.nodeName, pod.metadata.name).toBe('node-0');
+        for (const c of pod.status.containerStatuses) {
+          expect(c.containerID, `${pod.metadata.name}/${c.name}`).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
+          expect(c.ready, `${pod.metadata.name}/${c.name}`).toBe(true);
+        }
+      }
+      for (const pod of await podsOf(webSelector())) {
+        const migrate = pod.status.initContainerStatuses.find((c: any) => c.name === 'migrate');
+        expect(migrate.state.terminated, pod.metadata.name).toMatchObject({ exitCode: 0, reason: 'Completed' });
+        // seccomp mode 2 (filter) in the running process: RuntimeDefault applied by containerd.
+        const status = await cluster.kubectl.run(['exec', '-n', NAMESPACE, pod.metadata.name, '-c', 'web', '--', 'cat', '/proc/1/status']);
+        expect(status.stdout).toMatch(/^Seccomp:\s+2$/m);
+        expect(status.stdout).toMatch(/^NoNewPrivs:\s+1$/m);
+      }
+      // Images pinned by digest run from exactly that content (the node pulled them by digest).
+      for (const set of digests) {
+        const digest = set.slice(set.indexOf('=') + 1);
+        const statuses = pods.flatMap((p) => (p.spec.containers as any[]).filter((c) => c.image.endsWith(`@${digest}`))
+          .map((c) => (p.status.containerStatuses as any[]).find((st) => st.name === c.name)));
+        expect(statuses.length, set).toBeGreaterThan(0);
+        for (const c of statuses) expect(c.imageID, `${set}: ${c.name}`).toMatch(new RegExp(`@${digest}$`));
+      }
+      // The schema exists: every migration ran against the real Postgres.
+      expect(Number(await psql('SELECT count(*) FROM pgmigrations'))).toBeGreaterThan(0);
+      expect(await psql("SELECT to_regclass('public.expenses') IS NOT NULL")).toBe('t');
+    });
+
+    it('serves the app through the Ingress: Chromium registers, logs in, adds expenses and sees them; the controller published the Ingress status', async () => {
+      const ingressUrl = cluster.ingressUrl!;
+      await waitFor('the app through the Ingress', async () => (await ingressGet(ingressUrl, HOST, '/readyz')).status === 200, 60_000, 500);
+      const result = await browserFlow(ingressUrl, HOST, `browser-${env}@example.com`, [
+        { amount: '12.50', category: 'Groceries', description: 'Vegetables' },
+        { amount: '7.25', category: 'Transport', description: 'Bus pass' },
+      ]);
+      expect(result.monthTotal).toBe('$19.75');
+      expect(await expenseCount()).toBe(2);
+      const ingress = await cluster.kubectl.json<any>(['get', 'ingress', 'expense-web', '-n', NAMESPACE]);
+      expect(ingress.status.loadBalancer.ingress).toEqual([{ ip: '127.0.0.1' }]);
+      // A Host the Ingress does not route is not served.
+      expect((await ingressGet(ingressUrl, 'not-the-app.example', '/readyz')).status).toBe(404);
+    });
+
+    it('enforces NetworkPolicies: a pod without the allowed labels cannot reach Postgres or Redis, the web pods can', async () => {
+      const targets = [[serviceOnPort(5432), 5432], [serviceOnPort(6379), 6379]] as const;
+      const script = targets.map(([host, port]) => `if timeout 3 bash -c '</dev/tcp/${host}/${port}' 2>/dev/null; then echo ${host}=open; else echo ${host}=closed; fi`).join('; ');
+      const probe = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'netpol-probe', namespace: NAMESPACE },
+        spec: {
+          restartPolicy: 'Never',
+          securityContext: { runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{ name: 'probe', image: `${config.postgres.image.repository}:${config.postgres.image.tag}`, command: ['bash', '-c', script], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+        },
+      };
+      await cluster.kubectl.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', '-'], { input: JSON.stringify(probe) });
+      try {
+        await waitFor('netpol-probe finished', async () => (await cluster.kubectl.json<any>(['get', 'pod', 'netpol-probe', '-n', NAMESPACE])).status.phase === 'Succeeded', 60_000, 500);
+        const logs = (await cluster.kubectl.run(['logs', 'netpol-probe', '-n', NAMESPACE])).stdout.trim().split('\n');
+        expect(logs).toEqual(targets.map(([host]) => `${host}=closed`));
+      } finally {
+        await cluster.kubectl.run(['delete', 'pod', 'netpol-probe', '-n', NAMESPACE, '--wait=true'], { reject: false });
+      }
+      const web = (await podsOf(webSelector()))[0];
+      for (const [host, port] of targets) {
+        const reach = await cluster.kubectl.run(['exec', '-n', NAMESPACE, web.metadata.name, '-c', 'web', '--', 'node', '-e',
+          `require('net').connect(${port}, '${host}').on('connect', () => { console.log('open'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(1); }).setTimeout(3000, () => { console.log('timeout'); process.exit(1); })`], { reject: false });
+        expect(reach.stdout.trim(), `${web.metadata.name} -> ${host}:${port}`).toBe('open');
+      }
+    });
+
+    it('loses no committed expense when postgres-0 is deleted, nor when containerd and the kubelet restart', async () => {
+      const before = await expenseCount();
+      expect(before).toBeGreaterThan(0);
+      const oldUid = (await cluster.kubectl.json<any>(['get', 'pod', 'postgres-0', '-n', NAMESPACE])).metadata.uid;
+      await cluster.kubectl.run(['delete', 'pod', 'postgres-0', '-n', NAMESPACE, '--wait=true']);
+      await waitFor('a new postgres-0 Ready', async () => {
+        const pod = await cluster.kubectl.json<any>(['get', 'pod', 'postgres-0', '-n', NAMESPACE]);
+        return pod.metadata.uid !== oldUid && pod.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+      }, 180_000, 500);
+      expect(await expenseCount()).toBe(before);
+
+      await cluster.restartNode();
+      await waitForWorkloads(cluster.kubectl, NAMESPACE, objects);
+      expect(await expenseCount()).toBe(before);
+      // The app recovered on its own: logged-in pages work again through the Ingress.
+      // Recovered means every answer is good again, not one: HAProxy re-resolves its servers
+      // (DNS answers during the restart are held per `hold` in its resolvers section).
+      let good = 0;
+      await waitFor('the app through the Ingress after the restart (10 good answers in a row)', async () => {
+        const ok = await ingressGet(cluster.ingressUrl!, HOST, '/register').then((r) => r.status === 200, () => false);
+        good = ok ? good + 1 : 0;
+        return good >= 10;
+      }, 120_000, 250);
+      const again = await browserFlow(cluster.ingressUrl!, HOST, `after-restart-${env}@example.com`, [{ amount: '1', category: 'Test', description: 'After restart' }]);
+      expect(again.monthTotal).toBe('$1.00');
+      expect(await expenseCount()).toBe(before + 1);
     });
 
     it('a second server-side apply changes nothing', async () => {
@@ -148,7 +277,9 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       expect(web.spec.strategy.rollingUpdate).toMatchObject({ maxUnavailable: 0 });
       const desired: number = web.spec.replicas;
       const newTag = `rollout-${Date.now()}`;
-      const rolled = await synth(env, join(work, 'dist-rolled'), [`image.tag=${newTag}`]);
+      // The same app image under the new tag, in the registry the node pulls from.
+      await ensureClusterImages({ progress, appImages: [...appImageReferences(), ...appImageReferences(newTag)] });
+      const rolled = await synth(env, join(work, 'dist-rolled'), [...digests, ...limits, `image.tag=${newTag}`]);
 
       // Sample every pod and Deployment status change through watches (not polling).
       const selector = Object.entries(web.spec.selector.matchLabels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
@@ -179,13 +310,20 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       try {
         // The watch is live once it has replayed the existing pods.
         await waitFor('pod watch replay', async () => seen >= initial.items.length && deploymentReadyCounts.length > 0, 30_000, 100);
+        const load = steadyLoad(cluster.ingressUrl!, HOST, '/login');
         const { warnings } = await serverSideApply(cluster.kubectl, { files: manifestFiles(rolled.dir) });
         expect(warnings).toEqual([]);
-        await waitFor('expense-web rollout', async () => {
+        try {
+          await waitFor('expense-web rollout', async () => {
           const d = await cluster.kubectl.json(['get', 'deployment', 'expense-web', '-n', NAMESPACE]);
           const all = [...podState.values()];
-          return deploymentReady(d) && all.length === desired && all.every((p) => p.image.endsWith(`:${newTag}`) && p.ready);
-        }, 180_000, 250);
+            return deploymentReady(d) && all.length === desired && all.every((p) => p.image.endsWith(`:${newTag}`) && p.ready);
+          }, 300_000, 250);
+        } finally {
+          const result = await load.stop();
+          expect(result.requests).toBeGreaterThan(50);
+          expect(result.failures).toEqual([]);
+        }
       } finally {
         pods.stop();
         deployment.stop();
@@ -199,6 +337,18 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       expect(Math.min(...deploymentReadyCounts)).toBeGreaterThanOrEqual(desired);
       objects = rolled.objects;
       dir = rolled.dir;
+    });
+
+    it('killing a web pod under load through the Ingress fails no request', async () => {
+      const load = steadyLoad(cluster.ingressUrl!, HOST, '/login');
+      await new Promise((r) => setTimeout(r, 2000));
+      const victim = (await podsOf(webSelector()))[0];
+      await cluster.kubectl.run(['delete', 'pod', victim.metadata.name, '-n', NAMESPACE, '--wait=false']);
+      await waitForWorkloads(cluster.kubectl, NAMESPACE, objects);
+      await new Promise((r) => setTimeout(r, 3000));
+      const result = await load.stop();
+      expect(result.requests).toBeGreaterThan(50);
+      expect(result.failures).toEqual([]);
     });
 
     it('deleting the app leaves the Postgres claims (persistentVolumeClaimRetentionPolicy Retain)', async () => {

@@ -8,10 +8,12 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { execa, execaSync } from 'execa';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import type { KubeObject } from '../../charts/synthesize.js';
 import { readManifests } from '../../scripts/lib/manifests.js';
 import { warningsIn, waitFor, type Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
+import { manifestDigest } from '@expense-tracker/testkit/test-cluster/node/registry';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Server-side apply field manager of the tests (as a CI deploy job would use one). */
@@ -26,6 +28,43 @@ export async function synth(env: string, outDir: string, set: string[] = []): Pr
   await execa(TSX, ['scripts/synth.ts', '--env', env, '--out', outDir, ...set.flatMap((s) => ['--set', s])], { cwd: ROOT, all: true });
   const dir = join(outDir, env);
   return { dir, objects: await readManifests(dir) };
+}
+
+/**
+ * `--set <component>.image.digest=<digest>` for every image the environment pins by digest
+ * (ibm pins the official postgres, redis and haproxy images by Docker Hub's digests): the digest
+ * of the stand-in the test cluster's registry (`registryUrl`) serves under the same tag. No
+ * stand-in can match a Docker Hub digest, so the manifests run `name:tag@<stand-in digest>` and
+ * the node really pulls by digest. Empty for environments that run images by tag.
+ * @throws Error when the registry lacks a pinned image's tag (run `test-cluster images`).
+ */
+export async function standInDigests(registryUrl: string, env: string): Promise<string[]> {
+  const config = loadEnvironment(env) as unknown as Record<string, { image?: { repository: string; tag: string; digest?: string } }>;
+  const sets: string[] = [];
+  for (const [component, value] of Object.entries(config)) {
+    const image = value?.image;
+    if (!image?.digest) continue;
+    sets.push(`${component}.image.digest=${await manifestDigest(registryUrl, `${image.repository}:${image.tag}`)}`);
+  }
+  return sets;
+}
+
+/** The hard `nofile` limit of processes started from here (what containerd and its containers inherit). */
+export function hardNofileLimit(): number {
+  const limit = execaSync('bash', ['-c', 'ulimit -Hn']).stdout.trim();
+  return limit === 'unlimited' ? Number.POSITIVE_INFINITY : Number(limit);
+}
+
+/**
+ * `--set` values for settings this host cannot run as written. HAProxy needs about
+ * `2 * maxconn` + a few dozen file descriptors and refuses to start when the hard `nofile` limit
+ * is lower ("Cannot raise FD limit"); IKS nodes allow 1048576, this machine's root 20000 (no
+ * CAP_SYS_RESOURCE), so `haproxy.maxconn` is lowered to what fits, leaving 1000 descriptors spare.
+ * Empty when the environment fits.
+ */
+export function hostLimitSets(config: { haproxy: { maxconn: number } }, nofile = hardNofileLimit()): string[] {
+  const needed = 2 * config.haproxy.maxconn + 1000;
+  return needed <= nofile ? [] : [`haproxy.maxconn=${Math.floor((nofile - 1000) / 2)}`];
 }
 
 /** Secret YAML with random values from `scripts/create-secrets.ts --env <env>` (stdout, nothing on disk). */
