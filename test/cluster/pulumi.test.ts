@@ -1,11 +1,12 @@
 /**
  * `pulumi up` for real: the `ci` stack deployed by the Pulumi CLI and Kubernetes provider built
- * from the Go module proxy (`npm run pulumi-tools`) to the test control plane
+ * from the Go module proxy (`npm run pulumi-tools`) to a real-node test cluster
  * (testkit/src/test-cluster), fully offline: file backend in a temp dir, passphrase secrets, a temp
  * PULUMI_HOME with the provider installed from file, no update checks, no plugin downloads.
  *
- * The test plays the ingress controller's status writer (as minikube's ingress addon does):
- * Pulumi's Ingress await logic waits for `status.loadBalancer.ingress`.
+ * Pulumi's Ingress await logic waits for `status.loadBalancer.ingress`: the cluster's Ingress
+ * controller (Traefik) publishes it, as minikube's ingress addon does. The app then answers
+ * through that Ingress.
  */
 import type { Stack } from '@pulumi/pulumi/automation/index.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -14,9 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRETS } from '@expense-tracker/model/app-contract';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { synthesizeEnvironment, type KubeObject } from '../../charts/synthesize.js';
-import { openOfflineCiStack, startIngressStatusWriter, type OfflineCiStack } from './pulumi-offline.js';
+import { openOfflineCiStack, type OfflineCiStack } from './pulumi-offline.js';
 import { startCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
+import { ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
+import { ingressGet } from './ingress.js';
 import { deploymentReady, statefulSetReady } from './support.js';
 
 const IMAGE = 'localhost:5000/expense-tracker:0.1.0';
@@ -34,7 +37,6 @@ let cluster: TestCluster;
 let stack: Stack;
 let offline: OfflineCiStack | undefined;
 let stateDir: string;
-let stopIngressStatus: (() => Promise<void>) | undefined;
 const log: string[] = [];
 
 function expectedObjects(set: string[] = []): KubeObject[] {
@@ -58,16 +60,15 @@ function stateText(): string {
 }
 
 beforeAll(async () => {
+  await ensureClusterImages({ progress, appImages: [IMAGE] });
   progress('starting the test cluster');
-  cluster = await startCluster({ progress, realNode: false });
-  stopIngressStatus = startIngressStatusWriter(cluster.kubectl);
+  cluster = await startCluster({ progress, ingressNamespace: loadEnvironment('local').ingressControllerNamespace });
   offline = await openOfflineCiStack({ kubeconfig: cluster.kubeconfig, image: IMAGE, secrets: SECRET_VALUES, progress });
   stack = offline.stack;
   stateDir = offline.stateDir;
 }, 3_000_000);
 
 afterAll(async () => {
-  await stopIngressStatus?.();
   if (stack) await stack.destroy({ onOutput: (o) => log.push(o) }).catch(() => undefined);
   await cluster?.stop();
   offline?.cleanup();
@@ -113,6 +114,11 @@ describe('pulumi up of the ci stack against the test control plane', () => {
     expect(Buffer.from(app.data[SECRETS.app.keys.sendgridApiKey], 'base64').toString()).toBe(SECRET_VALUES.sendgridApiKey);
     const web = deployments.items.find((d) => d.metadata.name === 'expense-web');
     expect(web.spec.template.spec.containers[0].image).toBe(IMAGE);
+    // The Ingress controller published the status Pulumi waited for, and the app answers through it.
+    const ingress = await cluster.kubectl.json<any>(['get', 'ingress', 'expense-web', '-n', 'expense-tracker']);
+    expect(ingress.status.loadBalancer.ingress).toEqual([{ ip: '127.0.0.1' }]);
+    const login = await ingressGet(cluster.ingressUrl!, loadEnvironment('local').ingress.host, '/login');
+    expect(login.status).toBe(200);
   });
 
   it('stores no plaintext secret value in the state', async () => {
