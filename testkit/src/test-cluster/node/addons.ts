@@ -18,8 +18,14 @@ import { componentImage, HELPER_IMAGE } from './images.js';
 
 /** NodePort of the Traefik Service (`web` entry point). */
 export const INGRESS_NODE_PORT = 30080;
-/** In-container ports (unprivileged, so no capability is needed). */
-const DNS_PORT = 1053;
+/**
+ * CoreDNS listens on 53 in its pod, as in kubeadm, minikube and IKS clusters: NetworkPolicies
+ * match the pod's port after the Service's DNAT, so charts allowing DNS egress to port 53 must
+ * work here too. A non-root process binds it through the pod's safe sysctl
+ * `net.ipv4.ip_unprivileged_port_start` (no capability needed).
+ */
+const DNS_PORT = 53;
+/** Traefik's in-container ports (unprivileged). */
 const TRAEFIK_WEB_PORT = 8000;
 const TRAEFIK_PING_PORT = 9000;
 
@@ -93,6 +99,7 @@ function coreDns(): object[] {
             serviceAccountName: 'coredns',
             priorityClassName: 'system-cluster-critical',
             dnsPolicy: 'Default',
+            securityContext: { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: String(DNS_PORT) }] },
             containers: [{
               name: 'coredns',
               image: componentImage('coredns'),
