@@ -23,9 +23,9 @@ import { stringify } from 'yaml';
 import { secretManifest, secretSpecs } from '../charts/secrets.js';
 import { type CommandIO, consoleIO } from './lib/command-io.js';
 import { POSTGRES_HA } from '@expense-tracker/model/components';
-import { ConfigError, type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
+import { ConfigError, ENVIRONMENT_NAMES, type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
 
-const USAGE = 'usage: npm run create-secrets -- --env <local|ibm> [--apply [--context <ctx>]] [--out <file>]';
+const USAGE = `usage: npm run create-secrets -- --env <${ENVIRONMENT_NAMES.join('|')}> [--apply [--context <ctx>]] [--out <file>]`;
 
 const random = () => randomBytes(32).toString('base64url');
 

@@ -13,7 +13,7 @@ import { replaceDirectory } from './lib/atomic-dir.js';
 import { type CommandIO, consoleIO } from './lib/command-io.js';
 import { ManifestValidationError, renderEnvironment } from './lib/outputs.js';
 
-const USAGE = 'usage: npm run synth -- [--env <local|ibm>]... [--set path=value]... [--out <dir>]';
+const USAGE = `usage: npm run synth -- [--env <${ENVIRONMENT_NAMES.join('|')}>]... [--set path=value]... [--out <dir>]`;
 
 /**
  * Runs `synth` with command-line arguments (without `node script`).

@@ -15,12 +15,12 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadEnvironment } from '@expense-tracker/model/environment';
+import { ConfigError, ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
 import { startLocalTopology, type LocalTopology } from './topology.js';
 import { HAPROXY } from '@expense-tracker/model/components';
 
 const USAGE =
-  'usage: npm run local -- [--instances N] [--backup N] [--port P] [--stats-port P] [--pg-port P] [--env local|ibm] [--set path=value]... [--log-level warn] [--state-dir .local] [--quiet]';
+  `usage: npm run local -- [--instances N] [--backup N] [--port P] [--stats-port P] [--pg-port P] [--env ${ENVIRONMENT_NAMES.join('|')}] [--set path=value]... [--log-level warn] [--state-dir .local] [--quiet]`;
 
 function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
