@@ -6,6 +6,7 @@ import { type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/
 import { instanceName, MANAGED_BY, PART_OF } from '@expense-tracker/model/naming';
 import { AppConfigMap } from './config-map.js';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
+import { Monitoring } from './monitoring.js';
 import { WebIngress } from './ingress.js';
 import { RestrictedNamespace } from './namespace.js';
 import { DefaultDenyEgress, DefaultDenyIngress } from './network-policy.js';
@@ -27,7 +28,8 @@ export interface ExpenseTrackerChartProps extends Omit<ChartProps, 'namespace'> 
  * Every Kubernetes object of the expense tracker for one environment: the restricted
  * Namespace, `expense-config` ConfigMap, web Deployment/Service/PDB, PostgreSQL StatefulSet
  * with its Services (one pod, or a Patroni cluster with backup CronJobs in `ha` mode), Redis, HAProxy (Deployment, ConfigMap, Services, headless web Service)
- * when enabled, the Ingress and the NetworkPolicies.
+ * when enabled, the Ingress and the NetworkPolicies, and with `monitoring.enabled` the Prometheus
+ * Operator monitors and rules, the exporters and the Grafana dashboards (charts/monitoring.ts).
  *
  * Secrets are referenced by name and never rendered (see `SECRETS` in model/app-contract.ts and
  * `npm run create-secrets`), so no secret value can reach a manifest.
@@ -43,6 +45,8 @@ export class ExpenseTrackerChart extends Chart {
   readonly haproxy?: HaproxyLoadBalancer;
   /** The Ingress; undefined when HAProxy replaces it. */
   readonly ingress?: WebIngress;
+  /** Monitors, rules, exporters and dashboards; undefined unless `monitoring.enabled`. */
+  readonly monitoring?: Monitoring;
 
   constructor(scope: Construct, id: string, props: ExpenseTrackerChartProps = {}) {
     const env = props.environment ?? loadEnvironment('local');
@@ -132,6 +136,9 @@ export class ExpenseTrackerChart extends Chart {
         className: env.ingress.className,
         tlsSecretName: env.ingress.tlsSecretName,
       });
+    }
+    if (env.monitoring.enabled) {
+      this.monitoring = new Monitoring(this, 'Monitoring', { environment: env, web: this.web, postgres: this.postgres, redis: this.redis, haproxy: this.haproxy, instance });
     }
   }
 }

@@ -1,28 +1,25 @@
 import { readFileSync } from 'node:fs';
-import { App } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { alertingRules, buildRuleGroups } from '../monitoring/rules.js';
-import { MONITORING_DEFAULTS, monitoringSchema, type MonitoringSettings } from '../monitoring/settings.js';
 import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/environment';
+import { App } from 'cdk8s';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
-import { Monitoring, monitoredTopology } from './monitoring.js';
-import { sortObjects, type KubeObject } from './synthesize.js';
+import { type Monitoring, monitoredTopology } from './monitoring.js';
+import { sortObjects, synthesize, type KubeObject } from './synthesize.js';
 import { formatFindings, validateManifests } from './validate.js';
 
-function synth(env: EnvironmentConfig, settings: MonitoringSettings): { objects: KubeObject[]; monitoring: Monitoring } {
-  const app = new App();
-  const chart = new ExpenseTrackerChart(app, 'test', { environment: env });
-  const monitoring = new Monitoring(chart, 'Monitoring', { environment: env, settings, web: chart.web, postgres: chart.postgres, redis: chart.redis, haproxy: chart.haproxy });
-  return { objects: sortObjects(chart.toJson() as KubeObject[]), monitoring };
+function synth(env: EnvironmentConfig): { objects: KubeObject[]; monitoring: Monitoring } {
+  const chart = new ExpenseTrackerChart(new App(), 'test', { environment: env });
+  return { objects: sortObjects(chart.toJson() as KubeObject[]), monitoring: chart.monitoring! };
 }
 
 const ibm = loadEnvironment('ibm', { imageTag: '1.0.0' });
-const settings = monitoringSchema.parse(MONITORING_DEFAULTS.ibm);
+const settings = ibm.monitoring;
 const find = (objects: KubeObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as any;
 
 describe('Monitoring', () => {
   it('synthesizes monitors, exporters, rules and dashboards that validate with the chart', () => {
-    const { objects } = synth(ibm, settings);
+    const { objects } = synth(ibm);
     expect(formatFindings(validateManifests(objects))).toBe('');
     const kinds = objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1').map((o) => `${o.kind}/${o.metadata.name}`);
     expect(kinds.sort()).toEqual(['PodMonitor/expense-web', 'PrometheusRule/expense-tracker', 'ServiceMonitor/haproxy', 'ServiceMonitor/postgres-exporter', 'ServiceMonitor/redis-exporter']);
@@ -35,7 +32,7 @@ describe('Monitoring', () => {
   });
 
   it('labels every monitor and rule for the Prometheus selector and sets explicit job labels', () => {
-    const { objects } = synth(ibm, settings);
+    const { objects } = synth(ibm);
     for (const o of objects.filter((x) => x.apiVersion === 'monitoring.coreos.com/v1')) expect(o.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
     const web = find(objects, 'PodMonitor', 'expense-web');
     expect(web.spec.podMetricsEndpoints).toEqual([
@@ -46,7 +43,7 @@ describe('Monitoring', () => {
   });
 
   it('runs the exporters restricted, with credentials from Secrets', () => {
-    const { objects } = synth(ibm, settings);
+    const { objects } = synth(ibm);
     const pg = find(objects, 'Deployment', 'postgres-exporter').spec.template.spec;
     expect(pg.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534, fsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } });
     expect(pg.automountServiceAccountToken).toBe(false);
@@ -66,7 +63,7 @@ describe('Monitoring', () => {
   });
 
   it('lists the NetworkPolicy rules scraping and the exporters need', () => {
-    const { monitoring } = synth(ibm, settings);
+    const { monitoring } = synth(ibm);
     expect(monitoring.allowRules.map((r) => `${r.name}:${r.port}:${r.fromNamespaces ?? ''}`)).toEqual([
       'allow-prometheus-to-web-metrics:metrics:monitoring',
       'allow-prometheus-to-haproxy-stats:stats:monitoring',
@@ -78,7 +75,7 @@ describe('Monitoring', () => {
   });
 
   it('carries the generated rule groups, every alert linked to a section of docs/runbooks.md', () => {
-    const { objects, monitoring } = synth(ibm, settings);
+    const { objects, monitoring } = synth(ibm);
     const rule = find(objects, 'PrometheusRule', 'expense-tracker');
     expect(rule.spec.groups.map((g: any) => g.name)).toEqual(buildRuleGroups(settings, monitoredTopology(ibm)).map((g) => g.name));
     const headings = new Set(
@@ -107,7 +104,7 @@ describe('Monitoring', () => {
     const t = monitoredTopology(tls);
     expect(t.tlsHost).toBe('expense.example.us-south.containers.appdomain.cloud');
     expect(t.haproxy).toBeUndefined();
-    const { objects } = synth(tls, settings);
+    const { objects } = synth(tls);
     expect(formatFindings(validateManifests(objects))).toBe('');
     expect(find(objects, 'Probe', 'ingress-tls').spec).toMatchObject({
       jobName: 'ingress-tls',
@@ -118,7 +115,7 @@ describe('Monitoring', () => {
   });
 
   it('the validator catches monitors that would scrape nothing', () => {
-    const { objects } = synth(ibm, settings);
+    const { objects } = synth(ibm);
     const broken = objects.map((o) => structuredClone(o)) as any[];
     find(broken, 'ServiceMonitor', 'haproxy').spec.endpoints[0].port = 'metrics';
     find(broken, 'PodMonitor', 'expense-web').spec.selector.matchLabels = { app: 'nothing' };
@@ -132,8 +129,22 @@ describe('Monitoring', () => {
   });
 
   it('is deterministic', () => {
-    const a = JSON.stringify(synth(ibm, settings).objects);
-    const b = JSON.stringify(synth(ibm, settings).objects);
+    const a = JSON.stringify(synth(ibm).objects);
+    const b = JSON.stringify(synth(ibm).objects);
     expect(a).toBe(b);
+  });
+});
+
+describe('monitoring in the chart', () => {
+  it('is part of ibm and not of local; --set monitoring.enabled=true adds it to local', () => {
+    const kinds = (env: EnvironmentConfig) => synthesize(env).objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1').length;
+    expect(kinds(ibm)).toBe(5);
+    expect(kinds(loadEnvironment('local', { imageTag: '1.0.0' }))).toBe(0);
+    const local = loadEnvironment('local', { imageTag: '1.0.0', set: ['monitoring.enabled=true'] });
+    const result = synthesize(local);
+    expect(result.objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1').length).toBe(5);
+    expect(formatFindings(validateManifests(result.objects))).toBe('');
+    expect(result.dashboards.map((d) => d.dashboard.uid)).toEqual(['expense-app-local', 'expense-haproxy-local', 'expense-data-local']);
+    expect(synthesize(loadEnvironment('local', { imageTag: '1.0.0' })).dashboards).toEqual([]);
   });
 });

@@ -4,7 +4,6 @@ import { FRONTEND_NAME } from '../haproxy/load-balancer.js';
 import { buildDashboards, dashboardJson, type NamedDashboard } from '../monitoring/dashboards/index.js';
 import { duration } from '../monitoring/promql.js';
 import { buildRuleGroups, type RuleGroup } from '../monitoring/rules.js';
-import type { MonitoringSettings } from '../monitoring/settings.js';
 import { EXPORTER_METRICS_PATH, EXPORTER_PORTS, JOBS, type MonitoredTopology } from '../monitoring/targets.js';
 import { APP_METRICS_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from '@expense-tracker/model/app-contract';
 import { HAPROXY } from '@expense-tracker/model/components';
@@ -63,10 +62,11 @@ export function monitoredTopology(env: EnvironmentConfig): MonitoredTopology {
 
 /** Props for `Monitoring`. */
 export interface MonitoringProps {
-  /** The environment the chart renders. */
+  /**
+   * The environment the chart renders; its `monitoring` section configures everything here
+   * (`monitoring.enabled` is the chart's switch and is not read here).
+   */
   readonly environment: EnvironmentConfig;
-  /** Its monitoring settings; `enabled` is the chart's switch and is not read here. */
-  readonly settings: MonitoringSettings;
   /** The constructs whose pods are scraped. */
   readonly web: Web;
   readonly postgres: Postgres;
@@ -118,7 +118,7 @@ export class Monitoring extends Construct {
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     const env = props.environment;
-    const s = props.settings;
+    const s = env.monitoring;
     this.topology = monitoredTopology(env);
     const interval = duration(s.prometheus.scrapeIntervalSeconds);
     const selectable = { ...s.prometheus.selectorLabels };

@@ -10,6 +10,7 @@ import { instanceName } from '@expense-tracker/model/naming';
 import { composeTopology, type ComposeTopology } from './docker-compose.js';
 import { secretSpecs, type SecretSpec } from './secrets.js';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
+import type { NamedDashboard } from '../monitoring/dashboards/index.js';
 
 /** A Kubernetes object as plain JSON. */
 export interface KubeObject {
@@ -77,6 +78,8 @@ export interface Synthesis {
   readonly secrets: readonly SecretSpec[];
   /** The docker-compose topology; undefined unless `compose.enabled`. */
   readonly compose?: ComposeTopology;
+  /** The Grafana dashboards the dashboard ConfigMaps carry; empty unless `monitoring.enabled`. */
+  readonly dashboards: readonly NamedDashboard[];
 }
 
 /**
@@ -95,6 +98,7 @@ export function synthesize(environment: EnvironmentConfig): Synthesis {
     configData,
     secrets: secretSpecs(environment),
     compose: environment.compose.enabled ? composeTopology(environment, configData) : undefined,
+    dashboards: chart.monitoring?.dashboards ?? [],
   };
 }
 

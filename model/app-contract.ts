@@ -58,6 +58,12 @@ export const MAIL_API = { name: 'sendgrid', url: 'https://api.sendgrid.com', por
 
 /** Prometheus metrics endpoint (prom-client text format), on {@link APP_METRICS_PORT} only. */
 export const METRICS_PATH = '/metrics';
+/**
+ * Bucket upper bounds (seconds) of the app's `http_request_duration_seconds` histogram. A latency
+ * objective can only be measured at one of them (`le="<bound>"`), so the monitoring schema
+ * accepts only these as `monitoring.slo.latency.thresholdSeconds`.
+ */
+export const HTTP_DURATION_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
  * Numeric UID/GID the app image runs as (`USER 10001:10001` in `app/Dockerfile`).

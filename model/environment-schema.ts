@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { IMAGE_DIGEST, IMAGE_REPOSITORY, IMAGE_TAG } from './images.js';
+import { monitoringSchema } from './monitoring.js';
 import { DNS_LABEL, DNS_SUBDOMAIN, instanceName } from './naming.js';
 import { CPU_QUANTITY, MEMORY_QUANTITY, STORAGE_QUANTITY, toBytes, toMillicores } from './quantities.js';
 
@@ -251,7 +252,10 @@ export const haproxySchema = z.strictObject({
     fall: integer(1, 10),
     rise: integer(1, 10),
   }),
-  /** Namespaces allowed to scrape the stats/metrics port (NetworkPolicy); empty for none. */
+  /**
+   * Namespaces allowed to scrape the stats/metrics port (NetworkPolicy), besides
+   * `monitoring.prometheus.namespace` when monitoring is enabled; empty for none.
+   */
   metricsScrapeNamespaces: z.array(z.string().regex(DNS_LABEL, 'must be a DNS label')),
 });
 export type HaproxySettings = z.infer<typeof haproxySchema>;
@@ -289,6 +293,8 @@ export const environmentSchema = z
     app: appSchema,
     /** The docker-compose topology (`dist/<name>/compose/`): web × replicas behind HAProxy, PostgreSQL, Redis. */
     compose: z.strictObject({ enabled: z.boolean() }),
+    /** Prometheus Operator monitors, rules, exporters and Grafana dashboards (model/monitoring.ts). */
+    monitoring: monitoringSchema,
   })
   .superRefine((env, ctx) => {
     // A rolling update (maxSurge 1) briefly runs replicas + 1 web pods; each needs a server slot.

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { buildRuleGroups, renderRuleFile, type RuleGroup } from './rules.js';
 import { renderScrapeConfig } from './scrape-config.js';
-import type { MonitoringSettings } from './settings.js';
+import type { MonitoringSettings } from '@expense-tracker/model/monitoring';
 import { JOBS, type MonitoredTopology } from './targets.js';
 
 /** Binaries (override with environment variables of the same name). */

@@ -3,7 +3,6 @@ import { loadEnvironment } from '@expense-tracker/model/environment';
 import { monitoredTopology } from '../charts/monitoring.js';
 import { metricNames } from './promql-names.js';
 import { buildRuleGroups, type RuleGroup } from './rules.js';
-import { MONITORING_DEFAULTS, monitoringSchema } from './settings.js';
 
 /**
  * Recorded series an alert reads that are not recorded before it in its own group. Prometheus
@@ -27,7 +26,7 @@ describe('rule groups', () => {
   it('every alert reads recordings made earlier in its own group', () => {
     for (const name of ['local', 'ibm'] as const) {
       const env = loadEnvironment(name, { imageTag: '1.0.0' });
-      const groups = buildRuleGroups(monitoringSchema.parse(MONITORING_DEFAULTS[name]), monitoredTopology(env));
+      const groups = buildRuleGroups(env.monitoring, monitoredTopology(env));
       expect(groups.flatMap((g) => g.rules).filter((r) => 'alert' in r).length).toBeGreaterThan(10);
       expect(crossGroupReads(groups)).toEqual([]);
     }

@@ -10,7 +10,7 @@
  */
 import { stringify } from 'yaml';
 import { alternation, duration, num, selector } from './promql.js';
-import type { MonitoringSettings } from './settings.js';
+import type { MonitoringSettings } from '@expense-tracker/model/monitoring';
 import { JOBS, type MonitoredTopology } from './targets.js';
 
 /** A recording rule (https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/). */

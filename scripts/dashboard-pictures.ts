@@ -12,7 +12,6 @@ import { loadEnvironment } from '@expense-tracker/model/environment';
 import { monitoredTopology } from '../charts/monitoring.js';
 import { buildDashboards } from '../monitoring/dashboards/index.js';
 import { renderLayoutSvg } from '../monitoring/dashboards/picture.js';
-import { defaultMonitoringSettings } from '../monitoring/settings.js';
 
 /** Where the pictures live. */
 export const PICTURES_DIR = resolve(import.meta.dirname, '..', 'docs', 'dashboards');
@@ -23,7 +22,7 @@ export const PICTURED_ENVIRONMENT = 'ibm';
 export function dashboardPictures(): Map<string, string> {
   // A fixed image tag: the pictures must not change with the app's version.
   const env = loadEnvironment(PICTURED_ENVIRONMENT, { imageTag: '0.0.0' });
-  const dashboards = buildDashboards(defaultMonitoringSettings(env.name), monitoredTopology(env));
+  const dashboards = buildDashboards(env.monitoring, monitoredTopology(env));
   return new Map(dashboards.map((d) => [`${d.name}.svg`, renderLayoutSvg(d.dashboard)]));
 }
 

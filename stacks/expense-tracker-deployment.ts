@@ -100,11 +100,17 @@ export interface ExpenseTrackerDeploymentArgs {
   backupS3SecretKey?: pulumi.Input<string>;
 }
 
-/** `@pulumi/kubernetes` resource class for an apiVersion/kind, e.g. `apps/v1` `Deployment` → `k8s.apps.v1.Deployment`. */
+/**
+ * `@pulumi/kubernetes` resource class for an apiVersion/kind, e.g. `apps/v1` `Deployment` →
+ * `k8s.apps.v1.Deployment`; objects of an API group the SDK has no module for (custom resources
+ * such as `monitoring.coreos.com/v1` ServiceMonitor) → `k8s.apiextensions.CustomResource`.
+ */
 export function resourceClassFor(apiVersion: string, kind: string): new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['core', apiVersion];
   const module = group.split('.')[0];
-  const ctor = (k8s as unknown as Record<string, Record<string, Record<string, unknown>> | undefined>)[module]?.[version]?.[kind];
+  const sdk = k8s as unknown as Record<string, Record<string, Record<string, unknown>> | undefined>;
+  if (group.includes('.') && !group.endsWith('.k8s.io') && sdk[module] === undefined) return k8s.apiextensions.CustomResource;
+  const ctor = sdk[module]?.[version]?.[kind];
   if (typeof ctor !== 'function') {
     throw new Error(`no @pulumi/kubernetes resource class for apiVersion "${apiVersion}" kind "${kind}"`);
   }

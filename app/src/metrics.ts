@@ -13,6 +13,7 @@
  * - `throttled_requests_total{limiter}`: requests refused (429) by each rate limiter.
  * - default Node.js process metrics (`process_*`, `nodejs_*`).
  */
+import { HTTP_DURATION_BUCKETS_SECONDS } from '@expense-tracker/model/app-contract';
 import client from 'prom-client';
 import type pg from 'pg';
 import type { Dependencies } from './dependencies.js';
@@ -38,7 +39,7 @@ export function createMetrics(pool: pg.Pool, dependencies?: Dependencies): Metri
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration in seconds, by route pattern and status code',
     labelNames: ['method', 'route', 'status_code'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: [...HTTP_DURATION_BUCKETS_SECONDS],
     registers: [registry],
   });
   new client.Gauge({

@@ -99,4 +99,39 @@ export const base: Omit<EnvironmentBase, 'image'> & { readonly image: Omit<Image
   },
   app: { logLevel: 'info', mailFrom: 'budget@example.com', adminEmail: '' },
   compose: { enabled: false },
+  monitoring: {
+    // Needs a Prometheus Operator in the cluster (minikube has none): on where one runs.
+    enabled: false,
+    prometheus: {
+      namespace: 'monitoring',
+      // kube-prometheus-stack installed as release "kube-prometheus-stack" selects on this label.
+      selectorLabels: { release: 'kube-prometheus-stack' },
+      scrapeIntervalSeconds: 30,
+    },
+    // kube-prometheus-stack's Grafana sidecar defaults.
+    grafana: { dashboardLabel: { key: 'grafana_dashboard', value: '1' }, folder: 'Expense Tracker' },
+    // Where people read docs/runbooks.md; point it at your copy of the repository.
+    runbookBaseUrl: 'https://github.com/expense-tracker/platform/blob/main/docs/runbooks.md',
+    slo: {
+      // 30 days: the SRE workbook's period, so its 14.4/6/3/1 burn rates apply unchanged.
+      periodDays: 30,
+      // What a small personal-finance site can promise: 99.5 % of requests without a server
+      // error, 99 % of dashboard loads within 500 ms.
+      availability: { objectivePercent: 99.5 },
+      latency: { objectivePercent: 99, thresholdSeconds: 0.5, routes: ['/dashboard', '/api/summary'] },
+    },
+    alerts: {
+      targetDownForSeconds: 300,
+      // Long enough for a rolling update to bring a replacement pod up.
+      webReplicasUnavailableForSeconds: 600,
+      postgresDownForSeconds: 60,
+      redisDownForSeconds: 120,
+      postgresVolumeFreePercent: 15,
+      postgresVolumeFullWithinHours: 96,
+      certificateExpiryDays: 14,
+      mailFailingForSeconds: 1800,
+    },
+    // prometheus-community/prometheus-blackbox-exporter in the monitoring namespace.
+    blackboxExporterAddress: 'prometheus-blackbox-exporter.monitoring.svc:9115',
+  },
 };

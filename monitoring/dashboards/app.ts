@@ -6,7 +6,7 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { alternation, num, selector } from '../promql.js';
 import { SLI_ERROR_PERIOD_RECORD, SLO_OBJECTIVE_RECORD, sliErrorRecord, burnRate, BURN_RATE_WINDOWS, type SloName } from '../rules.js';
-import type { MonitoringSettings } from '../settings.js';
+import type { MonitoringSettings } from '@expense-tracker/model/monitoring';
 import { JOBS, type MonitoredTopology } from '../targets.js';
 import { buildDashboard, stat, thresholds, timeseries, type PanelSpec } from './kit.js';
 

@@ -4,13 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { monitoredTopology } from '../../charts/monitoring.js';
 import { dashboardPictures, PICTURES_DIR } from '../../scripts/dashboard-pictures.js';
-import { defaultMonitoringSettings } from '../settings.js';
 import { buildDashboard, buildDashboards, dashboardExpressions, dashboardPanels, GRID_COLUMNS, timeseries } from './index.js';
 import { renderLayoutSvg } from './picture.js';
 
 const all = (name: 'local' | 'ibm', set: string[] = []) => {
   const env = loadEnvironment(name, { imageTag: '1.0.0', set });
-  return buildDashboards(defaultMonitoringSettings(name), monitoredTopology(env));
+  return buildDashboards(env.monitoring, monitoredTopology(env));
 };
 
 describe('dashboards', () => {

@@ -4,7 +4,7 @@
  */
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { selector } from '../promql.js';
-import type { MonitoringSettings } from '../settings.js';
+import type { MonitoringSettings } from '@expense-tracker/model/monitoring';
 import { JOBS, type MonitoredTopology } from '../targets.js';
 import { buildDashboard, stat, thresholds, timeseries, valueText } from './kit.js';
 

@@ -6,7 +6,7 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { alternation, selector } from '../promql.js';
 import { BURN_RATE_WINDOWS, burnRate, errorBudgetRatio } from '../rules.js';
-import type { MonitoringSettings } from '../settings.js';
+import type { MonitoringSettings } from '@expense-tracker/model/monitoring';
 import { JOBS, type MonitoredTopology } from '../targets.js';
 import { buildDashboard, stat, stateTimeline, thresholds, timeseries, valueText } from './kit.js';
 

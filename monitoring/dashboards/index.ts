@@ -3,7 +3,7 @@
  * same settings and topology as the rules.
  */
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import type { MonitoringSettings } from '../settings.js';
+import type { MonitoringSettings } from '@expense-tracker/model/monitoring';
 import type { MonitoredTopology } from '../targets.js';
 import { appDashboard } from './app.js';
 import { dataTierDashboard } from './data-tier.js';

@@ -1,13 +1,14 @@
 /**
  * Everything `npm run synth` writes for one environment, as file name → content, read from the
  * environment's one `Synthesis`: a YAML file per Kubernetes object, the HAProxy cfg the ConfigMap
- * carries, and the compose topology. Nothing here renders a second time.
+ * carries, the compose topology and the Grafana dashboards. Nothing here renders a second time.
  */
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { composeFiles } from '../../charts/docker-compose.js';
 import { toYaml } from '../../charts/manifest-yaml.js';
 import { manifestFileName, synthesize, type Synthesis } from '../../charts/synthesize.js';
 import { formatFindings, validateManifests } from '../../charts/validate.js';
+import { dashboardJson } from '../../monitoring/dashboards/index.js';
 
 /** The synthesis of one environment and the files it writes. */
 export interface EnvironmentOutputs extends Synthesis {
@@ -36,6 +37,8 @@ export function outputFiles(result: Synthesis): Map<string, string> {
   if (result.haproxyConfig !== undefined) files.set('haproxy.cfg', result.haproxyConfig);
   // In a subdirectory: `kubectl apply -f dist/<env>` (not recursive) never reads the compose file.
   if (result.compose) for (const [name, content] of composeFiles(result.environment, result.compose)) files.set(name, content);
+  // The dashboards the ConfigMaps carry, for import by hand (in a subdirectory, like compose).
+  for (const d of result.dashboards) files.set(`dashboards/${d.name}.json`, dashboardJson(d.dashboard));
   return files;
 }
 

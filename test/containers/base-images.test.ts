@@ -6,17 +6,13 @@
  */
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { formatImageReference, HAPROXY_IMAGE_UID, POSTGRES_IMAGE_UID, REDIS_IMAGE_UID } from '@expense-tracker/model/images';
 import { BASE_IMAGES, BUILD_KEY_LABEL, ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
 import { freePort } from '@expense-tracker/testkit/process/ports';
-import { ExpenseTrackerChart } from '../../charts/expense-tracker-chart.js';
 import { PATRONI_IMAGE_CONTRACT, PATRONI_UID } from '../../charts/postgres-ha.js';
-import { Monitoring } from '../../charts/monitoring.js';
-import { synthesizeEnvironment } from '../../charts/synthesize.js';
-import { defaultMonitoringSettings } from '../../monitoring/settings.js';
+import { synthesize, synthesizeEnvironment } from '../../charts/synthesize.js';
 import { createNetwork, createVolume, d, eventually, exec, logsOf, runContainer, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';
 
 const local = loadEnvironment('local');
@@ -232,12 +228,8 @@ describe('haproxy', () => {
 describe('exporters', () => {
   /** The exporter containers exactly as the chart's Deployments configure them (ibm, monitoring on). */
   function chartExporters(): Record<string, { image: string; args: string[]; env: Record<string, string>; secretEnv: Record<string, string>; uid: number; credentialsDir?: string }> {
-    const env = loadEnvironment('ibm', { imageTag: '1.0.0' });
-    const app = new App();
-    const chart = new ExpenseTrackerChart(app, 'exporters', { environment: env });
-    new Monitoring(chart, 'Monitoring', { environment: env, settings: defaultMonitoringSettings('ibm'), web: chart.web, postgres: chart.postgres, redis: chart.redis, haproxy: chart.haproxy });
     const out: ReturnType<typeof chartExporters> = {};
-    for (const o of chart.toJson() as any[]) {
+    for (const o of synthesize(loadEnvironment('ibm', { imageTag: '1.0.0' })).objects as any[]) {
       if (o.kind !== 'Deployment' || !/-exporter$/.test(o.metadata.name)) continue;
       const pod = o.spec.template.spec;
       const c = pod.containers[0];

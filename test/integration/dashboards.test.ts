@@ -11,13 +11,12 @@ import { monitoredTopology } from '../../charts/monitoring.js';
 import { buildDashboards, dashboardExpressions, dashboardJson, dashboardPanels } from '../../monitoring/dashboards/index.js';
 import { checkRuleGroups } from '../../monitoring/promtool.js';
 import { withoutGrafanaVariables } from '../../monitoring/promql-names.js';
-import { defaultMonitoringSettings } from '../../monitoring/settings.js';
 
 const TYPES = new URL('../../monitoring/dashboards/schema-types.ts', import.meta.url).pathname;
 const TSCONFIG = new URL('../../tsconfig.json', import.meta.url).pathname;
 const dashboards = (['local', 'ibm'] as const).flatMap((name) => {
   const env = loadEnvironment(name, { imageTag: '1.0.0' });
-  return buildDashboards(defaultMonitoringSettings(name), monitoredTopology(env)).map((d) => ({ env: name, ...d }));
+  return buildDashboards(env.monitoring, monitoredTopology(env)).map((d) => ({ env: name, ...d }));
 });
 
 /** Panel type → [options type, field config type] in schema-types.ts. */

@@ -19,7 +19,6 @@ import { buildDashboards, dashboardExpressions } from '../../monitoring/dashboar
 import { startLocalMonitoring, type LocalMonitoring } from '../../monitoring/local-stack.js';
 import { metricNames } from '../../monitoring/promql-names.js';
 import { ALERTS, alertingRules, buildRuleGroups } from '../../monitoring/rules.js';
-import { MONITORING_DEFAULTS, monitoringSchema } from '../../monitoring/settings.js';
 import { startLocalTopology, type LocalTopology } from '../../scripts/local/topology.js';
 
 /**
@@ -35,11 +34,9 @@ const CLUSTER_ONLY = [
 ];
 const SCRAPE_SECONDS = 2;
 
-const env = loadEnvironment('local', { imageTag: '1.0.0' });
-// The environment's settings with a short PostgreSQL `for:` so the outage test stays quick.
-const raw = structuredClone(MONITORING_DEFAULTS.local) as { alerts: { postgresDownForSeconds: number } };
-raw.alerts.postgresDownForSeconds = 10;
-const settings = monitoringSchema.parse(raw);
+// The local environment with a short PostgreSQL `for:` so the outage test stays quick.
+const env = loadEnvironment('local', { imageTag: '1.0.0', set: ['monitoring.alerts.postgresDownForSeconds=10'] });
+const settings = env.monitoring;
 const topologyModel = monitoredTopology(env);
 
 describe('a real Prometheus scraping the local topology', () => {

@@ -7,10 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { checkRuleGroups, counterSeries, gaugeSeries, testRuleGroups, withoutAnnotations, type RuleTest } from '../../monitoring/promtool.js';
 import { ALERTS, buildRuleGroups, burnRate, BURN_RATE_WINDOWS, runbookUrl } from '../../monitoring/rules.js';
-import { MONITORING_DEFAULTS, monitoringSchema } from '../../monitoring/settings.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import type { MonitoredTopology } from '../../monitoring/targets.js';
 
-const settings = monitoringSchema.parse(MONITORING_DEFAULTS.ibm);
+const settings = loadEnvironment('ibm', { imageTag: '1.0.0' }).monitoring;
 const topology: MonitoredTopology = {
   environment: 'ibm',
   namespace: 'expense-tracker',

@@ -1,18 +1,17 @@
 /**
- * Monitoring settings of an environment: whether the charts carry Prometheus Operator objects
- * and Grafana dashboards, the service level objectives, and the thresholds of the cause alerts.
- *
- * The zod schema validates like the rest of the environment model: every problem is reported
- * with its field path (`monitoring.slo.latency.thresholdSeconds: ...`). Durations are whole
- * seconds, ratios are percentages.
+ * The `monitoring` section of the environment schema: whether the charts carry Prometheus
+ * Operator objects and Grafana dashboards, the service level objectives, and the thresholds of the
+ * cause alerts (monitoring/rules.ts turns them into rules; docs/observability.md explains them).
+ * Durations are whole seconds, ratios are percentages.
  */
 import { z } from 'zod';
+import { HTTP_DURATION_BUCKETS_SECONDS } from './app-contract.js';
+import { DNS_LABEL } from './naming.js';
 
 /** Kubernetes label key: optional DNS-subdomain prefix, then a name of at most 63 characters. */
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 /** Kubernetes label value: empty, or at most 63 characters of `[A-Za-z0-9_.-]`, alphanumeric at both ends. */
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** A Fastify route pattern as the app labels it (`route="/api/expenses/:id"`). */
 const ROUTE_PATTERN = /^\/[A-Za-z0-9_\-/:.*]*$/;
 
@@ -75,7 +74,7 @@ export const monitoringSchema = z
         objectivePercent,
         /**
          * Latency bound in seconds; must be a bucket boundary of the app's
-         * `http_request_duration_seconds` histogram (see `APP_DURATION_BUCKETS`).
+         * `http_request_duration_seconds` histogram (`HTTP_DURATION_BUCKETS_SECONDS`, app-contract.ts).
          */
         thresholdSeconds: z.number().positive('must be positive'),
         /** Route patterns (GET) the objective covers, as the app labels them. */
@@ -104,73 +103,14 @@ export const monitoringSchema = z
     blackboxExporterAddress: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?:[0-9]{1,5}$/, 'must be host:port'),
   })
   .superRefine((m, ctx) => {
-    if (!APP_DURATION_BUCKETS.includes(m.slo.latency.thresholdSeconds)) {
+    if (!HTTP_DURATION_BUCKETS_SECONDS.includes(m.slo.latency.thresholdSeconds)) {
       ctx.addIssue({
         code: 'custom',
         path: ['slo', 'latency', 'thresholdSeconds'],
-        message: `must be a bucket boundary of http_request_duration_seconds (${APP_DURATION_BUCKETS.join(', ')})`,
+        message: `must be a bucket boundary of http_request_duration_seconds (${HTTP_DURATION_BUCKETS_SECONDS.join(', ')})`,
       });
     }
   });
 
 /** Validated monitoring settings of one environment. */
 export type MonitoringSettings = z.infer<typeof monitoringSchema>;
-
-/**
- * Bucket boundaries (seconds) of the app's `http_request_duration_seconds` histogram. A latency
- * objective can only be measured at one of them (`le="<bound>"`). `monitoring/settings.test.ts`
- * checks them against the histogram the app really registers.
- */
-export const APP_DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/**
- * Settings both built-in environments share. The objectives follow what a small personal-finance
- * site can promise: 99.5 % of requests without a server error and 99 % of dashboard loads within
- * 500 ms, over 30 days (the SRE workbook's period, so its 14.4/6/3/1 burn rates apply unchanged).
- */
-const baseMonitoring = {
-  prometheus: {
-    namespace: 'monitoring',
-    // kube-prometheus-stack installed as release "kube-prometheus-stack" selects on this label.
-    selectorLabels: { release: 'kube-prometheus-stack' },
-    scrapeIntervalSeconds: 30,
-  },
-  grafana: { dashboardLabel: { key: 'grafana_dashboard', value: '1' }, folder: 'Expense Tracker' },
-  runbookBaseUrl: 'https://github.com/expense-tracker/platform/blob/main/docs/runbooks.md',
-  slo: {
-    periodDays: 30,
-    availability: { objectivePercent: 99.5 },
-    latency: { objectivePercent: 99, thresholdSeconds: 0.5, routes: ['/dashboard', '/api/summary'] },
-  },
-  alerts: {
-    targetDownForSeconds: 300,
-    webReplicasUnavailableForSeconds: 600,
-    postgresDownForSeconds: 60,
-    redisDownForSeconds: 120,
-    postgresVolumeFreePercent: 15,
-    postgresVolumeFullWithinHours: 96,
-    certificateExpiryDays: 14,
-    mailFailingForSeconds: 1800,
-  },
-  // prometheus-community/prometheus-blackbox-exporter chart in the monitoring namespace.
-  blackboxExporterAddress: 'prometheus-blackbox-exporter.monitoring.svc:9115',
-} as const;
-
-/**
- * Monitoring settings per built-in environment (input to `monitoringSchema`): on for `ibm`
- * (a Prometheus Operator is expected in the cluster), off for `local` (minikube has none; the
- * same rules and dashboards still run against a local Prometheus, see docs/observability.md).
- */
-export const MONITORING_DEFAULTS: Readonly<Record<'local' | 'ibm', unknown>> = {
-  local: { enabled: false, ...structuredClone(baseMonitoring) },
-  ibm: { enabled: true, ...structuredClone(baseMonitoring) },
-};
-
-/**
- * Validated default monitoring settings of a built-in environment.
- * @throws Error for an unknown environment name
- */
-export function defaultMonitoringSettings(environment: string): MonitoringSettings {
-  if (!(environment in MONITORING_DEFAULTS)) throw new Error(`no monitoring settings for environment "${environment}"; known: ${Object.keys(MONITORING_DEFAULTS).join(', ')}`);
-  return monitoringSchema.parse(MONITORING_DEFAULTS[environment as keyof typeof MONITORING_DEFAULTS]);
-}
