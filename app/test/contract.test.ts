@@ -39,8 +39,6 @@ import { loadEnvironment } from '@expense-tracker/model/environment';
 import { App } from 'cdk8s';
 import { synthesizeEnvironment, type KubeObject } from '../../charts/synthesize.js';
 import { ExpenseTrackerChart } from '../../charts/expense-tracker-chart.js';
-import { Monitoring } from '../../charts/monitoring.js';
-import { MONITORING_DEFAULTS, monitoringSchema } from '../../monitoring/settings.js';
 import { ENV_KEYS, envSchema, loadConfig, SECRET_KEYS } from '../src/config.js';
 import { runCli } from '../src/cli.js';
 import { buildApp } from '../src/app.js';
@@ -244,11 +242,8 @@ describe('readiness contract: app, chart probes and HAProxy checks agree', () =>
 describe('metrics listener: exposed to the scraper only', () => {
   /** The environment's chart with the operations layer (monitors, rules, scrape NetworkPolicies) added. */
   const synth = (env: 'local' | 'ibm'): any[] => {
-    const environment = loadEnvironment(env, { imageTag: '1.0.0' });
-    const chart = new ExpenseTrackerChart(new App(), 'contract', { environment });
-    const settings = monitoringSchema.parse(MONITORING_DEFAULTS[env]);
-    new Monitoring(chart, 'Monitoring', { environment, settings, web: chart.web, postgres: chart.postgres, redis: chart.redis, haproxy: chart.haproxy });
-    return chart.toJson();
+    const environment = loadEnvironment(env, { imageTag: '1.0.0', set: ['monitoring.enabled=true'] });
+    return new ExpenseTrackerChart(new App(), 'contract', { environment }).toJson();
   };
   const opens = (np: any, port: number | string) =>
     (np.spec.ingress ?? []).some((r: { ports?: { port: unknown }[] }) => (r.ports ?? []).some((p) => p.port === port));
