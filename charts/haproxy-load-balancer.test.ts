@@ -97,11 +97,7 @@ describe('HaproxyLoadBalancer in the chart', () => {
     expect(d.spec.replicas).toBe(2);
     expect(d.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
     expect(find(objects, 'PodDisruptionBudget', 'haproxy').spec.maxUnavailable).toBe(1);
-    // Prometheus (monitoring on in ibm) reaches the stats port; haproxy.metricsScrapeNamespaces adds no second policy.
-    expect(networkPolicy(objects, 'allow-prometheus-to-haproxy-stats').spec.ingress[0].ports).toEqual([{ protocol: 'TCP', port: 'stats' }]);
-    expect(networkPolicy(objects, 'allow-metrics-scrape-to-haproxy')).toBeUndefined();
-    const scraped = synthesizeEnvironment(env('ibm', ['monitoring.enabled=false']));
-    expect(networkPolicy(scraped, 'allow-prometheus-to-haproxy-stats')).toBeUndefined();
+    expect(networkPolicy(objects, 'allow-metrics-scrape-to-haproxy').spec.ingress[0].ports).toEqual([{ protocol: 'TCP', port: 8404 }]);
   });
 
   it('local: no metrics scrape allowed; one replica gets no PodDisruptionBudget (it would block node drains)', () => {

@@ -13,7 +13,8 @@ function synth(env: EnvironmentConfig): { objects: KubeObject[]; monitoring: Mon
   return { objects: sortObjects(chart.toJson() as KubeObject[]), monitoring: chart.monitoring! };
 }
 
-const ibm = loadEnvironment('ibm', { imageTag: '1.0.0' });
+// Monitoring is off by default (see docs/observability.md); these tests turn it on.
+const ibm = loadEnvironment('ibm', { imageTag: '1.0.0', set: ['monitoring.enabled=true'] });
 const settings = ibm.monitoring;
 const find = (objects: KubeObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as any;
 
@@ -100,7 +101,7 @@ describe('Monitoring', () => {
       postgresVolumeClaims: 'data-postgres-[0-9]+',
       tlsHost: undefined,
     });
-    const tls = loadEnvironment('ibm', { imageTag: '1.0.0', set: ['ingress.tlsSecretName=expense-tls', 'haproxy.enabled=false'] });
+    const tls = loadEnvironment('ibm', { imageTag: '1.0.0', set: ['ingress.tlsSecretName=expense-tls', 'haproxy.enabled=false', 'monitoring.enabled=true'] });
     const t = monitoredTopology(tls);
     expect(t.tlsHost).toBe('expense.example.us-south.containers.appdomain.cloud');
     expect(t.haproxy).toBeUndefined();
@@ -136,9 +137,10 @@ describe('Monitoring', () => {
 });
 
 describe('monitoring in the chart', () => {
-  it('is part of ibm and not of local; --set monitoring.enabled=true adds it to local', () => {
+  it('is off by default; --set monitoring.enabled=true adds it to ibm and local', () => {
     const kinds = (env: EnvironmentConfig) => synthesize(env).objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1').length;
     expect(kinds(ibm)).toBe(5);
+    expect(kinds(loadEnvironment('ibm', { imageTag: '1.0.0' }))).toBe(0);
     expect(kinds(loadEnvironment('local', { imageTag: '1.0.0' }))).toBe(0);
     const local = loadEnvironment('local', { imageTag: '1.0.0', set: ['monitoring.enabled=true'] });
     const result = synthesize(local);

@@ -91,9 +91,8 @@ describe('environments', () => {
     const local = environmentValues('local', 'v1');
     const ibm = environmentValues('ibm', 'v1');
     expect(local).toEqual({ name: 'local', ...base, image: { ...base.image, tag: 'v1' }, app: { ...base.app, ...overridesOf.local.app }, compose: { enabled: true } });
-    // Objects are merged key by key: ibm overrides only monitoring.enabled.
-    expect((ibm as { monitoring: { enabled: boolean } }).monitoring.enabled).toBe(true);
-    expect((ibm as { monitoring: { slo: unknown } }).monitoring.slo).toEqual(base.monitoring.slo);
+    // Arrays are replaced, objects merged key by key.
+    expect((ibm.haproxy as { metricsScrapeNamespaces: string[] }).metricsScrapeNamespaces).toEqual(['monitoring']);
     expect((ibm.haproxy as { balance: unknown }).balance).toEqual(base.haproxy.balance);
     expect(ENVIRONMENT_NAMES).toEqual(['local', 'ibm']);
     // The base on its own is a valid environment: construct defaults come from it.

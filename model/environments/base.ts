@@ -100,7 +100,9 @@ export const base: Omit<EnvironmentBase, 'image'> & { readonly image: Omit<Image
   app: { logLevel: 'info', mailFrom: 'budget@example.com', adminEmail: '' },
   compose: { enabled: false },
   monitoring: {
-    // Needs a Prometheus Operator in the cluster (minikube has none): on where one runs.
+    // Needs a Prometheus Operator in the cluster (minikube has none), and stays off for ibm until
+    // the Redis exporter reads its password from a file (it takes it from the environment today,
+    // which the hardening policy refuses): `--set monitoring.enabled=true` turns it on.
     enabled: false,
     prometheus: {
       namespace: 'monitoring',

@@ -63,8 +63,7 @@ export const ibm: EnvironmentOverrides = {
     resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
     maxconn: 10000,
     serverSlots: 10,
+    // The cluster's Prometheus runs in `monitoring`.
+    metricsScrapeNamespaces: ['monitoring'],
   },
-  // kube-prometheus-stack in `monitoring` scrapes the monitors and loads the rules; Grafana's
-  // sidecar imports the dashboards (docs/observability.md).
-  monitoring: { enabled: true },
 };

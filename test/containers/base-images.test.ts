@@ -229,7 +229,7 @@ describe('exporters', () => {
   /** The exporter containers exactly as the chart's Deployments configure them (ibm, monitoring on). */
   function chartExporters(): Record<string, { image: string; args: string[]; env: Record<string, string>; secretEnv: Record<string, string>; uid: number; credentialsDir?: string }> {
     const out: ReturnType<typeof chartExporters> = {};
-    for (const o of synthesize(loadEnvironment('ibm', { imageTag: '1.0.0' })).objects as any[]) {
+    for (const o of synthesize(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['monitoring.enabled=true'] })).objects as any[]) {
       if (o.kind !== 'Deployment' || !/-exporter$/.test(o.metadata.name)) continue;
       const pod = o.spec.template.spec;
       const c = pod.containers[0];
