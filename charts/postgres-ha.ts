@@ -52,9 +52,9 @@ export const PATRONI_UID = 10026;
 /** Where Secrets are mounted: each key a file `/run/secrets/<secret>/<key>` (Docker's convention). */
 const SECRETS_DIR = '/run/secrets';
 const secretFile = (secret: string, key: string) => `${SECRETS_DIR}/${secret}/${key}`;
-/** Where the data volume is mounted; PGDATA is a subdirectory so `lost+found` never confuses initdb. */
-const DATA_MOUNT = '/var/lib/postgresql/data';
-const PGDATA = `${DATA_MOUNT}/pgdata`;
+/** Where the data volume is mounted, and PGDATA, a subdirectory of it: as the single-instance Postgres. */
+const DATA_MOUNT = POSTGRES.dataMountPath;
+const PGDATA = POSTGRES.pgdata;
 const SOCKET_DIR = '/var/run/postgresql';
 /** Patroni's configuration directory: every `*.yaml` in it is merged, in name order. */
 const PATRONI_CONFIG_DIR = '/etc/patroni';
