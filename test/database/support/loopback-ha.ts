@@ -183,7 +183,9 @@ export async function startLoopbackHa(options: { members?: number; timing?: { tt
     const c = client(m);
     await c.connect();
     try {
-      return (await c.query<T>(text, values)).rows;
+      // Several statements (simple protocol, no values) give one result each: the last one's rows.
+      const result: pg.QueryResult<T> | pg.QueryResult<T>[] = await c.query<T>(text, values);
+      return (Array.isArray(result) ? result[result.length - 1] : result).rows;
     } finally {
       await c.end();
     }
