@@ -71,7 +71,7 @@ export class FileStagingStore {
   create(id: string): StagedUpload {
     const part = this.file(id, true);
     const final = this.file(id);
-    const stream = createWriteStream(part, { flags: 'w', mode: 0o600, highWaterMark: 1 << 20 });
+    const stream = createWriteStream(part, { flags: 'w', mode: 0o600, highWaterMark: 256 * 1024 });
     return {
       stream,
       commit: async () => {
