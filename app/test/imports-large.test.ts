@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from './harness.js';
-import { followImport, mib, startImportStack, uploadFile, type ImportStack } from './import-stack.js';
+import { ensureAppBuild, followImport, mib, startImportStack, uploadFile, type ImportStack } from './import-stack.js';
 import { generateStatement, STATEMENT_QUERY, type StatementSummary } from './statement-generator.js';
 
 const BIG = Number(process.env.IMPORT_TEST_BYTES ?? 1024 ** 3);
@@ -28,14 +28,15 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'import-large-'));
-  stack = await startImportStack({ env: { IMPORT_LEASE_SECONDS: '4', IMPORT_MAX_BYTES: '2Gi' } });
-}, 180_000);
+  await ensureAppBuild(log);
+  stack = await startImportStack({ compiled: true, env: { IMPORT_LEASE_SECONDS: '4', IMPORT_MAX_BYTES: '2Gi' } });
+}, 600_000);
 afterAll(async () => {
   await stack?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function writeStatement(name: string, bytes: number, opts: { malformedEvery?: number; seed?: number } = {}): Promise<{ file: string; summary: StatementSummary }> {
+async function writeStatement(name: string, bytes: number, opts: { malformedEvery?: number; seed?: number; dayOrder?: 'sorted' | 'interleaved' } = {}): Promise<{ file: string; summary: StatementSummary }> {
   const file = path.join(dir, name);
   const { stream, summary } = generateStatement({ targetBytes: bytes, rowsPerDay: 2000, ...opts });
   const t0 = Date.now();
@@ -124,47 +125,78 @@ describe('large imports through the web server and workers', () => {
     }
   }, 3_600_000);
 
-  it('a worker killed while staging and another killed while merging: the import resumes and ends with exact counts; re-import adds nothing', async () => {
-    const { file, summary } = await writeStatement('kill.csv', 64 * MiB, { malformedEvery: 9_973, seed: 5 });
-    const client = new Client(stack.baseUrl);
-    const uid = await userId(client, 'kill@example.com');
+  /** Imports `file` while killing workers with SIGKILL when `kills` say so; returns the finished import. */
+  async function importWithKills(client: Client, file: string, kills: { what: string; when: (s: any) => boolean }[]) {
     const up = await uploadFile(client, file, STATEMENT_QUERY);
     expect(up.status).toBe(202);
     const id = up.json.id;
-    const state = async () => (await stack.pool.query('SELECT phase, rows_staged::int, rows_merged::int, attempts FROM imports WHERE id = $1', [id])).rows[0];
-    const killWhen = async (what: string, cond: (s: any) => boolean) => {
+    const state = async () =>
+      (await stack.pool.query('SELECT phase, rows_staged::int, rows_merged::int, attempts, deferred_from_line FROM imports WHERE id = $1', [id])).rows[0];
+    for (const kill of kills) {
       const w = await stack.startWorker();
       for (;;) {
         const s = await state();
-        if (cond(s)) break;
-        if (s.phase === 'finished') throw new Error(`the import finished before the worker could be killed ${what}`);
+        if (kill.when(s)) break;
+        if (s.phase === 'finished') throw new Error(`the import finished before the worker could be killed ${kill.what}`);
         await new Promise((r) => setTimeout(r, 50));
       }
       w.child.kill('SIGKILL');
       await w.exited;
       const s = await state();
-      log(`worker SIGKILLed ${what}: phase ${s.phase}, staged ${s.rows_staged}, merged ${s.rows_merged}`);
-    };
-    await killWhen('while staging', (s) => s.phase === 'staging' && s.rows_staged > 0);
-    await killWhen('while merging', (s) => s.phase === 'merging' && s.rows_merged > 0);
+      log(`worker SIGKILLed ${kill.what}: phase ${s.phase}, staged ${s.rows_staged}, merged ${s.rows_merged}`);
+    }
     const last = await stack.startWorker();
     try {
       const done = await followImport(client, id, { intervalMs: 1_000, onState: reporter('resumed import') });
-      expect(done).toMatchObject({
-        state: 'done',
-        rows: { read: summary.rows, staged: summary.expenses, skipped: summary.credits, failed: summary.errorLines.length, inserted: summary.expenses, duplicate: 0 },
-      });
-      expect((await state()).attempts).toBe(3);
-      expect(await categorySums(uid)).toEqual(summary.byCategory);
-      const lines = await stack.pool.query('SELECT line::int FROM import_errors WHERE import_id = $1 ORDER BY line', [id]);
-      expect(lines.rows.map((r) => r.line)).toEqual(summary.errorLines);
-
-      const again = await uploadFile(client, file, STATEMENT_QUERY);
-      const second = await followImport(client, again.json.id, { intervalMs: 1_000 });
-      expect(second.rows).toMatchObject({ staged: summary.expenses, inserted: 0, duplicate: summary.expenses });
-      expect((await stack.pool.query('SELECT count(*)::int AS n FROM expenses WHERE user_id = $1', [uid])).rows[0].n).toBe(summary.expenses);
+      return { done, attempts: (await state()).attempts as number, deferredFrom: (await state()).deferred_from_line as string | null };
     } finally {
       await last.stop();
     }
+  }
+
+  it('workers SIGKILLed while staging and merging: the import resumes from its checkpoints with exact counts; re-import adds nothing', async () => {
+    const { file, summary } = await writeStatement('kill.csv', 48 * MiB, { malformedEvery: 9_973, seed: 5 });
+    const client = new Client(stack.baseUrl);
+    const uid = await userId(client, 'kill@example.com');
+    // Grouped by day: merging runs alongside staging; both kills land mid-way through both.
+    const { done, attempts, deferredFrom } = await importWithKills(client, file, [
+      { what: 'after the first merges', when: (s) => s.phase === 'staging' && s.rows_merged > 0 },
+      { what: 'after more merges', when: (s) => s.rows_merged > 120_000 },
+    ]);
+    expect(deferredFrom).toBeNull();
+    expect(attempts).toBe(3);
+    expect(done).toMatchObject({
+      state: 'done',
+      rows: { read: summary.rows, staged: summary.expenses, skipped: summary.credits, failed: summary.errorLines.length, inserted: summary.expenses, duplicate: 0 },
+    });
+    expect(await categorySums(uid)).toEqual(summary.byCategory);
+    const lines = await stack.pool.query('SELECT line::int FROM import_errors WHERE import_id = $1 ORDER BY line', [done.id]);
+    expect(lines.rows.map((r) => r.line)).toEqual(summary.errorLines);
+
+    const w = await stack.startWorker();
+    try {
+      const again = await uploadFile(client, file, STATEMENT_QUERY);
+      const second = await followImport(client, again.json.id, { intervalMs: 1_000 });
+      expect(second.rows).toMatchObject({ staged: summary.expenses, inserted: 0, duplicate: summary.expenses });
+    } finally {
+      await w.stop();
+    }
+    expect((await stack.pool.query('SELECT count(*)::int AS n FROM expenses WHERE user_id = $1', [uid])).rows[0].n).toBe(summary.expenses);
+    await rm(file, { force: true });
+  }, 1_800_000);
+
+  it('a file not grouped by day: a worker SIGKILLed while staging and one while merging after staging; exact counts', async () => {
+    const { file, summary } = await writeStatement('kill-unsorted.csv', 16 * MiB, { seed: 9, dayOrder: 'interleaved' });
+    const client = new Client(stack.baseUrl);
+    const uid = await userId(client, 'kill-unsorted@example.com');
+    const { done, attempts, deferredFrom } = await importWithKills(client, file, [
+      { what: 'while staging', when: (s) => s.phase === 'staging' && s.rows_staged > 0 },
+      { what: 'while merging', when: (s) => s.phase === 'merging' && s.rows_merged > 0 },
+    ]);
+    expect(Number(deferredFrom)).toBeGreaterThan(1);
+    expect(attempts).toBe(3);
+    expect(done.rows).toMatchObject({ read: summary.rows, staged: summary.expenses, skipped: summary.credits, inserted: summary.expenses, duplicate: 0 });
+    expect(await categorySums(uid)).toEqual(summary.byCategory);
+    await rm(file, { force: true });
   }, 1_800_000);
 });

@@ -25,6 +25,11 @@ export interface StatementOptions {
   malformedEvery?: number;
   /** PRNG seed (default 1). */
   seed?: number;
+  /**
+   * `sorted` (default): days ascend, each day's rows together, as banks export. `interleaved`:
+   * consecutive rows fall on different days (a file not grouped by day).
+   */
+  dayOrder?: 'sorted' | 'interleaved';
 }
 
 export interface StatementSummary {
@@ -129,13 +134,15 @@ export function generateStatement(opts: StatementOptions): { stream: Readable; s
   const done = new Promise<StatementSummary>((r) => (resolve = r));
   let headerSent = false;
 
+  const interleaved = opts.dayOrder === 'interleaved';
   function row(i: number): string {
-    const day = Math.floor(i / rowsPerDay);
+    // Interleaved: a stride through ~3 years of days, so no two neighbouring rows share a day.
+    const day = interleaved ? (i * 389) % 1096 : Math.floor(i / rowsPerDay);
     const d = new Date(EPOCH + day * DAY_MS);
     const iso = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
     const date = `${pad(d.getUTCDate())}.${pad(d.getUTCMonth() + 1)}.${d.getUTCFullYear()}`;
-    summary.firstDate ||= iso;
-    summary.lastDate = iso;
+    if (!summary.firstDate || iso < summary.firstDate) summary.firstDate = iso;
+    if (iso > summary.lastDate) summary.lastDate = iso;
     const line = summary.lines + 1;
     if (malformedEvery > 0 && i % malformedEvery === malformedEvery - 1) {
       summary.errorLines.push(line);
@@ -144,7 +151,7 @@ export function generateStatement(opts: StatementOptions): { stream: Readable; s
       if (kind === 1) return `${date};${date};Kartenzahlung;"Bad Amount AG";"x";DE00;XXX;"-12,3,4";EUR;Lebensmittel;0,00\r\n`;
       return `${date};${date};Kartenzahlung\r\n`;
     }
-    if (twinEvery > 0 && i % twinEvery === twinEvery - 1 && prev !== '' && prev.startsWith(date)) {
+    if (twinEvery > 0 && i % twinEvery === twinEvery - 1 && prev !== '' && (interleaved || prev.startsWith(date))) {
       const [cat, cents] = lastExpense!;
       add(cat, cents);
       return prev;

@@ -42,8 +42,12 @@ export interface ImportRecord {
   rowsStaged: number;
   rowsSkipped: number;
   rowsFailed: number;
-  /** Merge checkpoint: staged rows dated up to this day (`YYYY-MM-DD`) are in `expenses`. */
+  /** Merge checkpoint of rows fingerprinted in SQL: those dated up to this day (`YYYY-MM-DD`) are in `expenses`. */
   mergedThrough: string | null;
+  /** Merge checkpoint of rows fingerprinted while staging: those up to this line are in `expenses`. */
+  mergedLine: number;
+  /** First line whose fingerprint is computed in SQL after staging (the file is not grouped by day), or null. */
+  deferredFromLine: number | null;
   rowsMerged: number;
   rowsInserted: number;
   rowsDuplicate: number;
@@ -63,7 +67,7 @@ type Queryable = pg.Pool | pg.PoolClient;
 
 const COLUMNS = `id, user_id, state, phase, file_name, size_bytes, received_bytes, sha256, options,
   staged_bytes, staged_lines, rows_read, rows_staged, rows_skipped, rows_failed,
-  to_char(merged_through, 'YYYY-MM-DD') AS merged_through, rows_merged, rows_inserted, rows_duplicate,
+  to_char(merged_through, 'YYYY-MM-DD') AS merged_through, merged_line, deferred_from_line, rows_merged, rows_inserted, rows_duplicate,
   staging_resets, error, attempts, lease_owner, lease_expires_at, created_at, updated_at, started_at, finished_at`;
 
 function toImport(r: Record<string, any>): ImportRecord {
@@ -84,6 +88,8 @@ function toImport(r: Record<string, any>): ImportRecord {
     rowsSkipped: Number(r.rows_skipped),
     rowsFailed: Number(r.rows_failed),
     mergedThrough: r.merged_through,
+    mergedLine: Number(r.merged_line),
+    deferredFromLine: r.deferred_from_line === null ? null : Number(r.deferred_from_line),
     rowsMerged: Number(r.rows_merged),
     rowsInserted: Number(r.rows_inserted),
     rowsDuplicate: Number(r.rows_duplicate),

@@ -5,6 +5,7 @@ import { detectFormat } from '../../src/imports/detect.js';
 import { RowNormalizer, type RowResult } from '../../src/imports/normalize.js';
 import { CsvFormatError, readRecords, type CsvRecord } from '../../src/imports/reader.js';
 import { OptionError, importQuerySchema, type ImportOptions } from '../../src/imports/options.js';
+import { fingerprint, OccurrenceCounter } from '../../src/imports/fingerprint.js';
 
 describe('dates', () => {
   it.each([
@@ -107,6 +108,15 @@ describe('format detection', () => {
     expect(d.options.mapping).toMatchObject({ date: 0, amount: 3, category: 2, description: [1] });
     expect(d.options.expenses).toBe('positive');
     expect(d.warnings.join()).toMatch(/positive amounts as expenses/);
+  });
+
+  it('category=none and currency=none turn detected columns off; a column named "none" is still a column', () => {
+    const file = csv('Date;Text;Amount;Currency;Category\n2024-01-02;Coffee;-1,50;EUR;Food\n2024-01-03;Bus;-2,00;EUR;Travel\n');
+    expect(detectFormat(file, true).options.mapping).toMatchObject({ currency: 3, category: 4 });
+    expect(detectFormat(file, true, { category: 'none', currency: 'None' }).options.mapping).toMatchObject({ currency: null, category: null });
+    const named = csv('Date;Text;Amount;None\n2024-01-02;Coffee;-1,50;Food\n');
+    expect(detectFormat(named, true, { category: 'none' }).options.mapping).toMatchObject({ category: 3 });
+    expect(() => detectFormat(file, true, { amount: 'none' })).toThrow(/amount: no column "none"/);
   });
 
   it('no header: finds date, amount and the text column by content', () => {
@@ -274,5 +284,25 @@ describe('reader', () => {
   it('counts lone CR line endings when told to', async () => {
     const rs = await readAll('a;b\r1;2\r3;4\r', { delimiter: ';', crOnly: true });
     expect(rs.map((r) => r.line)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('fingerprints while reading', () => {
+  it('numbers equal rows per day and gives up once a day comes back', () => {
+    const c = new OccurrenceCounter();
+    const a = c.next('2024-01-01', 'h1');
+    expect(c.next('2024-01-01', 'h1')).toBe(fingerprint('h1', 2));
+    expect(a).toBe(fingerprint('h1', 1));
+    expect(c.next('2024-01-02', 'h1')).toBe(fingerprint('h1', 1)); // a new day numbers from 1
+    expect(c.grouped).toBe(true);
+    expect(c.next('2024-01-01', 'h2')).toBeNull();
+    expect(c.grouped).toBe(false);
+    expect(c.next('2024-01-03', 'h3')).toBeNull();
+  });
+
+  it('resumes with the days seen and the counts of the last one', () => {
+    const c = OccurrenceCounter.resume(['2024-01-01', '2024-01-02'], '2024-01-02', [['h1', 2]], true);
+    expect(c.next('2024-01-02', 'h1')).toBe(fingerprint('h1', 3));
+    expect(c.next('2024-01-01', 'h1')).toBeNull();
   });
 });
