@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImportWorker } from '../src/imports/worker.js';
+import { runImportsCli } from '../src/imports/cli.js';
 import { FileStagingStore } from '../src/imports/store.js';
 import { Client, startStack, type Stack } from './harness.js';
 import { generateStatement, STATEMENT_QUERY } from './statement-generator.js';
@@ -252,6 +253,43 @@ describe('imports end to end', () => {
     const ok = await upload(c, STATEMENT);
     const notFailed = await c.request('POST', `/api/imports/${ok.json.id}/retry`);
     expect(notFailed).toMatchObject({ status: 409, json: { message: 'the import is done, not failed' } });
+  });
+});
+
+describe('operator CLI', () => {
+  const cli = async (...argv: string[]) => {
+    let out = '';
+    let err = '';
+    const sink = (f: (s: string) => void) => ({ write: (s: string) => f(s) });
+    const code = await runImportsCli(argv, stack.env, sink((s) => (out += s)), sink((s) => (err += s)));
+    return { code, out, err };
+  };
+
+  it('lists, shows, fails (taking back merged rows) and retries imports; lists staged files', async () => {
+    const c = await signedUp();
+    const cfg = stack.config.imports;
+    cfg.inlineMaxBytes = 0;
+    let queued;
+    try {
+      queued = await upload(c, STATEMENT);
+    } finally {
+      cfg.inlineMaxBytes = 64 * 1024;
+    }
+    expect(queued.status).toBe(202);
+    const id = queued.json.id;
+    expect((await cli('list')).out).toContain(`${id}  queued`);
+    expect((await cli('show', id)).out).toMatch(new RegExp(`file: staged \\(.*${id}\\.csv\\)`));
+    expect((await cli('files')).out).toContain(`${id}  ${Buffer.byteLength(STATEMENT)} bytes`);
+    expect(await cli('retry', id)).toMatchObject({ code: 1, err: `import ${id} is queued, not failed\n` });
+    expect(await cli('fail', id, 'bad', 'statement')).toMatchObject({ code: 0, out: `import ${id} failed (bad statement); 0 expenses it had added were removed\n` });
+    expect((await c.get(`/api/imports/${id}`)).json).toMatchObject({ state: 'failed', error: 'bad statement' });
+    expect(await cli('retry', id)).toMatchObject({ code: 0, out: `import ${id} is queued again\n` });
+    const worker = new ImportWorker({ pool: stack.pool, store: new FileStagingStore(dir), log: pino({ level: 'silent' }), listen: stack.config.postgres });
+    while ((await worker.runOnce()) !== false);
+    expect((await c.get(`/api/imports/${id}`)).json).toMatchObject({ state: 'done', rows: { inserted: 2 } });
+    expect(await cli('fail', id)).toMatchObject({ code: 1, err: `import ${id} is already done\n` });
+    expect((await cli('show', 'nope')).code).toBe(2);
+    expect((await cli('list', 'sleeping')).err).toMatch(/^list: states are/);
   });
 });
 
