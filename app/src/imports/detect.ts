@@ -21,6 +21,8 @@ import {
 export const SAMPLE_BYTES = 64 * 1024;
 /** Records of the sample used to score separators and columns. */
 const SAMPLE_RECORDS = 200;
+/** Mapping parameters that may be `none`: the file has no such column. */
+const OPTIONAL_COLUMNS = new Set(['currency', 'category']);
 
 /** Header names of each field in the languages of common bank exports, in order of preference. */
 const HEADER_NAMES: Record<'date' | 'amount' | 'debit' | 'currency' | 'category' | 'description', string[]> = {
@@ -235,6 +237,8 @@ export function detectFormat(head: Buffer, complete: boolean, query: ImportQuery
   const keys = columns.map(headerKey);
   const taken = new Set<number>();
   const pick = (field: keyof typeof HEADER_NAMES, given: string | undefined, guess: () => number): number | null => {
+    // `none` turns an optional column off (unless a column is named so), e.g. to use the default category.
+    if (given !== undefined && OPTIONAL_COLUMNS.has(field) && headerKey(given) === 'none' && !keys.includes('none')) return null;
     if (given !== undefined) {
       const i = resolveColumn(field, given, columns);
       taken.add(i);

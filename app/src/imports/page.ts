@@ -108,7 +108,10 @@ export const IMPORT_SCRIPT = String.raw`'use strict';
     for (const id of FORMAT) { const v = $(id).value.trim(); if (v !== '') q.set(id, v); }
     for (const id of MAPPING) {
       const v = $(id).value;
-      if (v === '') continue;
+      if (v === '') {
+        if (id === 'currency' || id === 'category') q.set(id, 'none'); // not "detect it again"
+        continue;
+      }
       if (id === 'description' || id === 'description2') q.append('description', v); else q.set(id, v);
     }
     return q;
