@@ -57,6 +57,20 @@ export function peakRss(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/**
+ * The runtime `ENV` of the app image (app/Dockerfile), which the processes here get too: they run
+ * as the container would (e.g. its malloc settings).
+ */
+export function imageEnv(): Record<string, string> {
+  const dockerfile = readFileSync(path.join(APP, 'Dockerfile'), 'utf8');
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const env: Record<string, string> = {};
+  for (const m of runtime.matchAll(/^ENV ((?:.*\\\n)*.*)$/gm)) {
+    for (const [, k, v] of m[1]!.replace(/\\\n/g, ' ').matchAll(/([A-Z_][A-Z0-9_]*)=(\S+)/g)) env[k!] = v!;
+  }
+  return env;
+}
+
 export interface AppProcess {
   child: ChildProcess;
   pid: number;
@@ -140,7 +154,7 @@ export async function startImportStack(opts: { env?: Record<string, string>; log
     cleanups.push(() => rm(stagingDir, { recursive: true, force: true }));
     const port = await freePort();
     const env: Record<string, string> = {
-      NODE_ENV: 'production',
+      ...imageEnv(),
       PORT: String(port),
       DATABASE_URL: dbUrl,
       REDIS_URL: redis.url,
