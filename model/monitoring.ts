@@ -98,6 +98,18 @@ export const monitoringSchema = z
       certificateExpiryDays: z.number().int('must be a whole number of days').min(1, 'must be at least 1').max(90, 'must be at most 90'),
       /** Seconds budget alert emails may fail without one success before `ExpenseBudgetEmailsFailing`. */
       mailFailingForSeconds: seconds(300, 24 * 3600),
+      /**
+       * Bytes of WAL a Patroni replica may be behind its primary (replayed, not just received)
+       * before `ExpensePostgresReplicationLag` (`postgres.mode: ha`).
+       */
+      postgresReplicationLagBytes: z.number().int('must be a whole number of bytes').min(1_048_576, 'must be at least 1048576 (1 MiB)'),
+      /** Seconds the replication lag must stay above `postgresReplicationLagBytes` before the alert fires. */
+      postgresReplicationLagForSeconds: seconds(60, 3600),
+      /**
+       * Hours since the last successful scheduled backup (any of the backup CronJobs) before
+       * `ExpensePostgresBackupTooOld`; longer than the gap between two scheduled backups.
+       */
+      postgresBackupMaxAgeHours: z.number().int('must be a whole number of hours').min(2, 'must be at least 2').max(24 * 14, 'must be at most 336'),
     }),
     /** Blackbox exporter (`host:port`) that probes the Ingress host for certificate expiry when TLS is on. */
     blackboxExporterAddress: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?:[0-9]{1,5}$/, 'must be host:port'),

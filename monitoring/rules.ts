@@ -99,6 +99,8 @@ export const ALERTS = {
   postgresVolumeFillingUp: 'ExpensePostgresVolumeFillingUp',
   certificateExpiresSoon: 'ExpenseCertificateExpiresSoon',
   budgetEmailsFailing: 'ExpenseBudgetEmailsFailing',
+  postgresReplicationLag: 'ExpensePostgresReplicationLag',
+  postgresBackupTooOld: 'ExpensePostgresBackupTooOld',
 } as const;
 
 /** `runbook_url` of an alert: the runbook base URL plus the alert's section anchor. */
@@ -319,6 +321,49 @@ function causeAlerts(settings: MonitoringSettings, topology: MonitoredTopology):
       },
     },
   );
+  if (topology.patroni) {
+    const member = { namespace: ns, job: JOBS.patroni, scope: topology.patroni.scope };
+    rules.push({
+      alert: ALERTS.postgresReplicationLag,
+      // Patroni reports the leader's flushed WAL position (0 on replicas) and each replica's
+      // replayed position (0 on the leader); lag is their difference per replica, in bytes.
+      expr:
+        `max by (namespace, scope) (${selector('patroni_xlog_location', member)})\n` +
+        `- on (namespace, scope) group_right\n${selector('patroni_xlog_replayed_location', member)}\n` +
+        `> ${a.postgresReplicationLagBytes}\n` +
+        `and on (namespace, scope, name)\n${selector('patroni_replica', member)} == 1`,
+      for: duration(a.postgresReplicationLagForSeconds),
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'PostgreSQL replica {{ $labels.name }} is {{ $value | humanize1024 }}B behind the primary.',
+        description:
+          `Replica {{ $labels.name }} of Patroni cluster {{ $labels.scope }} has replayed more than ${a.postgresReplicationLagBytes} bytes less WAL than the primary ` +
+          `for ${duration(a.postgresReplicationLagForSeconds)}: Patroni would not promote it on failover, and reads from it are stale.`,
+        runbook_url: rb(ALERTS.postgresReplicationLag),
+      },
+    });
+  }
+  if (topology.backupCronJobs && topology.backupCronJobs.length > 0) {
+    const cronjobs = { namespace: ns, cronjob: { re: alternation(topology.backupCronJobs) } };
+    const maxAge = a.postgresBackupMaxAgeHours * 3600;
+    const lastSuccess = `max by (namespace) (${selector('kube_cronjob_status_last_successful_time', cronjobs)})`;
+    rules.push({
+      alert: ALERTS.postgresBackupTooOld,
+      // kube-state-metrics: the newest successful backup run, or, while none has succeeded yet,
+      // the creation of the oldest backup CronJob (a schedule that never succeeds is caught too).
+      expr:
+        `time() - ${lastSuccess} > ${maxAge}\nor\n` +
+        `(time() - min by (namespace) (${selector('kube_cronjob_created', cronjobs)}) > ${maxAge}\nunless on (namespace)\n${lastSuccess})`,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: `No PostgreSQL backup has succeeded for ${a.postgresBackupMaxAgeHours} hours.`,
+        description:
+          `None of the backup CronJobs (${topology.backupCronJobs.join(', ')}) in {{ $labels.namespace }} has completed a run for {{ $value | humanizeDuration }}; ` +
+          'a restore would lose everything since the last good backup beyond what WAL archiving still holds.',
+        runbook_url: rb(ALERTS.postgresBackupTooOld),
+      },
+    });
+  }
   if (topology.tlsHost) {
     rules.push({
       alert: ALERTS.certificateExpiresSoon,

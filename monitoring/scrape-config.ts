@@ -16,6 +16,8 @@ export const METRICS_PATHS: Readonly<Record<Exclude<JobName, 'ingress-tls'>, str
   [JOBS.haproxy]: HAPROXY.metricsPath,
   [JOBS.postgres]: EXPORTER_METRICS_PATH,
   [JOBS.redis]: EXPORTER_METRICS_PATH,
+  // Patroni's REST API (https://patroni.readthedocs.io/en/latest/rest_api.html#monitoring-endpoint).
+  [JOBS.patroni]: '/metrics',
 };
 
 /** Options for `renderScrapeConfig`. */

@@ -17,6 +17,8 @@ export const JOBS = {
   redis: 'redis-exporter',
   /** Blackbox exporter probe of the Ingress host (TLS certificate expiry). */
   tls: 'ingress-tls',
+  /** Patroni's REST API `/metrics`, one target per member (`postgres.mode: ha`). */
+  patroni: 'patroni',
 } as const;
 export type JobName = (typeof JOBS)[keyof typeof JOBS];
 
@@ -50,4 +52,14 @@ export interface MonitoredTopology {
   readonly postgresVolumeClaims: string;
   /** Ingress host served over TLS (certificate expiry is probed); absent for plain HTTP. */
   readonly tlsHost?: string;
+  /**
+   * PostgreSQL as a Patroni cluster: its `scope` (the `scope` label of Patroni's metrics).
+   * Absent for a single PostgreSQL pod, which has no replicas to lag.
+   */
+  readonly patroni?: { readonly scope: string };
+  /**
+   * `metadata.name`s of the CronJobs that take PostgreSQL backups (kube-state-metrics `cronjob`
+   * label); absent or empty without scheduled backups.
+   */
+  readonly backupCronJobs?: readonly string[];
 }

@@ -132,6 +132,12 @@ export const base: Omit<EnvironmentBase, 'image'> & { readonly image: Omit<Image
       postgresVolumeFullWithinHours: 96,
       certificateExpiryDays: 14,
       mailFailingForSeconds: 1800,
+      // 16 MiB (one WAL segment) behind for 5 minutes: far past Patroni's maximum_lag_on_failover
+      // (1 MiB), so that replica would not be promoted, and not a burst of a bulk import.
+      postgresReplicationLagBytes: 16_777_216,
+      postgresReplicationLagForSeconds: 300,
+      // Backups run nightly: 36 h is one missed night, noticed the next working day.
+      postgresBackupMaxAgeHours: 36,
     },
     // prometheus-community/prometheus-blackbox-exporter in the monitoring namespace.
     blackboxExporterAddress: 'prometheus-blackbox-exporter.monitoring.svc:9115',

@@ -290,6 +290,77 @@ describe('generated rules (promtool)', () => {
     expect(result.ok, result.output).toBe(true);
   });
 
+  it('a Patroni cluster with backups: replication lag and backup age alerts fire on time', async () => {
+    const a = settings.alerts;
+    const ha = withoutAnnotations(buildRuleGroups(settings, { ...topology, patroni: { scope: 'postgres' }, backupCronJobs: ['postgres-backup-full', 'postgres-backup-diff'] }));
+    const MiB = 2 ** 20;
+    const q = 4; // samples per minute at 15s
+    const member = (metric: string, name: string) => `${metric}{namespace="${NS}",job="patroni",instance="${name}:8008",scope="postgres",name="${name}"}`;
+    // The primary flushes 1 MiB of WAL per minute; postgres-1 replays in step, postgres-2 stops replaying at 10m.
+    const wal = `0+${MiB / q}x${60 * q}`;
+    const stalled = `0+${MiB / q}x${10 * q} ${10 * MiB}x${50 * q}`;
+    const lagTest: RuleTest = {
+      name: 'replication lag',
+      interval: '15s',
+      input_series: [
+        { series: member('patroni_xlog_location', 'postgres-0'), values: wal },
+        { series: member('patroni_xlog_replayed_location', 'postgres-0'), values: gaugeSeries([[0, 60 * q]]) },
+        { series: member('patroni_replica', 'postgres-0'), values: gaugeSeries([[0, 60 * q]]) },
+        { series: member('patroni_xlog_location', 'postgres-1'), values: gaugeSeries([[0, 60 * q]]) },
+        { series: member('patroni_xlog_replayed_location', 'postgres-1'), values: wal },
+        { series: member('patroni_replica', 'postgres-1'), values: gaugeSeries([[1, 60 * q]]) },
+        { series: member('patroni_xlog_location', 'postgres-2'), values: gaugeSeries([[0, 60 * q]]) },
+        { series: member('patroni_xlog_replayed_location', 'postgres-2'), values: stalled },
+        { series: member('patroni_replica', 'postgres-2'), values: gaugeSeries([[1, 60 * q]]) },
+      ],
+      alert_rule_test: [
+        // 16 MiB behind at 26m, more than that from 26m15s; firing once the for: has passed.
+        { eval_time: `${(26 * 60 + 15 + a.postgresReplicationLagForSeconds) - 15}s`, alertname: ALERTS.postgresReplicationLag, exp_alerts: [] },
+        {
+          eval_time: `${26 * 60 + 15 + a.postgresReplicationLagForSeconds}s`,
+          alertname: ALERTS.postgresReplicationLag,
+          exp_alerts: [{ exp_labels: { severity: 'warning', namespace: NS, job: 'patroni', instance: 'postgres-2:8008', scope: 'postgres', name: 'postgres-2' } }],
+        },
+      ],
+    };
+    expect(a.postgresReplicationLagBytes).toBe(16 * MiB);
+    const H = 60; // samples per hour at 1m
+    const maxAge = a.postgresBackupMaxAgeHours;
+    const cronjob = (metric: string, name: string) => `${metric}{namespace="${NS}",job="kube-state-metrics",cronjob="${name}"}`;
+    const backupTest: RuleTest = {
+      name: 'backup age',
+      interval: '1m',
+      input_series: [
+        // Both backup CronJobs created at 0; only the diff backup ever succeeds, once, at 2h.
+        { series: cronjob('kube_cronjob_created', 'postgres-backup-full'), values: gaugeSeries([[0, (maxAge + 4) * H]]) },
+        { series: cronjob('kube_cronjob_created', 'postgres-backup-diff'), values: gaugeSeries([[0, (maxAge + 4) * H]]) },
+        { series: cronjob('kube_cronjob_status_last_successful_time', 'postgres-backup-diff'), values: `_x${2 * H} ${gaugeSeries([[7200, (maxAge + 2) * H]])}` },
+        // Another CronJob of the namespace succeeding every minute does not count.
+        { series: cronjob('kube_cronjob_status_last_successful_time', 'import-cleanup'), values: `0+60x${(maxAge + 4) * H}` },
+      ],
+      alert_rule_test: [
+        { eval_time: `${maxAge + 2}h`, alertname: ALERTS.postgresBackupTooOld, exp_alerts: [] },
+        // maxAge hours after the last success (2h), plus one evaluation.
+        { eval_time: `${(maxAge + 2) * 60 + 1}m`, alertname: ALERTS.postgresBackupTooOld, exp_alerts: [{ exp_labels: { severity: 'warning', namespace: NS } }] },
+      ],
+    };
+    const neverTest: RuleTest = {
+      name: 'backups never succeeded',
+      interval: '1m',
+      input_series: [{ series: cronjob('kube_cronjob_created', 'postgres-backup-full'), values: gaugeSeries([[0, (maxAge + 1) * H]]) }],
+      alert_rule_test: [
+        { eval_time: `${maxAge}h`, alertname: ALERTS.postgresBackupTooOld, exp_alerts: [] },
+        { eval_time: `${maxAge * 60 + 1}m`, alertname: ALERTS.postgresBackupTooOld, exp_alerts: [{ exp_labels: { severity: 'warning', namespace: NS } }] },
+      ],
+    };
+    const result = await testRuleGroups(ha, [lagTest], '15s');
+    expect(result.ok, result.output).toBe(true);
+    const backups = await testRuleGroups(ha, [backupTest, neverTest], '1m');
+    expect(backups.ok, backups.output).toBe(true);
+    // Without Patroni and backups the rules are not generated at all.
+    expect(groups.flatMap((g) => g.rules).some((r) => 'alert' in r && (r.alert === ALERTS.postgresReplicationLag || r.alert === ALERTS.postgresBackupTooOld))).toBe(false);
+  });
+
   it('annotations render with the values and links a person at 3 a.m. needs', async () => {
     const test: RuleTest = {
       name: 'annotations',
