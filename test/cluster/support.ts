@@ -49,6 +49,16 @@ export async function standInDigests(registryUrl: string, env: string): Promise<
   return sets;
 }
 
+/**
+ * `--set` values for what one real node cannot run: HA Postgres (`postgres.mode=ha`) requires its
+ * members on distinct nodes (required pod anti-affinity) and backs up to object storage, so on the
+ * single-node test cluster the environment runs its single-instance Postgres with backups off.
+ * HA Postgres and its backups are proven by the `database` tier (Patroni on a real API server).
+ */
+export function singleNodeSets(config: { postgres: { mode: string } }): string[] {
+  return config.postgres.mode === 'ha' ? ['postgres.mode=single', 'postgres.backup.enabled=false'] : [];
+}
+
 /** The hard `nofile` limit of processes started from here (what containerd and its containers inherit). */
 export function hardNofileLimit(): number {
   const limit = execaSync('bash', ['-c', 'ulimit -Hn']).stdout.trim();
