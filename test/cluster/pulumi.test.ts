@@ -117,8 +117,12 @@ describe('pulumi up of the ci stack against the test control plane', () => {
     // The Ingress controller published the status Pulumi waited for, and the app answers through it.
     const ingress = await cluster.kubectl.json<any>(['get', 'ingress', 'expense-web', '-n', 'expense-tracker']);
     expect(ingress.status.loadBalancer.ingress).toEqual([{ ip: '127.0.0.1' }]);
-    const login = await ingressGet(cluster.ingressUrl!, loadEnvironment('local').ingress.host, '/login');
-    expect(login.status).toBe(200);
+    // HAProxy finds the web pods through the headless Service's DNS, which trails the Ready pods by
+    // up to the DNS TTL plus HAProxy's `hold valid` (docs/haproxy.md), so the answer is awaited.
+    await waitFor('the app through the Ingress', async () => {
+      const login = await ingressGet(cluster.ingressUrl!, loadEnvironment('local').ingress.host, '/login').catch(() => undefined);
+      return login?.status === 200;
+    }, 90_000, 500);
   });
 
   it('stores no plaintext secret value in the state', async () => {
