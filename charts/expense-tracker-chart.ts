@@ -5,6 +5,7 @@ import { HAPROXY, WEB } from '@expense-tracker/model/components';
 import { type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
 import { instanceName, MANAGED_BY, PART_OF } from '@expense-tracker/model/naming';
 import { AppConfigMap } from './config-map.js';
+import { serverDiscoverySeconds } from './haproxy-config.js';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import { Monitoring } from './monitoring.js';
 import { WebIngress } from './ingress.js';
@@ -97,6 +98,8 @@ export class ExpenseTrackerChart extends Chart {
       resources: env.web.resources,
       terminationGracePeriodSeconds: env.web.terminationGracePeriodSeconds,
       preStopSleepSeconds: env.web.preStopSleepSeconds,
+      // Behind HAProxy a new pod counts only once HAProxy can have found it through DNS.
+      minReadySeconds: env.haproxy.enabled ? serverDiscoverySeconds(env) : 0,
       configMap: this.config.configMap,
       instance,
     });

@@ -28,6 +28,15 @@ export const KUBE_RESOLVERS = 'kubedns';
 export const DOCKER_RESOLVERS = 'dockerdns';
 /** Docker's embedded DNS server on user-defined networks: https://docs.docker.com/engine/network/#dns-services */
 export const DOCKER_DNS = { name: 'docker', address: '127.0.0.11', port: 53 } as const;
+/**
+ * TTL (seconds) of the cluster DNS answers for Service names: the CoreDNS `kubernetes` plugin's
+ * `ttl 30` in the Corefile of kubeadm and minikube, which its `cache 30` plugin serves until it
+ * expires (https://coredns.io/plugins/kubernetes/). A pod that turns Ready reaches HAProxy's
+ * resolvers up to this late.
+ */
+export const CLUSTER_DNS_TTL_SECONDS = 30;
+/** `hold valid` of the resolvers section: a valid answer is not asked again for this long. */
+const HOLD_VALID_SECONDS = 10;
 /** HAProxy's most threads (`MAX_THREADS` of a default build). */
 const MAX_THREADS = 64;
 
@@ -99,7 +108,7 @@ export function loadBalancerSpec(env: EnvironmentConfig, target: HaproxyTarget):
   let servers: ServerSource;
   let resolvers: ResolversSpec | undefined;
   let healthCheck = { path: READY_PATH, intervalSeconds: h.healthCheck.intervalSeconds, fall: h.healthCheck.fall, rise: h.healthCheck.rise };
-  const dnsHolds = { holdValidSeconds: 10, holdErrorSeconds: 30, holdObsoleteSeconds: 30, acceptedPayloadSize: 8192 };
+  const dnsHolds = { holdValidSeconds: HOLD_VALID_SECONDS, holdErrorSeconds: 30, holdObsoleteSeconds: 30, acceptedPayloadSize: 8192 };
   if (target.kind === 'kubernetes') {
     header = [`haproxy.cfg for environment "${env.name}", target kubernetes.`, generated];
     resolvers = { name: KUBE_RESOLVERS, parseResolvConf: true, ...dnsHolds };
@@ -156,6 +165,19 @@ export function loadBalancerSpec(env: EnvironmentConfig, target: HaproxyTarget):
     resolvers,
     backends,
   };
+}
+
+/**
+ * Longest time (seconds) from a web pod turning Ready to HAProxy sending it traffic in a cluster:
+ * the cluster DNS TTL, then HAProxy's `hold valid` before it asks again, then `rise` health checks
+ * `inter` apart. Kubernetes does not wait for it (a pod is available once Ready), so the web
+ * Deployment's `minReadySeconds` is set to it: without that, a rollout finishes and the next pod
+ * to go (a rollout step, an eviction, a crash) can be the only one HAProxy knows, leaving it with
+ * no server ("503 No server is available to handle this request").
+ */
+export function serverDiscoverySeconds(env: EnvironmentConfig): number {
+  const h = env.haproxy.healthCheck;
+  return CLUSTER_DNS_TTL_SECONDS + HOLD_VALID_SECONDS + h.rise * h.intervalSeconds;
 }
 
 /**

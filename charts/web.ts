@@ -53,6 +53,13 @@ export interface WebProps {
    */
   readonly preStopSleepSeconds?: number;
   /**
+   * Seconds a new pod stays Ready before it counts as available, so a rolling update removes the
+   * next old pod only once every load balancer in front has discovered the new one (HAProxy finds
+   * pods through cluster DNS: see `serverDiscoverySeconds` in haproxy-config.ts).
+   * @default 0
+   */
+  readonly minReadySeconds?: number;
+  /**
    * ConfigMap whose keys become the container's environment (`envFrom`).
    * @default - the ConfigMap named `expense-config`
    */
@@ -102,6 +109,7 @@ export class Web extends Workload {
       podIdentity: { uid: APP_UID, gid: APP_GID },
       replicas: settings.replicas,
       terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
+      minReadySeconds: props.minReadySeconds,
     });
 
     const configMap = props.configMap ?? kplus.ConfigMap.fromConfigMapName(this, 'Config', WEB.configMapName);

@@ -126,6 +126,13 @@ export interface WorkloadProps {
    */
   readonly terminationGracePeriodSeconds?: number;
   /**
+   * Seconds a new pod must stay Ready before the Deployment counts it available (`minReadySeconds`):
+   * a rolling update replaces the next old pod only then (Deployments with the rolling-update
+   * strategy only).
+   * @default 0
+   */
+  readonly minReadySeconds?: number;
+  /**
    * Deployment update strategy (Deployments only).
    * @default 'rolling-update'
    */
@@ -266,6 +273,8 @@ export abstract class Workload extends Construct {
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > 100) fail('replicas', `must be an integer from 1 to 100, got ${replicas}`);
     const grace = props.terminationGracePeriodSeconds ?? 30;
     if (!Number.isInteger(grace) || grace < 0) fail('terminationGracePeriodSeconds', `must be a whole number of seconds, got ${grace}`);
+    const minReady = props.minReadySeconds ?? 0;
+    if (!Number.isInteger(minReady) || minReady < 0) fail('minReadySeconds', `must be a whole number of seconds, got ${minReady}`);
     const unpinned = unpinnedReason(props.image);
     if (unpinned) fail('image', `"${formatImageReference(props.image)}" ${unpinned}: pin a tag or a digest`);
     if (props.kind === 'StatefulSet' && !props.statefulSet) fail('statefulSet', 'is required for a StatefulSet');
@@ -302,7 +311,7 @@ export abstract class Workload extends Construct {
       this.workload = new kplus.Deployment(this, 'Deployment', {
         ...common,
         strategy,
-        ...(props.strategy === 'recreate' ? {} : { minReady: Duration.seconds(0), progressDeadline: Duration.seconds(600) }),
+        ...(props.strategy === 'recreate' ? {} : { minReady: Duration.seconds(minReady), progressDeadline: Duration.seconds(600) }),
       });
     } else {
       const sts = props.statefulSet!;

@@ -31,7 +31,7 @@ export function ingressGet(ingressUrl: string, host: string, path: string, timeo
 
 export interface LoadResult {
   requests: number;
-  failures: { status: number | string; at: number }[];
+  failures: { status: number | string; at: number; body?: string }[];
 }
 
 /**
@@ -46,7 +46,7 @@ export function steadyLoad(ingressUrl: string, host: string, path: string, concu
       try {
         const r = await ingressGet(ingressUrl, host, path, 15_000);
         result.requests += 1;
-        if (r.status < 200 || r.status >= 300) result.failures.push({ status: r.status, at: Date.now() });
+        if (r.status < 200 || r.status >= 300) result.failures.push({ status: r.status, at: Date.now(), body: r.body.slice(0, 300) });
       } catch (error) {
         result.requests += 1;
         result.failures.push({ status: error instanceof Error ? error.message : String(error), at: Date.now() });
