@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { APP_METRICS_PORT, APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, HEALTH_PATH, READY_PATH } from '@expense-tracker/model/app-contract';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { PINNED_IMAGES } from '@expense-tracker/model/images';
+import { serverDiscoverySeconds } from './haproxy-config.js';
 import { PodDisruptionBudget } from './pod-disruption-budget.js';
 import { Postgres } from './postgres.js';
 import { Redis } from './redis.js';
@@ -24,6 +25,13 @@ function find(objects: KubeObject[], kind: string, name: string): any {
 const RECOMMENDED = ['name', 'instance', 'component', 'part-of', 'managed-by', 'version'].map((l) => `app.kubernetes.io/${l}`);
 
 describe('ExpenseTrackerChart', () => {
+  it('holds new web pods back from availability until HAProxy can have found them through DNS (30 s TTL + hold valid 10 s + rise 2 x inter 2 s)', () => {
+    const env = loadEnvironment('local', { imageTag: '1' });
+    expect(serverDiscoverySeconds(env)).toBe(44);
+    const web = (objects: KubeObject[]) => objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'expense-web') as any;
+    expect(web(synthesizeEnvironment(env)).spec.minReadySeconds).toBe(44);
+  });
+
   it('synthesizes every object with explicit, stable names in one namespace', () => {
     const objects = local();
     const ids = objects.map((o) => `${o.kind}/${o.metadata.name}`);
