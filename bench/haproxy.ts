@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import pg from 'pg';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { freePort } from '@expense-tracker/testkit/process/ports';
+import { freePort } from '@expense-tracker/tools/process/ports';
 import { startPostgres, type PostgresServer } from '@expense-tracker/testkit/servers/postgres';
 import { Client } from '../app/test/harness.js';
 import { renderHaproxyConfig } from '../charts/haproxy-config.js';

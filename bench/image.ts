@@ -1,6 +1,6 @@
 /**
  * `npm run bench:image [-- --skip-cold]`: container image and compose figures on the private
- * Docker engine (testkit/src/docker-engine).
+ * Docker engine (tools/src/docker-engine).
  *
  * 1. Cold build of app/Dockerfile (`--no-cache`: every step runs, npm ci downloads, argon2 compiles).
  * 2. Warm build right after with unchanged inputs (BuildKit cache hit on every step).
@@ -16,12 +16,12 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { acquireEngine, DOCKER_COMPOSE, dockerEnv, releaseEngine } from '@expense-tracker/testkit/docker-engine/engine';
-import { buildAppImage, dockerfileParents, ensureBaseImages, inspectImage, REPO_ROOT } from '@expense-tracker/testkit/docker-engine/images';
+import { acquireEngine, DOCKER_COMPOSE, dockerEnv, releaseEngine } from '@expense-tracker/tools/docker-engine/engine';
+import { buildAppImage, dockerfileParents, ensureBaseImages, inspectImage, REPO_ROOT } from '@expense-tracker/tools/docker-engine/images';
 import { COMPOSE_DIR } from '../charts/docker-compose.js';
 import { renderEnvironment } from '../scripts/lib/outputs.js';
 import { ensureComposeSecrets } from '../scripts/docker-compose/secrets.js';
-import { freePort } from '@expense-tracker/testkit/process/ports';
+import { freePort } from '@expense-tracker/tools/process/ports';
 import { formatImageReference } from '@expense-tracker/model/images';
 
 const MiB = 2 ** 20;

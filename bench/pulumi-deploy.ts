@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as k8s from '@pulumi/kubernetes';
 import { LocalWorkspace, PulumiCommand, type EngineEvent, type Stack } from '@pulumi/pulumi/automation/index.js';
-import { builtToolsEnv, toolPaths } from '@expense-tracker/testkit/pulumi-tools/tools';
+import { builtToolsEnv, toolPaths } from '@expense-tracker/tools/pulumi-tools/tools';
 import { startCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor, type Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { openOfflineCiStack, startIngressStatusWriter } from '../test/cluster/pulumi-offline.js';

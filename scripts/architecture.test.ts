@@ -10,7 +10,7 @@ describe('docs/architecture.md', () => {
     expect(renderArchitectureDoc(doc), 'docs/architecture.md is stale: run npm run architecture').toBe(doc);
   });
 
-  it('keeps the layering: model and haproxy import nothing, the app only the model, charts nothing above them', () => {
+  it('keeps the layering: model and haproxy import nothing, the app only the model, charts nothing above them, no product code or user command imports test tooling', () => {
     const graph = layerGraph();
     const imports = (layer: Parameters<typeof graph.get>[0]) => [...graph.get(layer)!].sort();
     expect(imports('model')).toEqual([]);
@@ -18,7 +18,8 @@ describe('docs/architecture.md', () => {
     expect(imports('app')).toEqual(['model']);
     expect(imports('charts').filter((l) => !['model', 'haproxy', 'monitoring'].includes(l))).toEqual([]);
     expect(imports('stacks').filter((l) => !['model', 'charts'].includes(l))).toEqual([]);
-    for (const layer of ['model', 'haproxy', 'monitoring', 'charts', 'stacks', 'app'] as const) expect(imports(layer), layer).not.toContain('testkit');
+    expect(imports('tools'), 'tools/ serves the user commands: it builds on the model only').toEqual(['model']);
+    for (const layer of ['model', 'haproxy', 'monitoring', 'charts', 'stacks', 'tools', 'scripts', 'app'] as const) expect(imports(layer), layer).not.toContain('testkit');
   });
 
   it('keeps only user commands in scripts/: every module there is reached from a command of package.json', () => {
@@ -41,7 +42,7 @@ describe('docs/architecture.md', () => {
       }
     };
     for (const entry of entries) visit(entry);
-    expect(sources('scripts').filter((f) => !reached.has(f)), 'modules in scripts/ that no command uses (test tooling belongs in testkit/ or test/)').toEqual([]);
+    expect(sources('scripts').filter((f) => !reached.has(f)), 'modules in scripts/ that no command uses (test tooling belongs in testkit/ or test/, tools the commands share in tools/)').toEqual([]);
   });
 
   it('draws every object of the environment once, under the construct that emits it', () => {

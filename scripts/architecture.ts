@@ -23,7 +23,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const ARCHITECTURE_DOC = join(ROOT, 'docs', 'architecture.md');
 
 /** The layers drawn, ground floor first; `app` means the app's sources (`app/src`). */
-export const LAYERS = ['model', 'haproxy', 'monitoring', 'charts', 'stacks', 'scripts', 'app', 'testkit'] as const;
+export const LAYERS = ['model', 'haproxy', 'monitoring', 'charts', 'stacks', 'tools', 'scripts', 'app', 'testkit'] as const;
 export type Layer = (typeof LAYERS)[number];
 
 /** Source directory of a layer, relative to the repository root. */
@@ -77,9 +77,10 @@ const LAYER_LABELS: Record<Layer, string> = {
   monitoring: 'monitoring/<br/>rules, dashboards, settings',
   charts: 'charts/<br/>constructs, synthesize(), validator',
   stacks: 'stacks/<br/>Pulumi program and components',
+  tools: 'tools/<br/>process library, Docker engine, Pulumi CLI',
   scripts: 'scripts/<br/>user commands',
   app: 'app/src<br/>the expense tracker',
-  testkit: 'testkit/<br/>test cluster, engine, tool builds',
+  testkit: 'testkit/<br/>test cluster, loopback servers',
 };
 
 /** The layer graph as a Mermaid flowchart (an arrow points at what is imported). */

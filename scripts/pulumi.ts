@@ -3,11 +3,11 @@
  *
  * Runs the stack through the Automation API with the local (file) backend by default and
  * streams the engine's progress. Exit status: 0 success, 1 failure, 2 bad usage.
- * Finds the Pulumi CLI as documented in testkit/src/pulumi-tools/tools.ts (PULUMI_CLI, PATH,
+ * Finds the Pulumi CLI as documented in tools/src/pulumi-tools/tools.ts (PULUMI_CLI, PATH,
  * binaries built by `npm run pulumi-tools`); prints how to get one when there is none.
  */
 import { parseArgs } from 'node:util';
-import { PulumiNotFoundError } from '@expense-tracker/testkit/pulumi-tools/tools';
+import { PulumiNotFoundError } from '@expense-tracker/tools/pulumi-tools/tools';
 
 const OPERATIONS = ['preview', 'up', 'destroy'] as const;
 type Operation = (typeof OPERATIONS)[number];

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startPostgres, startRedis, type PostgresServer, type RedisServer } from '@expense-tracker/testkit/servers/index';
-import { freePort, waitForPort } from '@expense-tracker/testkit/process/index';
+import { freePort, waitForPort } from '@expense-tracker/tools/process/index';
 import { migrate } from '../src/db.js';
 import { Client } from './harness.js';
 

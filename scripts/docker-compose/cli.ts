@@ -1,6 +1,6 @@
 /**
  * `npm run compose -- <command> [--env local] [--out dist]`: the generated compose topology on
- * the private Docker engine (testkit/src/docker-engine).
+ * the private Docker engine (tools/src/docker-engine).
  *
  *   render   print dist/<env>/compose/docker-compose.yml as `npm run synth` writes it
  *   secrets  create the git-ignored env files the compose file reads (.secrets/compose-<env>/)
@@ -18,8 +18,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { ConfigError, loadEnvironment } from '@expense-tracker/model/environment';
-import { acquireEngine, DOCKER_COMPOSE, dockerEnv, enginePaths } from '@expense-tracker/testkit/docker-engine/engine';
-import { REPO_ROOT, buildAppImage, ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
+import { acquireEngine, DOCKER_COMPOSE, dockerEnv, enginePaths } from '@expense-tracker/tools/docker-engine/engine';
+import { REPO_ROOT, buildAppImage, ensureBaseImages } from '@expense-tracker/tools/docker-engine/images';
 import { COMPOSE_DIR } from '../../charts/docker-compose.js';
 import { renderEnvironment } from '../lib/outputs.js';
 import { ensureComposeSecrets } from './secrets.js';

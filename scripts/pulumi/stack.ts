@@ -11,7 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { locatePulumi, REPO_ROOT, type PulumiInstallation } from '@expense-tracker/testkit/pulumi-tools/tools';
+import { locatePulumi, REPO_ROOT, type PulumiInstallation } from '@expense-tracker/tools/pulumi-tools/tools';
 
 /** Options of {@link openStack}. */
 export interface OpenStackOptions {

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtToolsEnv, KUBERNETES_PROVIDER_VERSION, REPO_ROOT, toolPaths, type PulumiInstallation } from '@expense-tracker/testkit/pulumi-tools/tools';
+import { builtToolsEnv, KUBERNETES_PROVIDER_VERSION, REPO_ROOT, toolPaths, type PulumiInstallation } from '@expense-tracker/tools/pulumi-tools/tools';
 import type { Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { openStack } from '../../scripts/pulumi/stack.js';
 

@@ -13,7 +13,7 @@ import { HaproxyConfig } from '../../haproxy/config-builder.js';
 import { addPatroniListen } from '../../haproxy/patroni.js';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { restoreCluster } from '../../scripts/db/restore.js';
-import { freePort, waitForPort } from '@expense-tracker/testkit/process/ports';
+import { freePort, waitForPort } from '@expense-tracker/tools/process/ports';
 import { failoverUnderWrites, NS, SCOPE, STANZA, startLoopbackHa, type LoopbackHa } from './support/loopback-ha.js';
 
 let ha: LoopbackHa;

@@ -23,7 +23,7 @@ import { renderLoadBalancer, type LoadBalancerSpec } from '../../haproxy/load-ba
 import { startHaproxy, type HaproxyProcess } from '../../scripts/local/haproxy.js';
 import { loadBalancerSpec } from '../../charts/haproxy-config.js';
 import { WEB } from '@expense-tracker/model/components';
-import { freePort } from '@expense-tracker/testkit/process/ports';
+import { freePort } from '@expense-tracker/tools/process/ports';
 
 /** A tiny authoritative DNS responder (RFC 1035) answering A queries for one name. */
 class FakeClusterDns {

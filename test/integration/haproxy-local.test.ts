@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@expense-tracker/testkit/process/ports';
+import { freePort } from '@expense-tracker/tools/process/ports';
 
 const run = promisify(execFile);
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));

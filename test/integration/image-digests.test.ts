@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, waitForPort } from '@expense-tracker/testkit/process/ports';
+import { freePort, waitForPort } from '@expense-tracker/tools/process/ports';
 import { fetchDigest } from '../../scripts/image-digests.js';
 
 let dir: string;

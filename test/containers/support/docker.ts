@@ -7,8 +7,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Options, Result } from 'execa';
-import { acquireEngine, docker, enginePaths, releaseEngine, type EngineLease, type EnginePaths } from '@expense-tracker/testkit/docker-engine/engine';
-import { ensureBaseImages } from '@expense-tracker/testkit/docker-engine/images';
+import { acquireEngine, docker, enginePaths, releaseEngine, type EngineLease, type EnginePaths } from '@expense-tracker/tools/docker-engine/engine';
+import { ensureBaseImages } from '@expense-tracker/tools/docker-engine/images';
 
 /** Label on every object a test run creates; the value is the test process's PID. */
 export const RUN_LABEL = 'org.expense-tracker.test-run';

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT } from '@expense-tracker/testkit/docker-engine/images';
+import { REPO_ROOT } from '@expense-tracker/tools/docker-engine/images';
 
 /** Runs `npm run synth -- --env <env> --out <outDir>`; returns `<outDir>/<env>`. */
 export async function synthesize(env: string, outDir: string): Promise<string> {

@@ -16,7 +16,7 @@ import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { patroniConfig, type PatroniConfigSettings } from '../../../charts/patroni-config.js';
 import { renderPgbackrestConfig, type S3Repository } from '../../../charts/pgbackrest-config.js';
-import { freePort, waitForPort } from '@expense-tracker/testkit/process/ports';
+import { freePort, waitForPort } from '@expense-tracker/tools/process/ports';
 import { ensurePatroni } from './python-tools.js';
 
 export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';

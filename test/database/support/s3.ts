@@ -14,7 +14,7 @@ import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { freePort, waitForPort } from '@expense-tracker/testkit/process/ports';
+import { freePort, waitForPort } from '@expense-tracker/tools/process/ports';
 import { ensureMotoServer } from './python-tools.js';
 
 export interface S3Server {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { freePort } from '../process/index.js';
+import { freePort } from '@expense-tracker/tools/process/index';
 
 const run = promisify(execFile);
 

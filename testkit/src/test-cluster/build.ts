@@ -17,10 +17,10 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { cacheBinDir, goBuild, goEnv, runGo, stderrProgress as tagged, withLock, type Progress } from '../process/index.js';
+import { cacheBinDir, goBuild, goEnv, runGo, stderrProgress as tagged, withLock, type Progress } from '@expense-tracker/tools/process/index';
 import { BINARIES, KWOK_VERSION, type BinarySpec, type ClusterBinary } from './versions.js';
 
-export type { Progress } from '../process/index.js';
+export type { Progress } from '@expense-tracker/tools/process/index';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Wrapper Go modules (go.mod + go.sum) per binary group. */

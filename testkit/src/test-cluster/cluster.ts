@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { execa } from 'execa';
-import { assertRunning, freePort, isRunning, launchDetached, relaunch, stopProcesses, waitForPort, type ProcessRecord } from '../process/index.js';
+import { assertRunning, freePort, isRunning, launchDetached, relaunch, stopProcesses, waitForPort, type ProcessRecord } from '@expense-tracker/tools/process/index';
 import { ensureBinaries, kwokStagesPath, stderrProgress, type BinaryPaths, type Progress } from './build.js';
 import { kubectlFor, waitFor, type Kubectl } from './kubectl.js';
 import { addonObjects, addonWorkloads, INGRESS_CLASSES, INGRESS_NODE_PORT } from './node/addons.js';
@@ -81,7 +81,7 @@ export interface StartOptions {
   progress?: Progress;
 }
 
-export type { ProcessRecord } from '../process/index.js';
+export type { ProcessRecord } from '@expense-tracker/tools/process/index';
 
 export interface ClusterState {
   dir: string;

@@ -13,7 +13,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { goEnv } from '../process/index.js';
+import { goEnv } from '@expense-tracker/tools/process/index';
 import { GO_MODULES_DIR, stderrProgress } from './build.js';
 import { BINARIES, KUBERNETES_STAGING_VERSION, KUBERNETES_VERSION } from './versions.js';
 

@@ -4,7 +4,7 @@
  * bench/deploy.ts.
  */
 import { execa } from 'execa';
-import { waitUntil } from '../process/index.js';
+import { waitUntil } from '@expense-tracker/tools/process/index';
 
 export interface KubectlResult {
   stdout: string;

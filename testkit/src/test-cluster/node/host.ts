@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { withLock } from '../../process/index.js';
+import { withLock } from '@expense-tracker/tools/process/index';
 import { nodeNetwork, type NodeNetwork } from './config.js';
 
 /** Global (not per network namespace) sysctls the kubelet sets on start (pkg/kubelet/cm `setupKernelTunables`). */

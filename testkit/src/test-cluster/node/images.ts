@@ -13,9 +13,9 @@ import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
-import { acquireEngine, docker, releaseEngine, type EnginePaths } from '../../docker-engine/engine.js';
-import { BASE_IMAGES, BUILD_KEY_LABEL, buildAppImage, buildImage, DEBIAN_TAG, ensureBaseImages, inspectImage, sha256File } from '../../docker-engine/images.js';
-import { withLock, type Progress } from '../../process/index.js';
+import { acquireEngine, docker, releaseEngine, type EnginePaths } from '@expense-tracker/tools/docker-engine/engine';
+import { BASE_IMAGES, BUILD_KEY_LABEL, buildAppImage, buildImage, DEBIAN_TAG, ensureBaseImages, inspectImage, sha256File } from '@expense-tracker/tools/docker-engine/images';
+import { withLock, type Progress } from '@expense-tracker/tools/process/index';
 import { binaryPath, ensureBinaries } from '../build.js';
 import { BINARIES, type NodeBinary } from '../versions.js';
 import { mirrorRepository, withPushRegistry } from './registry.js';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { writeKubeconfig } from '../pki.js';
-import { launchDetached, pollUntil, stopProcesses, type ProcessRecord } from '../../process/index.js';
+import { launchDetached, pollUntil, stopProcesses, type ProcessRecord } from '@expense-tracker/tools/process/index';
 import { cniConflist, containerdConfig, kubeletArgs, kubeletConfiguration, kubeProxyArgs, kubeRouterArgs, nodePaths, nodeResolvConf, registryHostsFiles, REGISTRY_PORT, type NodeNetwork, type NodePaths } from './config.js';
 import { releaseSlot, removeNetwork } from './host.js';
 import { componentImage } from './images.js';

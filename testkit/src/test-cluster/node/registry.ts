@@ -12,7 +12,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRoot, freePort, launchDetached, stopProcesses, waitUntil, type ProcessRecord } from '../../process/index.js';
+import { cacheRoot, freePort, launchDetached, stopProcesses, waitUntil, type ProcessRecord } from '@expense-tracker/tools/process/index';
 
 export const DOCKER_REGISTRY = '/usr/bin/docker-registry';
 export const registryStorage = (): string => join(cacheRoot(), 'registry');

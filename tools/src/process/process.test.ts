@@ -13,7 +13,7 @@ import {
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'testkit-process-'));
+  dir = mkdtempSync(join(tmpdir(), 'tools-process-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

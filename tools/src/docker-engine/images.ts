@@ -20,7 +20,7 @@ import { formatImageReference, PINNED_IMAGES } from '@expense-tracker/model/imag
 import { onLines, withLock } from '../process/index.js';
 import { DOCKER_CLI, docker, dockerEnv, enginePaths, progress, type EnginePaths } from './engine.js';
 
-/** Repository root (three levels above this file: testkit/src/docker-engine). */
+/** Repository root (three levels above this file: tools/src/docker-engine). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** Directory of the stand-in image definitions. */
 export const IMAGES_DIR = join(REPO_ROOT, 'test', 'images');

@@ -21,7 +21,7 @@ export const KUBERNETES_PROVIDER_VERSION = '4.25.0';
 /** Go module of the Kubernetes provider (pseudo-version pinned in go/pulumi-resource-kubernetes/go.mod). */
 export const KUBERNETES_PROVIDER_MODULE = 'github.com/pulumi/pulumi-kubernetes/provider/v4';
 
-/** Repository root (testkit/src/pulumi-tools is three levels down). */
+/** Repository root (tools/src/pulumi-tools is three levels down). */
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** Wrapper Go modules (go.mod + go.sum) kept in the repo. */
 export const WRAPPERS_DIR = fileURLToPath(new URL('go', import.meta.url));
