@@ -6,10 +6,11 @@
  */
 import { App, YamlOutputType } from 'cdk8s';
 import { loadAllEnvironments } from '@expense-tracker/model/environment';
+import { instanceName } from '@expense-tracker/model/naming';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
 
 const app = new App({ outdir: process.env.CDK8S_OUTDIR ?? 'dist/cdk8s', yamlOutputType: YamlOutputType.FILE_PER_CHART });
 for (const environment of loadAllEnvironments()) {
-  new ExpenseTrackerChart(app, `expense-tracker-${environment.name}`, { environment });
+  new ExpenseTrackerChart(app, instanceName(environment.name), { environment });
 }
 app.synth();

@@ -22,8 +22,6 @@ export const PATRONI_PRIMARY_ROLE = 'primary';
 export const PATRONI_REPLICA_ROLE = 'replica';
 /** Label Patroni puts the scope (cluster name) in. */
 export const PATRONI_SCOPE_LABEL = 'cluster-name';
-/** Patroni REST API port: health endpoints `/primary`, `/replica`, `/health`, `/liveness`, `/readiness`. */
-export const PATRONI_API_PORT = 8008;
 /** User streaming replicas connect as. */
 export const REPLICATION_USER = 'replicator';
 

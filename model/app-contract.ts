@@ -14,6 +14,12 @@ export const APP_PORT = 8080;
 export const APP_PORT_NAME = 'http';
 
 /**
+ * PostgreSQL's port (libpq's default `PGPORT`): where the app connects when `PGPORT` is unset,
+ * and the port of Service `postgres` (`POSTGRES.port`, components.ts).
+ */
+export const POSTGRES_PORT = 5432;
+
+/**
  * Port of the app's separate Prometheus listener (`METRICS_PORT`), named `metrics`. Only the
  * cluster's scraper may reach it; HAProxy and the Ingress never route to it.
  */

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiObject, App } from 'cdk8s';
 import type { IConstruct } from 'constructs';
 import { loadEnvironment } from '@expense-tracker/model/environment';
+import { instanceName } from '@expense-tracker/model/naming';
 import { ExpenseTrackerChart } from '../charts/expense-tracker-chart.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -105,7 +106,7 @@ function objectOf(c: IConstruct): ApiObject | undefined {
  */
 export function constructTreeMermaid(environmentName = 'local'): string {
   const environment = loadEnvironment(environmentName, { imageTag: 'TAG' });
-  const chart = new ExpenseTrackerChart(new App(), `expense-tracker-${environment.name}`, { environment });
+  const chart = new ExpenseTrackerChart(new App(), instanceName(environment.name), { environment });
   const lines = ['flowchart LR'];
   let next = 0;
   const emits = (c: IConstruct): boolean => objectOf(c) !== undefined || c.node.children.some(emits);

@@ -8,7 +8,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { envSchema, ConfigError, readEnvironment, type Config } from './config.js';
+import { envSchema, ConfigError, postgresConnection, readEnvironment, type Config } from './config.js';
 import { createPool, migrate } from './db.js';
 import { grantAdmin } from './repo.js';
 
@@ -22,10 +22,9 @@ function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Config['postg
   const r = schema.safeParse(picked);
   if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${label(String(i.path[0]))}: ${i.message}`));
   const e = r.data;
-  if (e.DATABASE_URL) return { connectionString: e.DATABASE_URL, ...(e.PGPASSWORD ? { password: e.PGPASSWORD } : {}) };
-  const missing = (['PGHOST', 'PGDATABASE', 'PGUSER'] as const).filter((k) => !e[k]);
+  const missing = e.DATABASE_URL ? [] : (['PGHOST', 'PGDATABASE', 'PGUSER'] as const).filter((k) => !e[k]);
   if (missing.length) throw new ConfigError(missing.map((k) => `${k}: is required when DATABASE_URL is not set`));
-  return { host: e.PGHOST, port: e.PGPORT ?? 5432, database: e.PGDATABASE, user: e.PGUSER, password: e.PGPASSWORD };
+  return postgresConnection(e);
 }
 
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

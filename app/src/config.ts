@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { APP_METRICS_PORT, APP_PORT, APP_SECRET_FILE_ENV, APP_LISTEN_ENV, type AppSecretEnv } from '@expense-tracker/model/app-contract';
+import { APP_METRICS_PORT, APP_PORT, APP_SECRET_FILE_ENV, APP_LISTEN_ENV, POSTGRES_PORT, type AppSecretEnv } from '@expense-tracker/model/app-contract';
 import { readImportEnv, type ImportConfig } from './imports/config.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -141,6 +141,16 @@ export function readEnvironment(env: NodeJS.ProcessEnv, keys: readonly string[])
 }
 
 /**
+ * The pool's connection settings from validated variables: `DATABASE_URL` (plus `PGPASSWORD`
+ * when the URL carries none), else the `PG*` variables with `PGPORT` defaulting to PostgreSQL's port.
+ */
+export function postgresConnection(e: Pick<z.output<typeof envSchema>, 'DATABASE_URL' | 'PGHOST' | 'PGPORT' | 'PGDATABASE' | 'PGUSER' | 'PGPASSWORD'>): Config['postgres'] {
+  return e.DATABASE_URL
+    ? { connectionString: e.DATABASE_URL, ...(e.PGPASSWORD ? { password: e.PGPASSWORD } : {}) }
+    : { host: e.PGHOST, port: e.PGPORT ?? POSTGRES_PORT, database: e.PGDATABASE, user: e.PGUSER, password: e.PGPASSWORD };
+}
+
+/**
  * Validates `env` and returns the typed config.
  * @throws ConfigError naming each missing or invalid variable (or the `_FILE` variable and path
  *   a secret was read from).
@@ -172,9 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST ?? APP_LISTEN_ENV.HOST,
     port: e.PORT,
     metricsPort: e.METRICS_PORT,
-    postgres: e.DATABASE_URL
-      ? { connectionString: e.DATABASE_URL, ...(e.PGPASSWORD ? { password: e.PGPASSWORD } : {}) }
-      : { host: e.PGHOST, port: e.PGPORT ?? 5432, database: e.PGDATABASE, user: e.PGUSER, password: e.PGPASSWORD },
+    postgres: postgresConnection(e),
     redis: { url: e.REDIS_URL, password: e.REDIS_PASSWORD },
     sessionSecret: e.SESSION_SECRET,
     sendgrid: { apiKey: e.SENDGRID_API_KEY, apiUrl: e.SENDGRID_API_URL },

@@ -18,16 +18,17 @@
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { loadEnvironment } from '@expense-tracker/model/environment';
+import { ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
 import { RECOVERY_TARGET_TIME } from '../../charts/patroni-config.js';
 import { PostgresHa } from '../../charts/postgres-ha.js';
 import { consoleIO, type CommandIO } from '../lib/command-io.js';
 import { restoreCluster, type ClusterOperations } from './restore.js';
 
+const ENVS = `<${ENVIRONMENT_NAMES.join('|')}>`;
 const USAGE = [
-  'usage: npm run db -- status  --env <local|ibm> [--context <ctx>]',
-  '       npm run db -- backup  --env <local|ibm> --type <full|diff> [--context <ctx>]',
-  '       npm run db -- restore --env <local|ibm> [--to "<YYYY-MM-DD HH:MM:SS+TZ>"] --yes [--context <ctx>]',
+  `usage: npm run db -- status  --env ${ENVS} [--context <ctx>]`,
+  `       npm run db -- backup  --env ${ENVS} --type <full|diff> [--context <ctx>]`,
+  `       npm run db -- restore --env ${ENVS} [--to "<YYYY-MM-DD HH:MM:SS+TZ>"] --yes [--context <ctx>]`,
 ].join('\n');
 
 export class UsageError extends Error {}
