@@ -7,7 +7,8 @@ import { instanceName, MANAGED_BY, PART_OF } from '@expense-tracker/model/naming
 import { AppConfigMap } from './config-map.js';
 import { serverDiscoverySeconds } from './haproxy-config.js';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
-import { Monitoring } from './monitoring.js';
+import { Monitoring, monitoredTopology } from './monitoring.js';
+import type { MonitoredTopology } from '../monitoring/targets.js';
 import { WebIngress } from './ingress.js';
 import { RestrictedNamespace } from './namespace.js';
 import { DefaultDenyEgress, DefaultDenyIngress } from './network-policy.js';
@@ -48,6 +49,8 @@ export class ExpenseTrackerChart extends Chart {
   readonly ingress?: WebIngress;
   /** Monitors, rules, exporters and dashboards; undefined unless `monitoring.enabled`. */
   readonly monitoring?: Monitoring;
+  /** What the rules and dashboards describe (also when monitoring is off, for tools that render them). */
+  readonly topology: MonitoredTopology;
 
   constructor(scope: Construct, id: string, props: ExpenseTrackerChartProps = {}) {
     const env = props.environment ?? loadEnvironment('local');
@@ -143,5 +146,6 @@ export class ExpenseTrackerChart extends Chart {
     if (env.monitoring.enabled) {
       this.monitoring = new Monitoring(this, 'Monitoring', { environment: env, web: this.web, postgres: this.postgres, redis: this.redis, haproxy: this.haproxy, instance });
     }
+    this.topology = this.monitoring?.topology ?? monitoredTopology(env, this.haproxy?.spec);
   }
 }

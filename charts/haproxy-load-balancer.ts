@@ -6,7 +6,8 @@ import { Construct } from 'constructs';
 import { APP_PORT, APP_PORT_NAME } from '@expense-tracker/model/app-contract';
 import { HAPROXY, WEB } from '@expense-tracker/model/components';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
-import { renderHaproxyConfig } from './haproxy-config.js';
+import { renderLoadBalancer, type LoadBalancerSpec } from '../haproxy/load-balancer.js';
+import { loadBalancerSpec } from './haproxy-config.js';
 import type { Web } from './web.js';
 import { Workload } from './workload.js';
 
@@ -75,6 +76,8 @@ export class HaproxyLoadBalancer extends Workload {
   /** Headless Service `expense-web-headless` over the backend's pods. */
   readonly headlessBackendService: k8s.KubeService;
   readonly configMap: kplus.ConfigMap;
+  /** The load balancer the cfg renders (Kubernetes target): frontend, backends, servers. */
+  readonly spec: LoadBalancerSpec;
   /** The rendered `haproxy.cfg`. */
   readonly config: string;
   /** SHA-256 (hex) of `config`. */
@@ -86,7 +89,8 @@ export class HaproxyLoadBalancer extends Workload {
     if (!h.enabled) throw new Error(`HaproxyLoadBalancer: haproxy.enabled is false in environment "${env.name}"`);
     const preStop = props.preStopSleepSeconds ?? 5;
     if (!Number.isInteger(preStop) || preStop < 0 || preStop > 60) throw new Error(`HaproxyLoadBalancer: preStopSleepSeconds: must be 0-60, got ${preStop}`);
-    const config = renderHaproxyConfig(env, { kind: 'kubernetes' });
+    const spec = loadBalancerSpec(env, { kind: 'kubernetes' });
+    const config = renderLoadBalancer(spec);
     const configChecksum = createHash('sha256').update(config).digest('hex');
     super(scope, id, {
       kind: 'Deployment',
@@ -102,6 +106,7 @@ export class HaproxyLoadBalancer extends Workload {
       terminationGracePeriodSeconds: preStop + HAPROXY.hardStopAfterSeconds + 5,
       podAnnotations: { [HaproxyLoadBalancer.CHECKSUM_ANNOTATION]: configChecksum },
     });
+    this.spec = spec;
     this.config = config;
     this.configChecksum = configChecksum;
 

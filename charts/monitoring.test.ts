@@ -4,7 +4,7 @@ import { alertingRules, buildRuleGroups } from '../monitoring/rules.js';
 import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/environment';
 import { App } from 'cdk8s';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
-import { type Monitoring, monitoredTopology } from './monitoring.js';
+import type { Monitoring } from './monitoring.js';
 import { sortObjects, synthesize, type KubeObject } from './synthesize.js';
 import { formatFindings, validateManifests } from './validate.js';
 
@@ -78,7 +78,7 @@ describe('Monitoring', () => {
   it('carries the generated rule groups, every alert linked to a section of docs/runbooks.md', () => {
     const { objects, monitoring } = synth(ibm);
     const rule = find(objects, 'PrometheusRule', 'expense-tracker');
-    expect(rule.spec.groups.map((g: any) => g.name)).toEqual(buildRuleGroups(settings, monitoredTopology(ibm)).map((g) => g.name));
+    expect(rule.spec.groups.map((g: any) => g.name)).toEqual(buildRuleGroups(settings, synthesize(ibm).topology).map((g) => g.name));
     const headings = new Set(
       readFileSync(new URL('../docs/runbooks.md', import.meta.url), 'utf8')
         .split('\n')
@@ -91,7 +91,7 @@ describe('Monitoring', () => {
   });
 
   it('derives the topology from the environment', () => {
-    expect(monitoredTopology(ibm)).toEqual({
+    expect(synthesize(ibm).topology).toEqual({
       environment: 'ibm',
       namespace: 'expense-tracker',
       webReplicas: 3,
@@ -102,7 +102,7 @@ describe('Monitoring', () => {
       tlsHost: undefined,
     });
     const tls = loadEnvironment('ibm', { imageTag: '1.0.0', set: ['ingress.tlsSecretName=expense-tls', 'haproxy.enabled=false', 'monitoring.enabled=true'] });
-    const t = monitoredTopology(tls);
+    const t = synthesize(tls).topology;
     expect(t.tlsHost).toBe('expense.example.us-south.containers.appdomain.cloud');
     expect(t.haproxy).toBeUndefined();
     const { objects } = synth(tls);

@@ -1,15 +1,14 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
-import { FRONTEND_NAME } from '../haproxy/load-balancer.js';
+import { FRONTEND_NAME, type LoadBalancerSpec } from '../haproxy/load-balancer.js';
 import { buildDashboards, dashboardJson, type NamedDashboard } from '../monitoring/dashboards/index.js';
 import { duration } from '../monitoring/promql.js';
 import { buildRuleGroups, type RuleGroup } from '../monitoring/rules.js';
-import { EXPORTER_METRICS_PATH, EXPORTER_PORTS, JOBS, type MonitoredTopology } from '../monitoring/targets.js';
+import { EXPORTER_METRICS_PATH, JOBS, type MonitoredTopology } from '../monitoring/targets.js';
 import { APP_METRICS_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from '@expense-tracker/model/app-contract';
-import { HAPROXY } from '@expense-tracker/model/components';
+import { HAPROXY, POSTGRES_EXPORTER, REDIS_EXPORTER } from '@expense-tracker/model/components';
 import { formatImageReference, PINNED_IMAGES } from '@expense-tracker/model/images';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
-import { loadBalancerSpec } from './haproxy-config.js';
 import type { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import {
   PodMonitor,
@@ -20,7 +19,7 @@ import {
   ServiceMonitor,
   ServiceMonitorSpecEndpointsRelabelingsAction,
 } from './imports/monitoring.coreos.com.js';
-import { PART_OF, recommendedLabels } from '@expense-tracker/model/naming';
+import { recommendedLabels } from '@expense-tracker/model/naming';
 import type { NetworkPeer } from './network-policy.js';
 import type { Workload } from './workload.js';
 import { Postgres } from './postgres.js';
@@ -28,20 +27,16 @@ import { EXPORTER_PORT_NAME, PrometheusExporter } from './prometheus-exporter.js
 import { Redis } from './redis.js';
 import { Web } from './web.js';
 
-/** UIDs the upstream exporter images run as (`USER nobody` and `USER 59000:59000`). */
-export const POSTGRES_EXPORTER_UID = 65534;
-export const REDIS_EXPORTER_UID = 59000;
-/** Where postgres_exporter reads the database credentials (`DATA_SOURCE_USER_FILE`, `DATA_SOURCE_PASS_FILE`). */
-export const POSTGRES_EXPORTER_CREDENTIALS_DIR = '/etc/postgres-exporter/credentials';
-
 /**
- * The topology the rules and dashboards describe, from an environment: names the constructs
- * own (web Deployment, PostgreSQL's claim template, HAProxy's frontend and backends).
+ * The topology the rules and dashboards describe, from an environment and the load balancer the
+ * chart configured (`HaproxyLoadBalancer.spec`, undefined without HAProxy): names the constructs
+ * own (web Deployment, PostgreSQL's claim template, HAProxy's frontend and backends). The
+ * synthesized result carries it (`synthesize(env).topology`).
  */
-export function monitoredTopology(env: EnvironmentConfig): MonitoredTopology {
+export function monitoredTopology(env: EnvironmentConfig, loadBalancer: LoadBalancerSpec | undefined): MonitoredTopology {
   let haproxy: MonitoredTopology['haproxy'];
-  if (env.haproxy.enabled) {
-    const backends = loadBalancerSpec(env, { kind: 'kubernetes' }).backends;
+  if (loadBalancer) {
+    const backends = loadBalancer.backends;
     // The default backend (no path prefix) serves pages; every backend has the same servers.
     const webBackend = backends.find((b) => b.pathPrefixes.length === 0) ?? backends[0];
     haproxy = { frontend: FRONTEND_NAME, backends: backends.map((b) => b.name), webBackend: webBackend.name };
@@ -119,10 +114,9 @@ export class Monitoring extends Construct {
     super(scope, id);
     const env = props.environment;
     const s = env.monitoring;
-    this.topology = monitoredTopology(env);
+    this.topology = monitoredTopology(env, props.haproxy?.spec);
     const interval = duration(s.prometheus.scrapeIntervalSeconds);
     const selectable = { ...s.prometheus.selectorLabels };
-    const instance = props.instance ?? PART_OF;
 
     new PodMonitor(this, 'WebPodMonitor', {
       metadata: { name: Web.NAME, labels: { ...recommendedLabels(props.web.identity), ...selectable } },
@@ -161,30 +155,30 @@ export class Monitoring extends Construct {
     }
 
     this.postgresExporter = new PrometheusExporter(this, 'PostgresExporter', {
-      name: JOBS.postgres,
+      name: POSTGRES_EXPORTER.name,
       image: formatImageReference(PINNED_IMAGES.postgresExporter),
-      port: EXPORTER_PORTS.postgres,
-      uid: POSTGRES_EXPORTER_UID,
-      instance,
-      args: [`--web.listen-address=:${EXPORTER_PORTS.postgres}`, '--disable-settings-metrics'],
+      port: POSTGRES_EXPORTER.port,
+      uid: POSTGRES_EXPORTER.uid,
+      instance: props.instance,
+      args: [`--web.listen-address=:${POSTGRES_EXPORTER.port}`, '--disable-settings-metrics'],
       env: {
         DATA_SOURCE_URI: `${Postgres.NAME}:${Postgres.PORT}/${env.postgres.database}?sslmode=disable`,
-        DATA_SOURCE_USER_FILE: `${POSTGRES_EXPORTER_CREDENTIALS_DIR}/username`,
-        DATA_SOURCE_PASS_FILE: `${POSTGRES_EXPORTER_CREDENTIALS_DIR}/password`,
+        DATA_SOURCE_USER_FILE: `${POSTGRES_EXPORTER.credentialsDir}/username`,
+        DATA_SOURCE_PASS_FILE: `${POSTGRES_EXPORTER.credentialsDir}/password`,
       },
       secretFiles: {
         secretName: SECRETS.postgres.name,
-        mountPath: POSTGRES_EXPORTER_CREDENTIALS_DIR,
+        mountPath: POSTGRES_EXPORTER.credentialsDir,
         items: { [SECRETS.postgres.keys.username]: 'username', [SECRETS.postgres.keys.password]: 'password' },
       },
     });
     this.redisExporter = new PrometheusExporter(this, 'RedisExporter', {
-      name: JOBS.redis,
+      name: REDIS_EXPORTER.name,
       image: formatImageReference(PINNED_IMAGES.redisExporter),
-      port: EXPORTER_PORTS.redis,
-      uid: REDIS_EXPORTER_UID,
-      instance,
-      env: { REDIS_ADDR: `redis://${Redis.NAME}:${Redis.PORT}`, REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `:${EXPORTER_PORTS.redis}` },
+      port: REDIS_EXPORTER.port,
+      uid: REDIS_EXPORTER.uid,
+      instance: props.instance,
+      env: { REDIS_ADDR: `redis://${Redis.NAME}:${Redis.PORT}`, REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `:${REDIS_EXPORTER.port}` },
       // redis_exporter's password file is a JSON map of URIs to passwords, not the Secret's
       // plain value, so the password comes in as REDIS_PASSWORD.
       secretEnv: { REDIS_PASSWORD: { secret: SECRETS.redis.name, key: SECRETS.redis.keys.password } },

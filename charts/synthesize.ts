@@ -11,6 +11,7 @@ import { composeTopology, type ComposeTopology } from './docker-compose.js';
 import { secretSpecs, type SecretSpec } from './secrets.js';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
 import type { NamedDashboard } from '../monitoring/dashboards/index.js';
+import type { MonitoredTopology } from '../monitoring/targets.js';
 
 /** A Kubernetes object as plain JSON. */
 export interface KubeObject {
@@ -80,6 +81,8 @@ export interface Synthesis {
   readonly compose?: ComposeTopology;
   /** The Grafana dashboards the dashboard ConfigMaps carry; empty unless `monitoring.enabled`. */
   readonly dashboards: readonly NamedDashboard[];
+  /** What the rules and dashboards describe (object names, HAProxy's proxies), monitoring on or off. */
+  readonly topology: MonitoredTopology;
 }
 
 /**
@@ -99,6 +102,7 @@ export function synthesize(environment: EnvironmentConfig): Synthesis {
     secrets: secretSpecs(environment),
     compose: environment.compose.enabled ? composeTopology(environment, configData) : undefined,
     dashboards: chart.monitoring?.dashboards ?? [],
+    topology: chart.topology,
   };
 }
 

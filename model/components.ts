@@ -10,6 +10,8 @@
  * (docs/security.md, "Running as any UID").
  */
 
+import { POSTGRES_PORT } from './app-contract.js';
+
 /** The app's web tier. */
 export const WEB = {
   /** Deployment, Service, PodDisruptionBudget and Ingress `metadata.name`. */
@@ -34,7 +36,7 @@ export const POSTGRES = {
   dataMountPath: '/var/lib/postgresql/data',
   /** `PGDATA`: a subdirectory of the mount, so a volume's `lost+found` never confuses initdb. */
   pgdata: '/var/lib/postgresql/data/pgdata',
-  port: 5432,
+  port: POSTGRES_PORT,
   portName: 'postgresql',
   identity: { name: 'postgresql', component: 'database' },
   /** `runAsUser`/`runAsGroup`/`fsGroup` of the pods. */
@@ -78,6 +80,21 @@ export const REDIS = {
   /** `runAsUser`/`runAsGroup`/`fsGroup` of the pods. */
   uid: 10003,
 } as const;
+
+/**
+ * The Prometheus exporters in front of PostgreSQL and Redis (`monitoring.enabled`): Deployment,
+ * Service, ServiceMonitor `metadata.name` and scrape `job`; the port each listens on (the
+ * upstream default, named `metrics`). They run as their images' own user (`USER nobody` and
+ * `USER 59000:59000` upstream), the exception to the UIDs above.
+ */
+export const POSTGRES_EXPORTER = {
+  name: 'postgres-exporter',
+  port: 9187,
+  uid: 65534,
+  /** Where it reads the database credentials (`DATA_SOURCE_USER_FILE`, `DATA_SOURCE_PASS_FILE`). */
+  credentialsDir: '/etc/postgres-exporter/credentials',
+} as const;
+export const REDIS_EXPORTER = { name: 'redis-exporter', port: 9121, uid: 59000 } as const;
 
 /**
  * HAProxy in front of the web pods. Ports are above 1024 (non-root); paths are those of the

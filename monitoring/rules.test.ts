@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { monitoredTopology } from '../charts/monitoring.js';
+import { synthesize } from '../charts/synthesize.js';
 import { metricNames } from './promql-names.js';
 import { buildRuleGroups, type RuleGroup } from './rules.js';
 
@@ -26,7 +26,7 @@ describe('rule groups', () => {
   it('every alert reads recordings made earlier in its own group', () => {
     for (const name of ['local', 'ibm'] as const) {
       const env = loadEnvironment(name, { imageTag: '1.0.0' });
-      const groups = buildRuleGroups(env.monitoring, monitoredTopology(env));
+      const groups = buildRuleGroups(env.monitoring, synthesize(env).topology);
       expect(groups.flatMap((g) => g.rules).filter((r) => 'alert' in r).length).toBeGreaterThan(10);
       expect(crossGroupReads(groups)).toEqual([]);
     }

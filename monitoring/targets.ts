@@ -4,6 +4,7 @@
  * (the monitors relabel it, the local config names it), so expressions never depend on the
  * operator's default job naming, and every series carries `namespace`.
  */
+import { POSTGRES_EXPORTER, REDIS_EXPORTER } from '@expense-tracker/model/components';
 
 /** `job` label of each scrape target. */
 export const JOBS = {
@@ -12,9 +13,9 @@ export const JOBS = {
   /** HAProxy's Prometheus exporter on the stats port, one target per HAProxy pod. */
   haproxy: 'haproxy',
   /** postgres_exporter in front of the `postgres` Service. */
-  postgres: 'postgres-exporter',
+  postgres: POSTGRES_EXPORTER.name,
   /** redis_exporter in front of the `redis` Service. */
-  redis: 'redis-exporter',
+  redis: REDIS_EXPORTER.name,
   /** Blackbox exporter probe of the Ingress host (TLS certificate expiry). */
   tls: 'ingress-tls',
   /** Patroni's REST API `/metrics`, one target per member (`postgres.mode: ha`). */
@@ -22,14 +23,13 @@ export const JOBS = {
 } as const;
 export type JobName = (typeof JOBS)[keyof typeof JOBS];
 
-/** Listening ports of the exporters (their upstream defaults). */
-export const EXPORTER_PORTS = { postgres: 9187, redis: 9121 } as const;
 /** Path of every exporter's metrics endpoint. */
 export const EXPORTER_METRICS_PATH = '/metrics';
 
 /**
  * The deployed topology the rules and dashboards describe, derived from an environment by
- * `monitoredTopology()` in `charts/monitoring.ts` (object names stay owned by the constructs).
+ * `monitoredTopology()` in `charts/monitoring.ts` (object names stay owned by the constructs) and
+ * carried by the synthesized result (`synthesize(env).topology`).
  */
 export interface MonitoredTopology {
   /** Environment name (dashboard titles and UIDs). */

@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { monitoredTopology } from '../charts/monitoring.js';
+import { synthesize } from '../charts/synthesize.js';
 import { buildDashboards } from '../monitoring/dashboards/index.js';
 import { renderLayoutSvg } from '../monitoring/dashboards/picture.js';
 
@@ -22,7 +22,7 @@ export const PICTURED_ENVIRONMENT = 'ibm';
 export function dashboardPictures(): Map<string, string> {
   // A fixed image tag: the pictures must not change with the app's version.
   const env = loadEnvironment(PICTURED_ENVIRONMENT, { imageTag: '0.0.0' });
-  const dashboards = buildDashboards(env.monitoring, monitoredTopology(env));
+  const dashboards = buildDashboards(env.monitoring, synthesize(env).topology);
   return new Map(dashboards.map((d) => [`${d.name}.svg`, renderLayoutSvg(d.dashboard)]));
 }
 

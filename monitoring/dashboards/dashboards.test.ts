@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { monitoredTopology } from '../../charts/monitoring.js';
+import { synthesize } from '../../charts/synthesize.js';
 import { dashboardPictures, PICTURES_DIR } from '../../scripts/dashboard-pictures.js';
 import { buildDashboard, buildDashboards, dashboardExpressions, dashboardPanels, GRID_COLUMNS, timeseries } from './index.js';
 import { renderLayoutSvg } from './picture.js';
 
 const all = (name: 'local' | 'ibm', set: string[] = []) => {
   const env = loadEnvironment(name, { imageTag: '1.0.0', set });
-  return buildDashboards(env.monitoring, monitoredTopology(env));
+  return buildDashboards(env.monitoring, synthesize(env).topology);
 };
 
 describe('dashboards', () => {

@@ -7,7 +7,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { createGenerator } from 'ts-json-schema-generator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { monitoredTopology } from '../../charts/monitoring.js';
+import { synthesize } from '../../charts/synthesize.js';
 import { buildDashboards, dashboardExpressions, dashboardJson, dashboardPanels } from '../../monitoring/dashboards/index.js';
 import { checkRuleGroups } from '../../monitoring/promtool.js';
 import { withoutGrafanaVariables } from '../../monitoring/promql-names.js';
@@ -16,7 +16,7 @@ const TYPES = new URL('../../monitoring/dashboards/schema-types.ts', import.meta
 const TSCONFIG = new URL('../../tsconfig.json', import.meta.url).pathname;
 const dashboards = (['local', 'ibm'] as const).flatMap((name) => {
   const env = loadEnvironment(name, { imageTag: '1.0.0' });
-  return buildDashboards(env.monitoring, monitoredTopology(env)).map((d) => ({ env: name, ...d }));
+  return buildDashboards(env.monitoring, synthesize(env).topology).map((d) => ({ env: name, ...d }));
 });
 
 /** Panel type → [options type, field config type] in schema-types.ts. */

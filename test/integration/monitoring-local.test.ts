@@ -14,7 +14,7 @@ import { loadEnvironment } from '@expense-tracker/model/environment';
 import { startPostgres, startRedis, type PostgresServer, type RedisServer } from '@expense-tracker/testkit/servers/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, expense } from '../../app/test/harness.js';
-import { monitoredTopology } from '../../charts/monitoring.js';
+import { synthesize } from '../../charts/synthesize.js';
 import { buildDashboards, dashboardExpressions } from '../../monitoring/dashboards/index.js';
 import { startLocalMonitoring, type LocalMonitoring } from '../../monitoring/local-stack.js';
 import { metricNames } from '../../monitoring/promql-names.js';
@@ -37,7 +37,7 @@ const SCRAPE_SECONDS = 2;
 // The local environment with a short PostgreSQL `for:` so the outage test stays quick.
 const env = loadEnvironment('local', { imageTag: '1.0.0', set: ['monitoring.alerts.postgresDownForSeconds=10'] });
 const settings = env.monitoring;
-const topologyModel = monitoredTopology(env);
+const topologyModel = synthesize(env).topology;
 
 describe('a real Prometheus scraping the local topology', () => {
   let work: string;
@@ -198,5 +198,5 @@ describe('a real Prometheus scraping the local topology', () => {
 
 /** The rule groups of `ibm` with `--set` overrides. */
 function buildRulesFor(set: string[]) {
-  return buildRuleGroups(settings, monitoredTopology(loadEnvironment('ibm', { imageTag: '1.0.0', set })));
+  return buildRuleGroups(settings, synthesize(loadEnvironment('ibm', { imageTag: '1.0.0', set })).topology);
 }
