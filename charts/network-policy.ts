@@ -17,22 +17,41 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 
-/** Who may connect: pods of this namespace, any pod of some namespaces, or anyone. */
+/**
+ * The other end of a flow, for ingress (who may connect) and egress (where connections may go):
+ * pods of this namespace, pods of some namespaces, address blocks, the public internet, or any
+ * address at all.
+ */
 export type NetworkPeer =
   | {
-      /** Short name in the policy name (`allow-<name>-to-…`). */
+      /** Short name in the policy name (`allow-<name>-to-…`, `allow-<from>-to-<name>-egress`). */
       readonly name: string;
-      /** Labels of the pods of this namespace allowed to connect. */
+      /** Labels of the pods of this namespace. */
       readonly pods: Readonly<Record<string, string>>;
     }
   | {
       readonly name: string;
-      /** Namespaces (by `kubernetes.io/metadata.name`) whose pods may connect. */
+      /** Namespaces (by `kubernetes.io/metadata.name`) whose pods are the peer. */
       readonly namespaces: readonly string[];
+      /**
+       * Only the pods with these labels in those namespaces.
+       * @default - every pod of the namespaces
+       */
+      readonly pods?: Readonly<Record<string, string>>;
     }
   | {
       readonly name: string;
-      /** Any source, inside or outside the cluster (e.g. a LoadBalancer's clients). */
+      /** Address blocks (IPv4 CIDR), e.g. the API server's endpoints. */
+      readonly cidrs: readonly string[];
+    }
+  | {
+      readonly name: string;
+      /** Every public IPv4 address: `0.0.0.0/0` except `NON_PUBLIC_IPV4`. */
+      readonly internet: true;
+    }
+  | {
+      readonly name: string;
+      /** Any address, inside or outside the cluster (e.g. a LoadBalancer's clients). */
       readonly anywhere: true;
     };
 
@@ -52,35 +71,6 @@ export const NON_PUBLIC_IPV4: readonly string[] = [
   '172.16.0.0/12',
   '192.168.0.0/16',
 ];
-
-/** Where outgoing connections may go. */
-export type EgressPeer =
-  | {
-      /** Short name in the policy name (`allow-<from>-to-<name>-egress`). */
-      readonly name: string;
-      /** Labels of the pods of this namespace that may be reached. */
-      readonly pods: Readonly<Record<string, string>>;
-    }
-  | {
-      readonly name: string;
-      /** Namespaces (by `kubernetes.io/metadata.name`) whose pods may be reached. */
-      readonly namespaces: readonly string[];
-      /**
-       * Only the pods with these labels in those namespaces.
-       * @default - every pod of the namespaces
-       */
-      readonly pods?: Readonly<Record<string, string>>;
-    }
-  | {
-      readonly name: string;
-      /** Address blocks (IPv4 CIDR), e.g. the API server's endpoints. */
-      readonly cidrs: readonly string[];
-    }
-  | {
-      readonly name: string;
-      /** Every public IPv4 address: `0.0.0.0/0` except `NON_PUBLIC_IPV4`. */
-      readonly internet: true;
-    };
 
 /** A port a policy allows: a number or a named container port of the destination (TCP unless said). */
 export interface PolicyPort {
@@ -106,7 +96,7 @@ export interface AllowEgressProps {
   readonly name: string;
   /** Labels of the pods opening the connections (`spec.podSelector.matchLabels`). */
   readonly from: Readonly<Record<string, string>>;
-  readonly to: EgressPeer;
+  readonly to: NetworkPeer;
   /** Ports allowed at the destination (container ports for pods: policies apply after Service translation). */
   readonly ports: readonly PolicyPort[];
 }
@@ -117,45 +107,40 @@ const intOrString = (port: number | string) => (typeof port === 'number' ? k8s.I
 const policyPorts = (ports: readonly PolicyPort[]) => ports.map((p) => ({ protocol: p.protocol ?? 'TCP', port: intOrString(p.port) }));
 
 /**
- * A NetworkPolicy allowing one incoming flow.
- * @throws Error if `to` selects nothing or `from` names no namespace
+ * The `from`/`to` entries of a rule for a peer (`field` names the prop in errors); undefined for
+ * `anywhere`: a rule without peers matches every address.
  */
-export function allowIngress(scope: Construct, id: string, props: AllowIngressProps): k8s.KubeNetworkPolicy {
-  if (Object.keys(props.to).length === 0) throw new Error(`NetworkPolicy ${props.name}: "to" must select pods by label`);
-  const ports = policyPorts([{ port: props.port }]);
-  const peer = props.from;
-  let rule: k8s.NetworkPolicyIngressRule;
-  if ('anywhere' in peer) {
-    rule = { ports };
-  } else if ('pods' in peer) {
-    rule = { from: [{ podSelector: { matchLabels: { ...peer.pods } } }], ports };
-  } else {
-    if (peer.namespaces.length === 0) throw new Error(`NetworkPolicy ${props.name}: "from.namespaces" must not be empty`);
-    rule = { from: peer.namespaces.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } })), ports };
-  }
-  return new k8s.KubeNetworkPolicy(scope, id, {
-    metadata: { name: props.name },
-    spec: { podSelector: { matchLabels: { ...props.to } }, policyTypes: ['Ingress'], ingress: [rule] },
-  });
-}
-
-/** The `to` entries of an egress rule for a peer. */
-function egressTargets(policy: string, peer: EgressPeer): k8s.NetworkPolicyPeer[] {
+function peerSelectors(policy: string, field: 'from' | 'to', peer: NetworkPeer): k8s.NetworkPolicyPeer[] | undefined {
+  if ('anywhere' in peer) return undefined;
   if ('internet' in peer) return [{ ipBlock: { cidr: '0.0.0.0/0', except: [...NON_PUBLIC_IPV4] } }];
   if ('cidrs' in peer) {
-    if (peer.cidrs.length === 0) throw new Error(`NetworkPolicy ${policy}: "to.cidrs" must not be empty`);
-    for (const cidr of peer.cidrs) if (!CIDR.test(cidr)) throw new Error(`NetworkPolicy ${policy}: "to.cidrs" must be IPv4 CIDRs such as "10.0.0.1/32", got "${cidr}"`);
+    if (peer.cidrs.length === 0) throw new Error(`NetworkPolicy ${policy}: "${field}.cidrs" must not be empty`);
+    for (const cidr of peer.cidrs) if (!CIDR.test(cidr)) throw new Error(`NetworkPolicy ${policy}: "${field}.cidrs" must be IPv4 CIDRs such as "10.0.0.1/32", got "${cidr}"`);
     return peer.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
   }
   if ('namespaces' in peer) {
-    if (peer.namespaces.length === 0) throw new Error(`NetworkPolicy ${policy}: "to.namespaces" must not be empty`);
+    if (peer.namespaces.length === 0) throw new Error(`NetworkPolicy ${policy}: "${field}.namespaces" must not be empty`);
     return peer.namespaces.map((ns) => ({
       namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
       ...(peer.pods ? { podSelector: { matchLabels: { ...peer.pods } } } : {}),
     }));
   }
-  if (Object.keys(peer.pods).length === 0) throw new Error(`NetworkPolicy ${policy}: "to.pods" must select pods by label`);
+  if (Object.keys(peer.pods).length === 0) throw new Error(`NetworkPolicy ${policy}: "${field}.pods" must select pods by label`);
   return [{ podSelector: { matchLabels: { ...peer.pods } } }];
+}
+
+/**
+ * A NetworkPolicy allowing one incoming flow.
+ * @throws Error if `to` or `from.pods` selects nothing, `from.namespaces` is empty or a CIDR is malformed
+ */
+export function allowIngress(scope: Construct, id: string, props: AllowIngressProps): k8s.KubeNetworkPolicy {
+  if (Object.keys(props.to).length === 0) throw new Error(`NetworkPolicy ${props.name}: "to" must select pods by label`);
+  const from = peerSelectors(props.name, 'from', props.from);
+  const ports = policyPorts([{ port: props.port }]);
+  return new k8s.KubeNetworkPolicy(scope, id, {
+    metadata: { name: props.name },
+    spec: { podSelector: { matchLabels: { ...props.to } }, policyTypes: ['Ingress'], ingress: [from ? { from, ports } : { ports }] },
+  });
 }
 
 /**
@@ -165,12 +150,14 @@ function egressTargets(policy: string, peer: EgressPeer): k8s.NetworkPolicyPeer[
 export function allowEgress(scope: Construct, id: string, props: AllowEgressProps): k8s.KubeNetworkPolicy {
   if (Object.keys(props.from).length === 0) throw new Error(`NetworkPolicy ${props.name}: "from" must select pods by label`);
   if (props.ports.length === 0) throw new Error(`NetworkPolicy ${props.name}: at least one port is required`);
+  const to = peerSelectors(props.name, 'to', props.to);
+  const ports = policyPorts(props.ports);
   return new k8s.KubeNetworkPolicy(scope, id, {
     metadata: { name: props.name },
     spec: {
       podSelector: { matchLabels: { ...props.from } },
       policyTypes: ['Egress'],
-      egress: [{ to: egressTargets(props.name, props.to), ports: policyPorts(props.ports) }],
+      egress: [to ? { to, ports } : { ports }],
     },
   });
 }
@@ -253,7 +240,7 @@ export class DefaultDenyEgress extends Construct {
         policyTypes: ['Egress'],
         egress: [
           {
-            to: egressTargets(DefaultDenyEgress.DNS_NAME, { name: 'dns', namespaces: [dns.namespace], pods: dns.pods }),
+            to: peerSelectors(DefaultDenyEgress.DNS_NAME, 'to', { name: 'dns', namespaces: [dns.namespace], pods: dns.pods }),
             ports: policyPorts(dns.ports ?? DefaultDenyEgress.KUBE_DNS_PORTS),
           },
         ],

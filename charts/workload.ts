@@ -36,7 +36,7 @@ import { Construct } from 'constructs';
 import { formatImageReference, type ImageReference, unpinnedReason } from '@expense-tracker/model/images';
 import { type ComponentIdentity, DNS_LABEL, labelValue, PART_OF, recommendedLabels, selectorLabels } from '@expense-tracker/model/naming';
 import type { ResourceSettings } from '@expense-tracker/model/environment-schema';
-import { allowEgress, allowIngress, type EgressPeer, type NetworkPeer } from './network-policy.js';
+import { allowEgress, allowIngress, type NetworkPeer } from './network-policy.js';
 import { PodDisruptionBudget } from './pod-disruption-budget.js';
 import { type PodIdentity, restrictedContainerSecurityContext, restrictedPodSecurityContext, RUNTIME_DEFAULT_SECCOMP } from './pod-security.js';
 import { ephemeralStorageFor, containerResources } from './resources.js';
@@ -514,8 +514,8 @@ export abstract class Workload extends Construct {
   }
 
   /**
-   * A NetworkPolicy `allow-<peer>-to-<this>` letting `peer` (a workload of this namespace, or
-   * pods of other namespaces, or anyone) connect to this workload's pods on one TCP port. When
+   * A NetworkPolicy `allow-<peer>-to-<this>` letting `peer` (a workload of this namespace, pods
+   * of other namespaces, address blocks, the public internet or anyone) connect to this workload's pods on one TCP port. When
    * `peer` is a workload, also its egress half `allow-<peer>-to-<this>-egress` on the peer.
    */
   allowFrom(peer: Workload | NetworkPeer, options: AllowFromOptions = {}): k8s.KubeNetworkPolicy {
@@ -538,8 +538,8 @@ export abstract class Workload extends Construct {
    * @throws Error when a non-workload peer is given without ports
    */
   allowTo(peer: Workload, options?: AllowFromOptions): k8s.KubeNetworkPolicy;
-  allowTo(peer: EgressPeer, options: AllowToOptions): k8s.KubeNetworkPolicy;
-  allowTo(peer: Workload | EgressPeer, options?: AllowFromOptions | AllowToOptions): k8s.KubeNetworkPolicy {
+  allowTo(peer: NetworkPeer, options: AllowToOptions): k8s.KubeNetworkPolicy;
+  allowTo(peer: Workload | NetworkPeer, options?: AllowFromOptions | AllowToOptions): k8s.KubeNetworkPolicy {
     if (peer instanceof Workload) return peer.allowFrom(this, options as AllowFromOptions | undefined);
     const ports = (options as AllowToOptions | undefined)?.ports ?? [];
     if (ports.length === 0) throw new Error(`${this.constructor.name}: allowTo(${peer.name}): ports are required`);
