@@ -34,18 +34,23 @@ export const HEALTH_PATH = '/healthz';
 
 /**
  * Readiness endpoint (`GET`, app port). The readiness contract:
- * - {@link READY_STATUS} while the replica takes traffic, also while PostgreSQL or Redis is down:
- *   dependencies are reported in the JSON body (`{status:'ready'|'degraded', postgres:'up'|'down',
- *   redis:'up'|'down'}`) and the `app_dependency_up` metric, never by failing readiness. Redis is
+ * - {@link READY_STATUS} while the replica takes traffic, also while PostgreSQL or Redis is down
+ *   or the replica is overloaded: they are reported in the JSON body (`{status:'ready'|'degraded'|
+ *   'busy', postgres:'up'|'down', redis:'up'|'down', pool:'ok'|'exhausted'}`) and metrics
+ *   (`app_dependency_up`, `pg_pool_acquire_timeouts_total`), never by failing readiness. Redis is
  *   only a cache; without PostgreSQL every replica alike answers its own 503 page with
  *   `Retry-After` ({@link UNAVAILABLE_RETRY_AFTER_SECONDS}) and keeps serving the pages that need no
  *   database, which taking replicas out of rotation would replace with the load balancer's error.
+ *   An overloaded replica (no free database connection within the pool's wait) answers 503
+ *   `server_busy` with `Retry-After` ({@link BUSY_RETRY_AFTER_SECONDS}); taking it out of rotation
+ *   would only move its load onto the others.
  * - {@link DRAINING_STATUS} from the moment shutdown (SIGTERM) begins, so load balancers stop
  *   sending before the listener closes.
  * - It answers within {@link READY_CHECK_TIMEOUT_MS} plus a little: probe and check timeouts must
  *   be longer.
  * The kubelet's readiness probe and HAProxy's `option httpchk` both use this path and expect
- * {@link READY_STATUS}; HAProxy retries idempotent requests that got a 503 on another server.
+ * {@link READY_STATUS}; HAProxy retries idempotent requests that got a 503 on another server (a
+ * replica that lost its database, or whose pool is exhausted, while another may have room).
  */
 export const READY_PATH = '/readyz';
 export const READY_STATUS = 200;
@@ -54,6 +59,11 @@ export const DRAINING_STATUS = 503;
 export const READY_CHECK_TIMEOUT_MS = 1_000;
 /** `Retry-After` seconds of the app's 503 answers while PostgreSQL is unreachable. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+/**
+ * `Retry-After` seconds of the app's 503 `server_busy` answers: PostgreSQL answers but no pool
+ * connection became free in time (overload). Shorter than an outage's: load passes in seconds.
+ */
+export const BUSY_RETRY_AFTER_SECONDS = 2;
 
 /**
  * The one service outside the cluster the app connects to: SendGrid's v3 Web API over HTTPS

@@ -3,6 +3,9 @@
  * - `http_request_duration_seconds{method,route,status_code}`: histogram, seconds; `route` is the
  *   route pattern (`/api/expenses/:id`), never the raw URL, to bound cardinality.
  * - `pg_pool_connections{state}`: total / idle / waiting clients of the pg Pool.
+ * - `pg_pool_acquire_timeouts_total{cause}`: waits for a pool connection that timed out, by cause:
+ *   `busy` (PostgreSQL answers, every connection was busy: overload, answered 503 `server_busy`) or
+ *   `unavailable` (the latest connection attempt had failed: answered 503 `database_unavailable`).
  * - `summary_cache_requests_total{result}`: hit / miss / bypass / error.
  * - `mail_messages_total{kind,result}`: outbox messages by kind (budget_alert, verify_email,
  *   password_reset, account_exists) and result (sent, failed, suppressed by the daily cap, expired).
@@ -17,6 +20,8 @@ import { HTTP_DURATION_BUCKETS_SECONDS } from '@expense-tracker/model/app-contra
 import client from 'prom-client';
 import type pg from 'pg';
 import type { Dependencies } from './dependencies.js';
+import type { AcquireTimeoutCause } from './db.js';
+import { EventEmitter } from 'node:events';
 
 export interface Metrics {
   registry: client.Registry;
@@ -53,6 +58,14 @@ export function createMetrics(pool: pg.Pool, dependencies?: Dependencies): Metri
       this.set({ state: 'waiting' }, pool.waitingCount);
     },
   });
+  const acquireTimeouts = new client.Counter({
+    name: 'pg_pool_acquire_timeouts_total',
+    help: 'Waits for a PostgreSQL pool connection that timed out, by cause (busy: overload; unavailable: database unreachable)',
+    labelNames: ['cause'] as const,
+    registers: [registry],
+  });
+  for (const cause of ['busy', 'unavailable'] as const) acquireTimeouts.inc({ cause }, 0);
+  if (pool instanceof EventEmitter) (pool as EventEmitter).on('acquireTimeout', (cause: AcquireTimeoutCause) => acquireTimeouts.inc({ cause })); // AppPool's event
   const cacheRequests = new client.Counter({
     name: 'summary_cache_requests_total',
     help: 'Dashboard aggregate cache lookups by result (hit, miss, bypass, error)',

@@ -14,7 +14,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { USER_COLUMNS, toUser, type User } from './repo.js';
-import { isDatabaseUnavailable } from './db.js';
+import { isDatabaseBusy, isDatabaseUnavailable } from './db.js';
 
 export const SESSION_COOKIE = 'sid';
 /** Idle timeout: seconds since the last request. */
@@ -28,6 +28,8 @@ export type SessionLookup =
   | { state: 'none' }
   /** PostgreSQL could not be asked: the session may well be valid. */
   | { state: 'unavailable' }
+  /** No database connection became free in time (overload): the session may well be valid. */
+  | { state: 'busy' }
   | { state: 'ok'; token: string; user: User };
 
 const hash = (token: string) => createHash('sha256').update(token).digest();
@@ -45,7 +47,7 @@ export class SessionStore {
     return token;
   }
 
-  /** The session's user when the token is live; `unavailable` when PostgreSQL cannot be reached. */
+  /** The session's user when the token is live; `unavailable` when PostgreSQL cannot be reached, `busy` when no connection became free in time. */
   async load(token: string): Promise<SessionLookup> {
     try {
       const res = await this.pool.query(
@@ -60,6 +62,7 @@ export class SessionStore {
       if (row.stale) await this.pool.query('UPDATE sessions SET last_seen_at = now() WHERE id_hash = $1', [hash(token)]);
       return { state: 'ok', token, user: toUser(row) };
     } catch (err) {
+      if (isDatabaseBusy(err)) return { state: 'busy' };
       if (isDatabaseUnavailable(err)) return { state: 'unavailable' };
       throw err;
     }

@@ -420,7 +420,7 @@ describe('operations endpoints', () => {
     expect((await c.get('/healthz')).json).toEqual({ status: 'ok' });
     const ready = await c.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.json).toEqual({ status: 'ready', postgres: 'up', redis: 'up' });
+    expect(ready.json).toEqual({ status: 'ready', postgres: 'up', redis: 'up', pool: 'ok' });
   });
 
   it('/metrics is served on the metrics listener only, with the request histogram by route and status, and pool stats', async () => {

@@ -185,7 +185,7 @@ describe('routes contract', () => {
       const ready = await app.inject({ method: 'GET', url: READY_PATH });
       expect(Date.now() - started).toBeLessThan(READY_CHECK_TIMEOUT_MS + 500);
       expect(ready.statusCode).toBe(READY_STATUS);
-      expect(ready.json()).toEqual({ status: 'degraded', postgres: 'down', redis: 'down' });
+      expect(ready.json()).toEqual({ status: 'degraded', postgres: 'down', redis: 'down', pool: 'ok' });
       // a request that needs the database (a session to check) answers 503 with the contract's Retry-After
       const api = await app.inject({ method: 'GET', url: '/api/expenses', cookies: { sid: sign('some-session', config.sessionSecret) } });
       expect(api.statusCode).toBe(503);

@@ -35,7 +35,7 @@ describe('Redis outage (Redis is a cache)', () => {
     await eventually('readyz reports redis down', async () => (await user.get('/readyz')).json?.redis === 'down');
     const ready = await user.get('/readyz');
     expect(ready.status).toBe(200); // still in rotation
-    expect(ready.json).toEqual({ status: 'degraded', postgres: 'up', redis: 'down' });
+    expect(ready.json).toEqual({ status: 'degraded', postgres: 'up', redis: 'down', pool: 'ok' });
     expect((await new Client(stack.metricsUrl).get('/metrics')).text).toMatch(/app_dependency_up\{dependency="redis"\} 0/);
 
     // public pages, the logged-in user and writes keep working, uncached
@@ -79,7 +79,7 @@ describe('PostgreSQL outage', () => {
       await eventually('readyz reports postgres down', async () => (await user.get('/readyz')).json?.postgres === 'down');
       const ready = await user.get('/readyz');
       expect(ready.status).toBe(200); // every replica keeps answering its own 503 page
-      expect(ready.json).toEqual({ status: 'degraded', postgres: 'down', redis: 'up' });
+      expect(ready.json).toEqual({ status: 'degraded', postgres: 'down', redis: 'up', pool: 'ok' });
       expect((await user.get('/healthz')).status).toBe(200);
       expect((await new Client(stack.metricsUrl).get('/metrics')).text).toMatch(/app_dependency_up\{dependency="postgres"\} 0/);
 

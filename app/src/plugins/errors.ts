@@ -4,6 +4,8 @@
  *
  * - PostgreSQL unreachable (or refusing work for a transient reason) -> 503 `database_unavailable`
  *   with `Retry-After`, a friendly message, never a generic 500;
+ * - no free database connection within the pool's wait while PostgreSQL answers (overload, see
+ *   `AppPool` in db.ts) -> 503 `server_busy` with its own shorter `Retry-After` and message;
  * - throttled -> 429 `too_many_requests` with `Retry-After`;
  * - a PostgreSQL data exception (SQLSTATE class 22: a value the database cannot store) -> 400
  *   `invalid_input`: input validation should have caught it first, but it is the client's input,
@@ -11,8 +13,8 @@
  * - anything unrecognized with a status >= 500 is logged and answered as `Internal error`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '@expense-tracker/model/app-contract';
-import { DatabaseUnavailableError, isDatabaseUnavailable } from '../db.js';
+import { BUSY_RETRY_AFTER_SECONDS, UNAVAILABLE_RETRY_AFTER_SECONDS } from '@expense-tracker/model/app-contract';
+import { DatabaseBusyError, DatabaseUnavailableError, isDatabaseBusy, isDatabaseUnavailable } from '../db.js';
 import { TooManyRequestsError } from '../throttle.js';
 import { ValidationError } from '../validation.js';
 
@@ -30,6 +32,10 @@ export interface ErrorAnswer {
 type ThrownError = Error & { statusCode?: number; code?: string };
 
 export function describeError(err: ThrownError, req: FastifyRequest): ErrorAnswer {
+  if (isDatabaseBusy(err)) {
+    req.log.warn('no free database connection in time (overload)');
+    return { status: 503, code: 'server_busy', message: new DatabaseBusyError().message, retryAfter: BUSY_RETRY_AFTER_SECONDS };
+  }
   if (isDatabaseUnavailable(err)) {
     req.log.warn({ err: err.message }, 'database unavailable');
     return { status: 503, code: 'database_unavailable', message: new DatabaseUnavailableError().message, retryAfter: UNAVAILABLE_RETRY_AFTER_SECONDS };

@@ -1,7 +1,7 @@
 /**
  * HTML responses for the whole app (fastify-plugin): `reply.page(body, status)` sends a rendered
  * page uncached, {@link pageContext} builds the layout context (user, CSRF token, title, flash,
- * a notice while PostgreSQL is unreachable), and the app-wide error and not-found handlers render
+ * a notice while PostgreSQL is unreachable or overloaded), and the app-wide error and not-found handlers render
  * HTML error pages (with `Retry-After` on 503 and 429). The JSON API replaces both handlers inside
  * its own prefix.
  */
@@ -30,7 +30,7 @@ export function pageContext(
     user: req.user ?? null,
     csrfToken: reply.generateCsrf(),
     title,
-    degraded: req.session?.state === 'unavailable',
+    degraded: req.session?.state === 'unavailable' ? 'unavailable' : req.session?.state === 'busy' ? 'busy' : undefined,
     ...extra,
   };
 }

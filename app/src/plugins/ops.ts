@@ -5,12 +5,13 @@
  * - `GET /healthz` (liveness): 200 `{status:'ok'}` while the process can answer at all. It never
  *   checks a dependency, so an outage never gets pods restarted.
  * - `GET /readyz` (readiness): 200 while the replica can take traffic, i.e. until shutdown begins;
- *   then 503 `{status:'shutting_down'}`. PostgreSQL and Redis are checked and reported
- *   (`{status:'ready'|'degraded', postgres:'up'|'down', redis:'up'|'down'}`, and the
- *   `app_dependency_up` gauge) but never fail readiness: Redis is only a cache, and with
- *   PostgreSQL down every replica alike answers its own 503 page with `Retry-After` and keeps
- *   serving the pages that need no database, which taking replicas out of rotation would replace
- *   with the load balancer's bare error.
+ *   then 503 `{status:'shutting_down'}`. PostgreSQL, Redis and the pg pool are checked and
+ *   reported (`{status:'ready'|'degraded'|'busy', postgres:'up'|'down', redis:'up'|'down',
+ *   pool:'ok'|'exhausted'}`, and the `app_dependency_up` gauge) but never fail readiness: Redis
+ *   is only a cache; with PostgreSQL down every replica alike answers its own 503 page with
+ *   `Retry-After` and keeps serving the pages that need no database, which taking replicas out of
+ *   rotation would replace with the load balancer's bare error; and an overloaded replica taken
+ *   out of rotation would only move its load onto the others.
  *
  * `/metrics` is not here: it is served on its own port (`metrics-server.ts`).
  */
@@ -48,7 +49,7 @@ const opsPlugin: FastifyPluginAsync<OpsPluginOptions> = async (app, { dependenci
     if (state.shuttingDown) return reply.code(DRAINING_STATUS).send({ status: 'shutting_down' });
     const status = await dependencies.check();
     const degraded = status.postgres === 'down' || status.redis === 'down';
-    return reply.code(READY_STATUS).send({ status: degraded ? 'degraded' : 'ready', ...status });
+    return reply.code(READY_STATUS).send({ status: degraded ? 'degraded' : status.pool === 'exhausted' ? 'busy' : 'ready', ...status });
   });
 };
 

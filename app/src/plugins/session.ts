@@ -5,12 +5,13 @@
  * redirect to /login, 403). Routes with `config.auth === 'none'` (probes, static assets) and
  * requests without a session cookie never touch the database, so those pages keep working while
  * PostgreSQL is down; with a cookie, an unreachable database leaves the request anonymous with
- * `session.state === 'unavailable'` (pages show a notice, routes that need the user answer 503).
+ * `session.state === 'unavailable'`, and no free connection within the pool's wait (overload)
+ * with `session.state === 'busy'` (pages show a notice, routes that need the user answer 503).
  */
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { SESSION_COOKIE, type SessionLookup, type SessionStore } from '../sessions.js';
-import { DatabaseUnavailableError } from '../db.js';
+import { DatabaseBusyError, DatabaseUnavailableError } from '../db.js';
 import type { User } from '../repo.js';
 
 declare module 'fastify' {
@@ -31,10 +32,12 @@ export interface SessionPluginOptions {
 /**
  * For a route that needs a logged-in user: true when there is one.
  * @throws DatabaseUnavailableError when the session could not be checked (PostgreSQL unreachable).
+ * @throws DatabaseBusyError when it could not be checked because no database connection became free in time.
  */
 export function hasUser(req: FastifyRequest): boolean {
   if (req.user) return true;
   if (req.session?.state === 'unavailable') throw new DatabaseUnavailableError();
+  if (req.session?.state === 'busy') throw new DatabaseBusyError();
   return false;
 }
 

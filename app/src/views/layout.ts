@@ -12,8 +12,8 @@ export interface PageContext {
   title: string;
   flash?: string | undefined;
   error?: string | undefined;
-  /** PostgreSQL is unreachable: show a notice that some pages are unavailable. */
-  degraded?: boolean;
+  /** Show a notice that signing in and data are unavailable for a moment: PostgreSQL is unreachable, or every connection is busy (overload). */
+  degraded?: 'unavailable' | 'busy' | undefined;
 }
 
 /** The stylesheet, served at `/static/app.css`. */
@@ -93,9 +93,11 @@ export function layout(ctx: PageContext, body: Html): Html {
 <title>${ctx.title} · Expense Tracker</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
 <body><header><nav><a class="brand" href="/">Expense Tracker</a>${nav}</nav></header>
 <main>${
-    ctx.degraded
+    ctx.degraded === 'unavailable'
       ? html`<div class="notice" role="status" data-testid="degraded">We cannot reach our database right now, so signing in and your data are unavailable for a moment. Public pages still work.</div>`
-      : ''
+      : ctx.degraded === 'busy'
+        ? html`<div class="notice" role="status" data-testid="busy">We are very busy right now, so signing in and your data may take a few tries. Public pages still work.</div>`
+        : ''
   }${ctx.flash ? html`<div class="flash" role="status">${ctx.flash}</div>` : ''}${
     ctx.error ? html`<div class="error" role="alert" data-testid="error">${ctx.error}</div>` : ''
   }${body}</main></body></html>`;
