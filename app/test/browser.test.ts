@@ -14,6 +14,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dateIn, monthIn, addMonths } from '../src/calendar.js';
 import { startStack, type Stack } from './harness.js';
+import { addExpense, logIn, register } from './pages.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RESULTS = fileURLToPath(new URL('../test-results/', import.meta.url));
@@ -50,15 +51,10 @@ describe('browser', () => {
       const base = stack.baseUrl;
       const month = monthIn(zone); // the browser's clock, not the server's UTC
 
-      await page.goto(`${base}/register`);
-      await page.fill('input[name=email]', 'browser@example.com');
-      await page.fill('input[name=password]', 'a long browser password');
-      await Promise.all([page.waitForURL(/\/login\?registered=1$/), page.click('button[type=submit]')]);
+      await register(page, base, 'browser@example.com', 'a long browser password');
       expect(await page.locator('.flash').count()).toBe(1);
 
-      await page.fill('input[name=email]', 'browser@example.com');
-      await page.fill('input[name=password]', 'a long browser password');
-      await Promise.all([page.waitForURL(/\/dashboard$/), page.click('main button[type=submit]')]);
+      await logIn(page, 'browser@example.com', 'a long browser password');
       expect(await page.textContent('[data-testid=month-total]')).toBe('$0.00');
       expect(await page.textContent('[data-testid=dashboard-month]')).toBe(month);
 
@@ -72,15 +68,7 @@ describe('browser', () => {
         { amount: '30', category: 'Groceries', description: 'Weekly shop', day: '05' },
         { amount: '7.25', category: 'Transport', description: 'Bus pass', day: '05' },
       ];
-      for (const e of expenses) {
-        await page.goto(`${base}/expenses`);
-        const form = page.locator('form[data-testid=add-expense]');
-        await form.locator('input[name=amount]').fill(e.amount);
-        await form.locator('input[name=category]').fill(e.category);
-        await form.locator('input[name=description]').fill(e.description);
-        await form.locator('input[name=date]').fill(`${month}-${e.day}`);
-        await Promise.all([page.waitForURL(/\/expenses\?month=.*saved=1$/), form.locator('button[type=submit]').click()]);
-      }
+      for (const { day, ...e } of expenses) await addExpense(page, base, { ...e, date: `${month}-${day}` });
       expect(await page.locator('table[data-testid=expenses] tbody tr').count()).toBe(3);
 
       await page.goto(`${base}/dashboard`);

@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { addExpense, logIn, register } from '../../app/test/pages.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -91,23 +92,9 @@ export async function browserFlow(ingressUrl: string, host: string, email: strin
     const base = `http://${host}:${port}`;
     const month = new Date().toISOString().slice(0, 7);
     const password = 'a long ingress password';
-    const register = await page.goto(`${base}/register`);
-    if (!register?.ok()) throw new Error(`GET /register through the Ingress: HTTP ${register?.status()} ${(await register?.text().catch(() => ''))?.slice(0, 300)}`);
-    await page.fill('input[name=email]', email);
-    await page.fill('input[name=password]', password);
-    await Promise.all([page.waitForURL(/\/login\?registered=1$/), page.click('button[type=submit]')]);
-    await page.fill('input[name=email]', email);
-    await page.fill('input[name=password]', password);
-    await Promise.all([page.waitForURL(/\/dashboard$/), page.click('main button[type=submit]')]);
-    for (const e of expenses) {
-      await page.goto(`${base}/expenses`);
-      const form = page.locator('form[data-testid=add-expense]');
-      await form.locator('input[name=amount]').fill(e.amount);
-      await form.locator('input[name=category]').fill(e.category);
-      await form.locator('input[name=description]').fill(e.description);
-      await form.locator('input[name=date]').fill(`${month}-01`);
-      await Promise.all([page.waitForURL(/\/expenses\?month=.*saved=1$/), form.locator('button[type=submit]').click()]);
-    }
+    await register(page, base, email, password);
+    await logIn(page, email, password);
+    for (const e of expenses) await addExpense(page, base, { ...e, date: `${month}-01` });
     const descriptions = await page.locator('table[data-testid=expenses] tbody tr td:nth-child(3)').allTextContents().catch(() => []);
     await page.goto(`${base}/dashboard`);
     return { monthTotal: await page.textContent('[data-testid=month-total]'), descriptions };
