@@ -87,25 +87,43 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** Teardown steps; `run()` runs them newest first, once, ignoring failures (it tolerates partial starts). */
+export class Cleanups {
+  private readonly steps: (() => Promise<unknown>)[] = [];
+  push(step: () => Promise<unknown>): void {
+    this.steps.push(step);
+  }
+  readonly run = async (): Promise<void> => {
+    for (const step of this.steps.splice(0).reverse()) await step().catch(() => undefined);
+  };
+}
+
+/**
+ * PostgreSQL with database `expenses` migrated to the latest schema, and Redis requiring
+ * `redisPassword`, both on loopback; their teardown goes onto `cleanups`.
+ */
+export async function startDataServers(cleanups: Cleanups, redisPassword: string): Promise<{ pg: PostgresServer; redis: RedisServer; dbUrl: string }> {
+  const pgServer = await startPostgres();
+  cleanups.push(() => pgServer.stop());
+  const redis = await startRedis({ password: redisPassword });
+  cleanups.push(() => redis.destroy());
+  const dbUrl = await pgServer.createDatabase('expenses');
+  await migrate({ connectionString: dbUrl });
+  return { pg: pgServer, redis, dbUrl };
+}
+
 export const SESSION_SECRET = 'test-session-secret-0123456789abcdef';
 export const REDIS_PASSWORD = 'test-redis-password';
 
 /** Starts Postgres, Redis (with a password), the SendGrid stub, migrates, builds and listens. */
 export async function startStack(options: AppOptions & { env?: Record<string, string> } = {}): Promise<Stack> {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const stop = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    cleanups.length = 0;
-  };
+  const cleanups = new Cleanups();
+  const stop = cleanups.run;
   try {
-    const pgServer = await startPostgres();
-    cleanups.push(() => pgServer.stop());
-    const redis = await startRedis({ password: REDIS_PASSWORD });
-    cleanups.push(() => redis.destroy());
+    const { pg: pgServer, redis, dbUrl } = await startDataServers(cleanups, REDIS_PASSWORD);
     const sendgrid = new SendgridStub();
     await sendgrid.start();
     cleanups.push(() => sendgrid.stop());
-    const dbUrl = await pgServer.createDatabase('expenses');
     const env: Record<string, string> = {
       NODE_ENV: 'test',
       PORT: '8080', // validated only; the harness listens on a free port
@@ -122,7 +140,6 @@ export async function startStack(options: AppOptions & { env?: Record<string, st
       ...options.env,
     };
     const config = loadConfig(env);
-    await migrate(config.postgres);
     const logger = createLogger(config.logLevel);
     const pool = createPool(config.postgres);
     cleanups.push(() => pool.end());

@@ -14,10 +14,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startPostgres, startRedis, type PostgresServer, type RedisServer } from '@expense-tracker/testkit/servers/index';
+import type { PostgresServer, RedisServer } from '@expense-tracker/testkit/servers/index';
 import { freePort, waitForPort } from '@expense-tracker/tools/process/index';
-import { migrate } from '../src/db.js';
-import { Client } from './harness.js';
+import { Cleanups, Client, startDataServers } from './harness.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -136,18 +135,10 @@ export interface ImportStack {
  */
 export async function startImportStack(opts: { env?: Record<string, string>; logLevel?: string; compiled?: boolean } = {}): Promise<ImportStack> {
   const entry = opts.compiled ? ENTRY.compiled : ENTRY.source;
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const stop = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    cleanups.length = 0;
-  };
+  const cleanups = new Cleanups();
+  const stop = cleanups.run;
   try {
-    const pgServer = await startPostgres();
-    cleanups.push(() => pgServer.stop());
-    const redis = await startRedis({ password: 'import-redis-password' });
-    cleanups.push(() => redis.destroy());
-    const dbUrl = await pgServer.createDatabase('expenses');
-    await migrate({ connectionString: dbUrl });
+    const { pg: pgServer, redis, dbUrl } = await startDataServers(cleanups, 'import-redis-password');
     const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
     cleanups.push(() => pool.end());
     const stagingDir = await mkdtemp(path.join(tmpdir(), 'import-staging-'));
