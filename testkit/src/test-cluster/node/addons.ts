@@ -64,6 +64,13 @@ const clusterRoleBinding = (name: string, namespace: string, account: string) =>
   subjects: [{ kind: 'ServiceAccount', name: account, namespace }],
 });
 const rule = (apiGroups: string[], resources: string[], verbs: string[]) => ({ apiGroups, resources, verbs });
+/** A one-replica add-on Deployment whose pods carry (and are selected by) `labels`. */
+const deployment = (namespace: string, name: string, labels: Record<string, string>, podSpec: object) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name, namespace, labels },
+  spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec } },
+});
 const READ = ['get', 'list', 'watch'];
 
 function coreDns(): object[] {
@@ -86,36 +93,24 @@ function coreDns(): object[] {
     clusterRole('system:coredns', [rule([''], ['endpoints', 'services', 'pods', 'namespaces'], ['list', 'watch']), rule(['discovery.k8s.io'], ['endpointslices'], ['list', 'watch'])]),
     clusterRoleBinding('system:coredns', 'kube-system', 'coredns'),
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'coredns', namespace: 'kube-system' }, data: { Corefile: corefile } },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'coredns', namespace: 'kube-system', labels },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: 'coredns',
-            priorityClassName: 'system-cluster-critical',
-            dnsPolicy: 'Default',
-            securityContext: { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: String(DNS_PORT) }] },
-            containers: [{
-              name: 'coredns',
-              image: componentImage('coredns'),
-              args: ['-conf', '/etc/coredns/Corefile'],
-              ports: [{ name: 'dns', containerPort: DNS_PORT, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: DNS_PORT, protocol: 'TCP' }],
-              readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 2 },
-              livenessProbe: { httpGet: { path: '/health', port: 8080 }, periodSeconds: 10, failureThreshold: 5 },
-              resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '170Mi' } },
-              securityContext: restrictedContainer,
-              volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
-            }],
-            volumes: [{ name: 'config', configMap: { name: 'coredns' } }],
-          },
-        },
-      },
-    },
+    deployment('kube-system', 'coredns', labels, {
+      serviceAccountName: 'coredns',
+      priorityClassName: 'system-cluster-critical',
+      dnsPolicy: 'Default',
+      securityContext: { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: String(DNS_PORT) }] },
+      containers: [{
+        name: 'coredns',
+        image: componentImage('coredns'),
+        args: ['-conf', '/etc/coredns/Corefile'],
+        ports: [{ name: 'dns', containerPort: DNS_PORT, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: DNS_PORT, protocol: 'TCP' }],
+        readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 2 },
+        livenessProbe: { httpGet: { path: '/health', port: 8080 }, periodSeconds: 10, failureThreshold: 5 },
+        resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '170Mi' } },
+        securityContext: restrictedContainer,
+        volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
+      }],
+      volumes: [{ name: 'config', configMap: { name: 'coredns' } }],
+    }),
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -183,33 +178,21 @@ function localPathProvisioner(volumeDir: string): object[] {
         'helperPod.yaml': JSON.stringify(helperPod, null, 2),
       },
     },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'local-path-provisioner', namespace: 'kube-system', labels },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: 'local-path-provisioner',
-            priorityClassName: 'system-cluster-critical',
-            containers: [{
-              name: 'local-path-provisioner',
-              image: componentImage('local-path-provisioner'),
-              args: ['start', '--config', '/etc/config/config.json', '--provisioner-name', LOCAL_PATH_PROVISIONER, '--helper-image', HELPER_IMAGE,
-                '--configmap-name', 'local-path-config', '--service-account-name', 'local-path-provisioner'],
-              env: [{ name: 'POD_NAMESPACE', value: 'kube-system' }, { name: 'CONFIG_MOUNT_PATH', value: '/etc/config' }],
-              resources: { requests: { cpu: '20m', memory: '32Mi' } },
-              securityContext: restrictedContainer,
-              volumeMounts: [{ name: 'config', mountPath: '/etc/config', readOnly: true }],
-            }],
-            volumes: [{ name: 'config', configMap: { name: 'local-path-config' } }],
-          },
-        },
-      },
-    },
+    deployment('kube-system', 'local-path-provisioner', labels, {
+      serviceAccountName: 'local-path-provisioner',
+      priorityClassName: 'system-cluster-critical',
+      containers: [{
+        name: 'local-path-provisioner',
+        image: componentImage('local-path-provisioner'),
+        args: ['start', '--config', '/etc/config/config.json', '--provisioner-name', LOCAL_PATH_PROVISIONER, '--helper-image', HELPER_IMAGE,
+          '--configmap-name', 'local-path-config', '--service-account-name', 'local-path-provisioner'],
+        env: [{ name: 'POD_NAMESPACE', value: 'kube-system' }, { name: 'CONFIG_MOUNT_PATH', value: '/etc/config' }],
+        resources: { requests: { cpu: '20m', memory: '32Mi' } },
+        securityContext: restrictedContainer,
+        volumeMounts: [{ name: 'config', mountPath: '/etc/config', readOnly: true }],
+      }],
+      volumes: [{ name: 'config', configMap: { name: 'local-path-config' } }],
+    }),
     ...STORAGE_CLASSES.map((sc) => ({
       apiVersion: 'storage.k8s.io/v1',
       kind: 'StorageClass',
@@ -236,45 +219,33 @@ function traefik(namespace: string): object[] {
       rule(['networking.k8s.io', 'extensions'], ['ingresses', 'ingressclasses'], READ),
       rule(['networking.k8s.io', 'extensions'], ['ingresses/status'], ['update', 'patch']),
     ]),
-    { ...clusterRoleBinding(`traefik-${namespace}`, namespace, name) },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace, labels },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: name,
-            securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-            containers: [{
-              name: 'traefik',
-              image: componentImage('traefik'),
-              args: [
-                `--entryPoints.web.address=:${TRAEFIK_WEB_PORT}`,
-                `--entryPoints.traefik.address=:${TRAEFIK_PING_PORT}`,
-                '--ping=true',
-                '--providers.kubernetesIngress=true',
-                '--providers.kubernetesIngress.ingressEndpoint.ip=127.0.0.1',
-                '--providers.kubernetesIngressNGINX=true',
-                '--providers.kubernetesIngressNGINX.publishStatusAddress=127.0.0.1',
-                '--global.checkNewVersion=false',
-                '--global.sendAnonymousUsage=false',
-                '--log.level=INFO',
-                '--accesslog=false',
-              ],
-              ports: [{ name: 'web', containerPort: TRAEFIK_WEB_PORT }, { name: 'traefik', containerPort: TRAEFIK_PING_PORT }],
-              readinessProbe: { httpGet: { path: '/ping', port: TRAEFIK_PING_PORT }, periodSeconds: 2 },
-              livenessProbe: { httpGet: { path: '/ping', port: TRAEFIK_PING_PORT }, periodSeconds: 10, failureThreshold: 5 },
-              resources: { requests: { cpu: '50m', memory: '64Mi' } },
-              securityContext: restrictedContainer,
-            }],
-          },
-        },
-      },
-    },
+    clusterRoleBinding(`traefik-${namespace}`, namespace, name),
+    deployment(namespace, name, labels, {
+      serviceAccountName: name,
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{
+        name: 'traefik',
+        image: componentImage('traefik'),
+        args: [
+          `--entryPoints.web.address=:${TRAEFIK_WEB_PORT}`,
+          `--entryPoints.traefik.address=:${TRAEFIK_PING_PORT}`,
+          '--ping=true',
+          '--providers.kubernetesIngress=true',
+          '--providers.kubernetesIngress.ingressEndpoint.ip=127.0.0.1',
+          '--providers.kubernetesIngressNGINX=true',
+          '--providers.kubernetesIngressNGINX.publishStatusAddress=127.0.0.1',
+          '--global.checkNewVersion=false',
+          '--global.sendAnonymousUsage=false',
+          '--log.level=INFO',
+          '--accesslog=false',
+        ],
+        ports: [{ name: 'web', containerPort: TRAEFIK_WEB_PORT }, { name: 'traefik', containerPort: TRAEFIK_PING_PORT }],
+        readinessProbe: { httpGet: { path: '/ping', port: TRAEFIK_PING_PORT }, periodSeconds: 2 },
+        livenessProbe: { httpGet: { path: '/ping', port: TRAEFIK_PING_PORT }, periodSeconds: 10, failureThreshold: 5 },
+        resources: { requests: { cpu: '50m', memory: '64Mi' } },
+        securityContext: restrictedContainer,
+      }],
+    }),
     {
       apiVersion: 'v1',
       kind: 'Service',
