@@ -28,6 +28,7 @@ import {
 import { allowEgress } from './network-policy.js';
 import { scannerExceptionAnnotations } from './scanner-exceptions.js';
 import { renderPgbackrestConfig } from './pgbackrest-config.js';
+import { secretFilePath } from './secrets.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, RUNTIME_DEFAULT_SECCOMP } from './pod-security.js';
 import { Workload, type WorkloadImage } from './workload.js';
 
@@ -49,9 +50,6 @@ export const PATRONI_IMAGE_CONTRACT = {
  */
 export const PATRONI_UID = 10026;
 
-/** Where Secrets are mounted: each key a file `/run/secrets/<secret>/<key>` (Docker's convention). */
-const SECRETS_DIR = '/run/secrets';
-const secretFile = (secret: string, key: string) => `${SECRETS_DIR}/${secret}/${key}`;
 /** Where the data volume is mounted, and PGDATA, a subdirectory of it: as the single-instance Postgres. */
 const DATA_MOUNT = POSTGRES.dataMountPath;
 const PGDATA = POSTGRES.pgdata;
@@ -357,17 +355,9 @@ export class PostgresHa extends Workload {
     const configMapVolume = (name: string, configMap: string, optional = false) =>
       kplus.Volume.fromConfigMap(this, `Volume-${name}`, kplus.ConfigMap.fromConfigMapName(this, `ConfigMap-${name}`, configMap), { name, defaultMode: 0o555, optional });
     const volumeMounts: kplus.VolumeMount[] = [
-      { path: SOCKET_DIR, volume: kplus.Volume.fromEmptyDir(this, 'Run', 'run', { sizeLimit: Size.mebibytes(8) }) },
-      { path: TMP, volume: kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(256) }) },
-      ...secrets.map(({ secret, keys }) => ({
-        path: `${SECRETS_DIR}/${secret}`,
-        readOnly: true,
-        volume: kplus.Volume.fromSecret(this, `Secret-${secret}`, kplus.Secret.fromSecretName(this, `SecretRef-${secret}`, secret), {
-          name: `secret-${secret}`,
-          items: Object.fromEntries(keys.map((k) => [k, { path: k }])),
-          defaultMode: 0o440,
-        }),
-      })),
+      { path: SOCKET_DIR, volume: this.scratchVolume('run', Size.mebibytes(8)) },
+      { path: TMP, volume: this.scratchVolume('tmp', Size.mebibytes(256)) },
+      ...secrets.map(({ secret, keys }) => this.secretFiles(secret, keys).mount),
     ];
     if (backup) {
       volumeMounts.push({ path: PGBACKREST_CONFIG_DIR, readOnly: true, volume: configMapVolume('pgbackrest-config', 'postgres-pgbackrest') });
@@ -586,10 +576,10 @@ function runScript(withBackup: boolean): string {
     '  mv -f "$HOME/group.$$" "$HOME/group"',
     `  export LD_PRELOAD=${PATRONI_IMAGE_CONTRACT.nssWrapperLibrary} NSS_WRAPPER_PASSWD="$HOME/passwd" NSS_WRAPPER_GROUP="$HOME/group"`,
     'fi',
-    ...load('PATRONI_SUPERUSER_PASSWORD', secretFile(p.name, p.keys.superuserPassword)),
-    ...load('PATRONI_REPLICATION_PASSWORD', secretFile(p.name, p.keys.replicationPassword)),
+    ...load('PATRONI_SUPERUSER_PASSWORD', secretFilePath(p.name, p.keys.superuserPassword)),
+    ...load('PATRONI_REPLICATION_PASSWORD', secretFilePath(p.name, p.keys.replicationPassword)),
     ...(withBackup
-      ? [...load('PGBACKREST_REPO1_S3_KEY', secretFile(s3.name, s3.keys.accessKey)), ...load('PGBACKREST_REPO1_S3_KEY_SECRET', secretFile(s3.name, s3.keys.secretKey))]
+      ? [...load('PGBACKREST_REPO1_S3_KEY', secretFilePath(s3.name, s3.keys.accessKey)), ...load('PGBACKREST_REPO1_S3_KEY_SECRET', secretFilePath(s3.name, s3.keys.secretKey))]
       : []),
     'exec "$@"',
     '',
@@ -604,7 +594,7 @@ function runScript(withBackup: boolean): string {
  */
 function postBootstrapScript(credentialsSecret: string, stanza: string | undefined): string {
   const k = SECRETS.postgres.keys;
-  const file = (key: string) => secretFile(credentialsSecret, key);
+  const file = (key: string) => secretFilePath(credentialsSecret, key);
   return [
     '#!/bin/sh',
     'set -eu',
