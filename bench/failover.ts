@@ -29,13 +29,7 @@ import { restoreCluster, type ClusterOperations } from '../scripts/db/restore.js
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { asPostgres, PG_BIN } from '../test/database/support/patroni-cluster.js';
 import { failoverUnderWrites, STANZA, startLoopbackHa } from '../test/database/support/loopback-ha.js';
-
-function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
-  return n;
-}
+import { intFlag } from '../scripts/lib/flags.js';
 
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

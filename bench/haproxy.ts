@@ -34,6 +34,7 @@ import { renderHaproxyConfig } from '../charts/haproxy-config.js';
 import { startHaproxy, type HaproxyProcess } from '../scripts/local/haproxy.js';
 import { startLocalTopology, type LocalTopology } from '../scripts/local/topology.js';
 import { loadAverage, summarize } from './lib/measure.js';
+import { intFlag } from '../scripts/lib/flags.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const AUTOCANNON = join(root, 'node_modules/autocannon/autocannon.js');
@@ -50,13 +51,6 @@ interface Run {
   readonly cpu: Record<string, number>;
   /** HAProxy only: new connections to the servers and reused idle ones during the run. */
   connections?: { opened: number; reused: number };
-}
-
-function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
-  return n;
 }
 
 /** PID of the process listening on 127.0.0.1:`port` (for HAProxy, its worker). */

@@ -273,7 +273,7 @@ export class PostgresHa extends Workload {
       metadata: { name: POSTGRES_HA.serviceAccountName, labels: this.labels },
       automountServiceAccountToken: false,
     });
-    const role = 'postgres-patroni';
+    const role = POSTGRES_HA.roleName;
     new k8s.KubeRole(this, 'Role', {
       metadata: { name: role, labels: this.labels },
       rules: patroniPolicyRules().map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
@@ -305,7 +305,7 @@ export class PostgresHa extends Workload {
       postBootstrap: `${PATRONI_CONFIG_DIR}/post-bootstrap.sh`,
     });
     new k8s.KubeConfigMap(this, 'PatroniConfig', {
-      metadata: { name: 'postgres-patroni', labels: this.labels },
+      metadata: { name: POSTGRES_HA.patroniConfigMapName, labels: this.labels },
       data: {
         'patroni.yaml': stringify(config),
         'post-bootstrap.sh': postBootstrapScript(credentialsSecret, backup?.stanza),
@@ -314,7 +314,7 @@ export class PostgresHa extends Workload {
     });
     if (backup) {
       new k8s.KubeConfigMap(this, 'PgbackrestConfig', {
-        metadata: { name: 'postgres-pgbackrest', labels: this.labels },
+        metadata: { name: POSTGRES_HA.pgbackrestConfigMapName, labels: this.labels },
         data: {
           'pgbackrest.conf': renderPgbackrestConfig({
             stanza: backup.stanza,
@@ -360,7 +360,7 @@ export class PostgresHa extends Workload {
       ...secrets.map(({ secret, keys }) => this.secretFiles(secret, keys).mount),
     ];
     if (backup) {
-      volumeMounts.push({ path: PGBACKREST_CONFIG_DIR, readOnly: true, volume: configMapVolume('pgbackrest-config', 'postgres-pgbackrest') });
+      volumeMounts.push({ path: PGBACKREST_CONFIG_DIR, readOnly: true, volume: configMapVolume('pgbackrest-config', POSTGRES_HA.pgbackrestConfigMapName) });
       if (backup.s3.caConfigMap) volumeMounts.push({ path: S3_CA_DIR, readOnly: true, volume: configMapVolume('s3-ca', backup.s3.caConfigMap) });
     }
     const api = (path: string, period: number, failures: number, initialDelay = 0) =>
@@ -390,7 +390,7 @@ export class PostgresHa extends Workload {
         name: 'patroni-config',
         projected: {
           defaultMode: 0o555,
-          sources: [{ configMap: { name: 'postgres-patroni' } }, { configMap: { name: POSTGRES_HA.restoreConfigMapName, optional: true } }],
+          sources: [{ configMap: { name: POSTGRES_HA.patroniConfigMapName } }, { configMap: { name: POSTGRES_HA.restoreConfigMapName, optional: true } }],
         },
       }),
       JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: 'patroni-config', mountPath: PATRONI_CONFIG_DIR, readOnly: true }),

@@ -54,6 +54,12 @@ export const POSTGRES_HA = {
   scope: 'postgres',
   /** ServiceAccount of the members (Patroni uses the Kubernetes API as its DCS). */
   serviceAccountName: 'postgres',
+  /** Role and RoleBinding granting that ServiceAccount what Patroni's Kubernetes DCS needs. */
+  roleName: 'postgres-patroni',
+  /** ConfigMap with `patroni.yaml`, `run.sh` and `post-bootstrap.sh`. */
+  patroniConfigMapName: 'postgres-patroni',
+  /** ConfigMap with `pgbackrest.conf` (with backups); `npm run db` reads the stanza from it. */
+  pgbackrestConfigMapName: 'postgres-pgbackrest',
   /** Patroni REST API port (`/primary`, `/replica`, `/readiness`, `/liveness`), named `patroni`. */
   apiPort: 8008,
   apiPortName: 'patroni',
@@ -87,13 +93,7 @@ export const REDIS = {
  * upstream default, named `metrics`). They run as their images' own user (`USER nobody` and
  * `USER 59000:59000` upstream), the exception to the UIDs above.
  */
-export const POSTGRES_EXPORTER = {
-  name: 'postgres-exporter',
-  port: 9187,
-  uid: 65534,
-  /** Where it reads the database credentials (`DATA_SOURCE_USER_FILE`, `DATA_SOURCE_PASS_FILE`). */
-  credentialsDir: '/etc/postgres-exporter/credentials',
-} as const;
+export const POSTGRES_EXPORTER = { name: 'postgres-exporter', port: 9187, uid: 65534 } as const;
 export const REDIS_EXPORTER = { name: 'redis-exporter', port: 9121, uid: 59000 } as const;
 
 /**

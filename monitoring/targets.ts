@@ -4,12 +4,12 @@
  * (the monitors relabel it, the local config names it), so expressions never depend on the
  * operator's default job naming, and every series carries `namespace`.
  */
-import { POSTGRES_EXPORTER, REDIS_EXPORTER } from '@expense-tracker/model/components';
+import { POSTGRES_EXPORTER, REDIS_EXPORTER, WEB } from '@expense-tracker/model/components';
 
 /** `job` label of each scrape target. */
 export const JOBS = {
   /** The app's own `/metrics` (prom-client), one target per web pod. */
-  web: 'expense-web',
+  web: WEB.name,
   /** HAProxy's Prometheus exporter on the stats port, one target per HAProxy pod. */
   haproxy: 'haproxy',
   /** postgres_exporter in front of the `postgres` Service. */

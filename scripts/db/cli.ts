@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
+import { POSTGRES_HA } from '@expense-tracker/model/components';
 import { RECOVERY_TARGET_TIME } from '../../charts/patroni-config.js';
 import { PostgresHa } from '../../charts/postgres-ha.js';
 import { consoleIO, type CommandIO } from '../lib/command-io.js';
@@ -108,11 +109,12 @@ async function poll(what: string, check: () => Promise<boolean>, timeoutMs: numb
 export async function kubectlOperations(namespace: string, context?: string): Promise<{ ops: ClusterOperations; stanza: string }> {
   const k = kubectl(namespace, context);
   const name = PostgresHa.NAME;
-  const conf = JSON.parse(await k(['get', 'configmap', 'postgres-pgbackrest', '-o', 'json']).catch(() => {
-    throw new Error(`ConfigMap postgres-pgbackrest not found in namespace ${namespace}: is the HA tier with backups deployed there?`);
+  const configMap = POSTGRES_HA.pgbackrestConfigMapName;
+  const conf = JSON.parse(await k(['get', 'configmap', configMap, '-o', 'json']).catch(() => {
+    throw new Error(`ConfigMap ${configMap} not found in namespace ${namespace}: is the HA tier with backups deployed there?`);
   })) as { data: Record<string, string> };
   const stanza = /^\[(?!global\])([^\]]+)\]$/m.exec(conf.data['pgbackrest.conf'] ?? '')?.[1];
-  if (!stanza) throw new Error('postgres-pgbackrest has no stanza section');
+  if (!stanza) throw new Error(`${configMap} has no stanza section`);
   const sts = JSON.parse(await k(['get', 'statefulset', name, '-o', 'json'])) as { spec: { replicas: number; selector: { matchLabels: Record<string, string> } } };
   // A StatefulSet left at 0 by an interrupted restore: its PVCs still tell how many members it had.
   const claims = (await k(['get', 'pvc', '-o', 'name'])).split('\n').filter((l) => new RegExp(`^persistentvolumeclaim/data-${name}-\\d+$`).test(l.trim())).length;

@@ -18,16 +18,10 @@ import { parseArgs } from 'node:util';
 import { ConfigError, ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
 import { startLocalTopology, type LocalTopology } from './topology.js';
 import { HAPROXY } from '@expense-tracker/model/components';
+import { intFlag } from '../lib/flags.js';
 
 const USAGE =
   `usage: npm run local -- [--instances N] [--backup N] [--port P] [--stats-port P] [--pg-port P] [--env ${ENVIRONMENT_NAMES.join('|')}] [--set path=value]... [--log-level warn] [--state-dir .local] [--quiet]`;
-
-function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
-  return n;
-}
 
 async function main(): Promise<number> {
   let flags;
