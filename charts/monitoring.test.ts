@@ -54,7 +54,7 @@ describe('Monitoring', () => {
     expect(c.env).toEqual(
       expect.arrayContaining([
         { name: 'DATA_SOURCE_URI', value: 'postgres:5432/expenses?sslmode=disable' },
-        { name: 'DATA_SOURCE_PASS_FILE', value: '/etc/postgres-exporter/credentials/password' },
+        { name: 'DATA_SOURCE_PASS_FILE', value: '/run/secrets/postgres-credentials/password' },
       ]),
     );
     expect(JSON.stringify(c.env)).not.toContain('secretKeyRef');

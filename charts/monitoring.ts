@@ -163,13 +163,10 @@ export class Monitoring extends Construct {
       args: [`--web.listen-address=:${POSTGRES_EXPORTER.port}`, '--disable-settings-metrics'],
       env: {
         DATA_SOURCE_URI: `${Postgres.NAME}:${Postgres.PORT}/${env.postgres.database}?sslmode=disable`,
-        DATA_SOURCE_USER_FILE: `${POSTGRES_EXPORTER.credentialsDir}/username`,
-        DATA_SOURCE_PASS_FILE: `${POSTGRES_EXPORTER.credentialsDir}/password`,
       },
-      secretFiles: {
-        secretName: SECRETS.postgres.name,
-        mountPath: POSTGRES_EXPORTER.credentialsDir,
-        items: { [SECRETS.postgres.keys.username]: 'username', [SECRETS.postgres.keys.password]: 'password' },
+      secretFileEnv: {
+        DATA_SOURCE_USER_FILE: { secret: SECRETS.postgres.name, key: SECRETS.postgres.keys.username },
+        DATA_SOURCE_PASS_FILE: { secret: SECRETS.postgres.name, key: SECRETS.postgres.keys.password },
       },
     });
     this.redisExporter = new PrometheusExporter(this, 'RedisExporter', {

@@ -8,16 +8,6 @@ import { Workload } from './workload.js';
 /** Name of the exporter's container port, its Service port and its ServiceMonitor endpoint. */
 export const EXPORTER_PORT_NAME = 'metrics';
 
-/** Secret keys mounted as files into the exporter (never as environment variables). */
-export interface ExporterSecretFiles {
-  /** `metadata.name` of the Secret. */
-  readonly secretName: string;
-  /** Directory the files appear in. */
-  readonly mountPath: string;
-  /** Secret key → file name inside `mountPath`. */
-  readonly items: Readonly<Record<string, string>>;
-}
-
 /** Props for `PrometheusExporter`. */
 export interface PrometheusExporterProps {
   /** `metadata.name` of the Deployment and the Service (a DNS label). */
@@ -45,10 +35,12 @@ export interface PrometheusExporterProps {
    */
   readonly secretEnv?: Readonly<Record<string, { readonly secret: string; readonly key: string }>>;
   /**
-   * Secret keys mounted read-only as files (mode 0440, group = `uid`).
-   * @default - none
+   * Environment variables holding the path of a Secret key's file, variable → `{ secret, key }`
+   * (the `*_FILE` convention): the keys are mounted with the workload base's `secretFiles`
+   * (`/run/secrets/<secret>/<key>`, read-only, mode 0440, group = `uid`), never as values.
+   * @default {}
    */
-  readonly secretFiles?: ExporterSecretFiles;
+  readonly secretFileEnv?: Readonly<Record<string, { readonly secret: string; readonly key: string }>>;
   /**
    * Requests and limits of the exporter container.
    * @default 10m/32Mi requested, 200m/64Mi limit
@@ -89,7 +81,7 @@ export class PrometheusExporter extends Workload {
       instance: props.instance,
       image: parseImageReference(props.image),
       resources: props.resources ?? { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
-      podIdentity: { uid: props.uid, gid: props.uid, fsGroup: props.secretFiles ? props.uid : undefined },
+      podIdentity: { uid: props.uid, gid: props.uid, fsGroup: Object.keys(props.secretFileEnv ?? {}).length > 0 ? props.uid : undefined },
     });
 
     const env: Record<string, kplus.EnvValue> = {};
@@ -97,25 +89,14 @@ export class PrometheusExporter extends Workload {
     for (const [k, ref] of Object.entries(props.secretEnv ?? {})) {
       env[k] = kplus.EnvValue.fromSecretValue({ secret: kplus.Secret.fromSecretName(this, `Secret-${k}`, ref.secret), key: ref.key });
     }
-    const volumeMounts: kplus.VolumeMount[] = [];
-    if (props.secretFiles) {
-      const f = props.secretFiles;
-      const items: Record<string, kplus.PathMapping> = {};
-      for (const [key, file] of Object.entries(f.items)) items[key] = { path: file };
-      const volume = kplus.Volume.fromSecret(this, 'Credentials', kplus.Secret.fromSecretName(this, 'CredentialsSecret', f.secretName), {
-        name: 'credentials',
-        items,
-        defaultMode: 0o440,
-      });
-      volumeMounts.push({ path: f.mountPath, volume, readOnly: true });
-    }
+    const files = this.secretFileEnv(props.secretFileEnv ?? {});
     const probe = (period: number) => kplus.Probe.fromTcpSocket({ port: props.port, periodSeconds: Duration.seconds(period), failureThreshold: 3, timeoutSeconds: Duration.seconds(2) });
     this.addContainer({
       name: 'exporter',
       args: [...(props.args ?? [])],
-      envVariables: env,
+      envVariables: { ...env, ...files.envVariables },
       ports: [{ number: props.port, name: EXPORTER_PORT_NAME }],
-      volumeMounts,
+      volumeMounts: files.volumeMounts,
       readiness: probe(10),
       liveness: probe(20),
     });

@@ -460,6 +460,27 @@ export abstract class Workload extends Construct {
   }
 
   /**
+   * Environment variables holding the paths of Secret key files (`<VARIABLE>: { secret, key }`,
+   * the `*_FILE` convention), and the mounts of those Secrets (`secretFiles`, one volume per
+   * Secret with every key `refs` names in it).
+   * @throws Error as `secretFiles` when a Secret was mounted before with other keys
+   */
+  protected secretFileEnv(refs: Readonly<Record<string, { readonly secret: string; readonly key: string }>>): {
+    envVariables: Record<string, kplus.EnvValue>;
+    volumeMounts: kplus.VolumeMount[];
+  } {
+    const entries = Object.entries(refs);
+    const envVariables: Record<string, kplus.EnvValue> = {};
+    const mounts = new Map<string, kplus.VolumeMount>();
+    for (const [variable, ref] of entries) {
+      const files = this.secretFiles(ref.secret, entries.filter(([, r]) => r.secret === ref.secret).map(([, r]) => r.key));
+      envVariables[variable] = kplus.EnvValue.fromValue(files.path(ref.key));
+      mounts.set(ref.secret, files.mount);
+    }
+    return { envVariables, volumeMounts: [...mounts.values()] };
+  }
+
+  /**
    * Records scanner findings this workload accepts, each with its reason, as annotations on the
    * workload (conventions: charts/scanner-exceptions.ts).
    */
