@@ -3,10 +3,12 @@
  *
  * Cache layout (outside the repository, never committed; root from `cacheRoot()`:
  * `EXPENSE_TRACKER_CACHE`, else `~/.cache/expense-tracker`):
- * - `bin/<name>-<version>`: the binaries, written atomically (build to a temp name, then rename);
+ * - `bin/<name>-<version>[-<variant>]`: the binaries, written atomically (build to a temp name, then rename);
  * - `bin/kwok-<version>.stages.yaml`: kwok's own pod "fast" Stage definitions, exported from the
  *   kwok module source at build time (the launcher adds a readiness delay to them);
  * - `gomod/` and `gocache/`: the project's GOMODCACHE and GOCACHE (see `goEnv`);
+ * - `src/go-patched/`, `src/go-modfiles/`: patched dependency copies and the go.mod files that
+ *   point at them (see `module-patch.ts`);
  * - `locks/build-<name>-<version>.lock`: held while a binary builds, so two processes sharing the
  *   cache (other worktrees, CI) wait for one build instead of racing on the same output.
  *
@@ -18,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { cacheBinDir, goBuild, goEnv, runGo, stderrProgress as tagged, withLock, type Progress } from '@expense-tracker/tools/process/index';
+import { preparePatchedModfile } from './module-patch.js';
 import { BINARIES, KWOK_VERSION, type BinarySpec, type ClusterBinary } from './versions.js';
 
 export type { Progress } from '@expense-tracker/tools/process/index';
@@ -27,7 +30,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const GO_MODULES_DIR = join(HERE, 'go');
 
 export const binDir = (): string => cacheBinDir();
-export const binaryPath = (spec: Pick<BinarySpec, 'name' | 'version'>): string => join(binDir(), `${spec.name}-${spec.version}`);
+/** `<bin>/<name>-<version>[-<variant>]`. */
+export const binaryPath = (spec: Pick<BinarySpec, 'name' | 'version' | 'variant'>): string => join(binDir(), `${spec.name}-${spec.version}${spec.variant ? `-${spec.variant}` : ''}`);
 export const kwokStagesPath = (): string => join(binDir(), `kwok-${KWOK_VERSION}.stages.yaml`);
 
 /** Default progress sink: `[test-cluster] …` lines on stderr. */
@@ -63,8 +67,11 @@ async function isUsable(spec: BinarySpec, path = binaryPath(spec)): Promise<bool
 
 async function buildBinary(spec: BinarySpec, progress: Progress): Promise<{ seconds: number; cpuSeconds: number }> {
   progress(`building ${spec.name} ${spec.version} from ${spec.pkg} (cold: minutes on 2 cores)`);
+  const moduleDir = join(GO_MODULES_DIR, spec.module);
+  const patched = spec.patchModules?.length ? await preparePatchedModfile(moduleDir, spec.name, spec.patchModules, progress) : undefined;
   const measured = await goBuild({
-    moduleDir: join(GO_MODULES_DIR, spec.module),
+    moduleDir,
+    modfile: patched?.modfile,
     pkg: spec.pkg,
     output: binaryPath(spec),
     ldflags: spec.ldflags,

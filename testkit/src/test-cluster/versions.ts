@@ -22,7 +22,9 @@
  * - local-path-provisioner v0.0.30: dynamic provisioning of `local` PersistentVolumes with node
  *   affinity (hostPath volumes ignore fsGroup).
  * - Traefik v3.6.12: the Ingress controller (Kubernetes Ingress + ingress-nginx providers). 3.7.x
- *   needs modules the proxy does not serve (see go/traefik/go.mod).
+ *   needs modules the proxy does not serve (see go/traefik/go.mod). Built against a copy of lego
+ *   whose ACME DNS-01 provider registry is empty (go/traefik/overlay/, `module-patch.ts`): Traefik
+ *   imports it unconditionally and it pulls every DNS provider's SDK (2218 → 1372 packages).
  */
 
 /** Kubernetes release of kube-apiserver, kube-controller-manager, kube-scheduler and kubectl. */
@@ -59,6 +61,18 @@ export interface BinarySpec {
   module: 'kubernetes' | 'etcd' | 'kwok' | 'coredns' | 'crictl' | 'local-path-provisioner' | 'traefik' | 'pause' | 'kube-router';
   /** Main package built with `go build`. */
   pkg: string;
+  /**
+   * Dependency modules built from a patched copy (files under `go/<module>/overlay/<module path>/`,
+   * see `module-patch.ts`). Such a build differs from upstream's, so it also has a `variant`.
+   */
+  patchModules?: readonly string[];
+  /**
+   * Suffix of the cached binary's name and image tag (`<name>-<version>-<variant>`) for a build
+   * that differs from upstream's release of `version` (patched or raised dependencies). Cached
+   * binaries are found by name, so change it whenever the wrapper module's go.mod, go.sum or
+   * overlay changes; otherwise a cache keeps serving the old build.
+   */
+  variant?: string;
   /** Linker flags; `-s -w` strips symbol tables (as upstream release builds do). */
   ldflags: string[];
   /**
@@ -163,6 +177,8 @@ export const BINARIES: readonly BinarySpec[] = [
     version: TRAEFIK_VERSION,
     module: 'traefik',
     pkg: 'github.com/traefik/traefik/v3/cmd/traefik',
+    patchModules: ['github.com/go-acme/lego/v4'],
+    variant: 'nodns',
     ldflags: ['-s', '-w', `-X github.com/traefik/traefik/v3/pkg/version.Version=${TRAEFIK_VERSION}`],
     versionCheck: { args: ['version'], expect: TRAEFIK_VERSION },
   },

@@ -106,6 +106,8 @@ export async function runGo(args: readonly string[], options: RunGoOptions): Pro
 export interface GoBuildOptions {
   /** Module directory (a wrapper module's go.mod + go.sum). */
   moduleDir: string;
+  /** Alternate go.mod (`go build -modfile`; its go.sum beside it). @default moduleDir's go.mod */
+  modfile?: string;
   /** Main package to build (`.` or an import path). */
   pkg: string;
   /** Final path of the binary; written atomically (temp file, then rename). */
@@ -128,6 +130,7 @@ export async function goBuild(options: GoBuildOptions): Promise<Omit<GoRun, 'std
   mkdirSync(dirname(options.output), { recursive: true });
   const tmp = `${options.output}.${process.pid}.tmp`;
   const args = ['build', '-v', '-o', tmp];
+  if (options.modfile) args.push(`-modfile=${options.modfile}`);
   if (options.tags?.length) args.push('-tags', options.tags.join(','));
   if (options.ldflags?.length) args.push('-ldflags', options.ldflags.join(' '));
   args.push(options.pkg);

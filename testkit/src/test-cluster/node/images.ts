@@ -27,11 +27,11 @@ export const NODE_IMAGE_PREFIX = 'localhost:5000/expense-tracker-test';
 export type ComponentImage = Extract<NodeBinary, 'pause' | 'coredns' | 'local-path-provisioner' | 'traefik'>;
 const COMPONENTS: readonly ComponentImage[] = ['pause', 'coredns', 'local-path-provisioner', 'traefik'];
 
-/** Image reference of a component: `localhost:5000/expense-tracker-test/<name>:<version>`. */
+/** Image reference of a component: `localhost:5000/expense-tracker-test/<name>:<version>[-<variant>]`. */
 export function componentImage(name: ComponentImage): string {
   const spec = BINARIES.find((b) => b.name === name);
   if (!spec) throw new Error(`no binary spec for ${name}`);
-  return `${NODE_IMAGE_PREFIX}/${name}:${spec.version}`;
+  return `${NODE_IMAGE_PREFIX}/${name}:${spec.version}${spec.variant ? `-${spec.variant}` : ''}`;
 }
 
 /** local-path-provisioner's helper pods (mkdir/rm of volume directories) run the Debian stand-in. */
