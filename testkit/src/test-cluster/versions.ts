@@ -16,6 +16,8 @@
  * - CoreDNS v1.12.4: the newest 1.12 patch the module proxy serves; built with the plugins the
  *   cluster's Corefile uses (go/coredns/main.go), not upstream's full set.
  * - crictl (sigs.k8s.io/cri-tools) v1.34.0: works with containerd 1.6's CRI v1 (no Debian package).
+ * - crictl, CoreDNS and Traefik compile one version of each dependency they share
+ *   (`SHARED_DEPENDENCY_GROUPS`, `align-go-mod.ts`): a cold build compiles client-go & co. once.
  * - kube-router v2.1.0, network policy controller only (iptables + ipset): NetworkPolicy
  *   enforcement. kube-network-policies (nftables + NFQUEUE) cannot run here: this kernel has no
  *   nftables `queue` expression.
@@ -38,6 +40,14 @@ export const CRICTL_VERSION = 'v1.34.0';
 export const KUBE_ROUTER_VERSION = 'v2.1.0';
 export const LOCAL_PATH_PROVISIONER_VERSION = 'v0.0.30';
 export const TRAEFIK_VERSION = 'v3.6.12';
+/**
+ * Wrapper modules whose shared dependencies (k8s.io/client-go, grpc, protobuf, x/net, ...) are
+ * kept at one version each by `align-go-mod.ts`, so a cold build compiles those packages once
+ * for the group (Go's build cache is keyed by content). Not aligned: the Kubernetes wrapper
+ * (Kubernetes' own pins), kwok (built with the control plane), kube-router and
+ * local-path-provisioner (older client-go APIs).
+ */
+export const SHARED_DEPENDENCY_GROUPS: ReadonlyArray<readonly BinarySpec['module'][]> = [['crictl', 'coredns', 'traefik']];
 /** Version of our pod sandbox program (go/pause); bump it when main.go changes. */
 export const PAUSE_VERSION = 'v1';
 
@@ -140,6 +150,8 @@ export const BINARIES: readonly BinarySpec[] = [
     version: CRICTL_VERSION,
     module: 'crictl',
     pkg: 'sigs.k8s.io/cri-tools/cmd/crictl',
+    // Dependencies raised to the versions Traefik and CoreDNS compile (SHARED_DEPENDENCY_GROUPS).
+    variant: 'aligned',
     ldflags: ['-s', '-w', `-X sigs.k8s.io/cri-tools/pkg/version.Version=${CRICTL_VERSION}`],
     versionCheck: { args: ['--version'], expect: CRICTL_VERSION },
   },
@@ -150,6 +162,8 @@ export const BINARIES: readonly BinarySpec[] = [
     module: 'coredns',
     // go/coredns/main.go: CoreDNS with the plugins the cluster's Corefile uses.
     pkg: '.',
+    // Dependencies raised to the versions Traefik and crictl compile (SHARED_DEPENDENCY_GROUPS).
+    variant: 'aligned',
     ldflags: ['-s', '-w'],
     versionCheck: { args: ['-version'], expect: `CoreDNS-${COREDNS_VERSION.slice(1)}` },
   },
