@@ -38,11 +38,11 @@ export interface RunGoOptions {
   heartbeatMs?: number;
 }
 
-/** Marks the line bash's `times` prints after go exits (user and system CPU time of go and every compiler and linker it ran). */
+/** Marks the line bash's `time` prints after go exits (user and system CPU time of go and every compiler and linker it ran). */
 const CPU_MARK = '@etk-cpu ';
 
 /**
- * Parses the children line of bash's `times` (`1m2.500s 0m3.250s`) into seconds.
+ * Parses bash's `time` report in `%lU %lS` format (`1m2.500s 0m3.250s`) into seconds.
  * @returns user + system seconds, or undefined for any other line.
  */
 export function parseTimes(line: string): number | undefined {
@@ -75,8 +75,10 @@ export async function runGoMeasured(args: readonly string[], options: RunGoOptio
   let packages = 0;
   let last = '';
   let cpuSeconds = 0;
-  // bash's `times` reports the CPU time of the shell's waited-for children (go and its tools).
-  const script = `nice -n 10 go "$@"; rc=$?; times | sed -n '2s/^/${CPU_MARK}/p' >&2; exit $rc`;
+  // bash's `time` reports the user and system time of the command and the children it waited
+  // for (go and its tools), on the shell's stderr. (`times` in a pipeline runs in a subshell and
+  // reports zero.)
+  const script = `TIMEFORMAT='${CPU_MARK}%lU %lS'; time nice -n 10 go "$@"`;
   const child = execa('bash', ['-c', script, 'go', ...args], { cwd: options.cwd, env: goEnv(options.env), reject: false, buffer: { stdout: true, stderr: false }, stderr: 'pipe' });
   onLines(child.stderr, (line) => {
     if (line.startsWith(CPU_MARK)) {

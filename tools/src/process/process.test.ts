@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseTimes } from './go.js';
+import { parseTimes, runGoMeasured } from './go.js';
 import {
   cacheRoot, freePort, goEnv, isRunning, launchDetached, LineTail, logTail, onLines, pollUntil, portOpen,
   processAlive, runsBinary, stopProcesses, TimeoutError, waitForPort, waitUntil, withLock,
@@ -166,10 +166,21 @@ describe('supervised processes', () => {
   });
 });
 
-describe('parseTimes', () => {
-  it("reads the children line of bash's `times` as user + system seconds", () => {
+describe('CPU seconds of a go command', () => {
+  it("reads bash's `time` report (`%lU %lS`) as user + system seconds", () => {
     expect(parseTimes('1m2.500s 0m3.250s')).toBeCloseTo(65.75, 6);
     expect(parseTimes(' 0m0.000s 0m0.004s\n')).toBeCloseTo(0.004, 6);
     expect(parseTimes('real 1s')).toBeUndefined();
+  });
+
+  it('measures the CPU time go really used (not zero) and keeps its output', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'etk-go-cpu-'));
+    try {
+      const run = await runGoMeasured(['list', '-deps', 'std'], { cwd: dir, what: 'go list std', env: { GOFLAGS: '' } });
+      expect(run.stdout).toContain('net/http');
+      expect(run.cpuSeconds).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
