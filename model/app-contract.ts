@@ -153,3 +153,32 @@ export const APP_SECRET_FILE_ENV = {
  * listeners bind; all IPv4 interfaces, as a container needs) and `METRICS_PORT`.
  */
 export const APP_LISTEN_ENV = { HOST: '0.0.0.0', METRICS_PORT: String(APP_METRICS_PORT) } as const;
+
+/** Command that starts the CSV import worker (its own Deployment). */
+export const APP_IMPORT_WORKER_COMMAND: readonly string[] = ['node', 'dist/imports/worker.js'];
+/** Port of the import worker's `/healthz`, `/readyz` and `/metrics` (`IMPORT_WORKER_PORT`). */
+export const IMPORT_WORKER_PORT = 8081;
+/** Name of the import worker's container port. */
+export const IMPORT_WORKER_PORT_NAME = 'metrics';
+/** Where web and worker pods mount the import staging volume (`IMPORT_STAGING_DIR`). */
+export const IMPORT_STAGING_PATH = '/var/lib/expense-imports';
+/** Path prefix of the import API (`POST /api/imports`, `/api/imports/:id`, …). */
+export const IMPORT_PATH_PREFIX = '/api/imports';
+
+/**
+ * Settings of the CSV import feature (`app/src/imports/config.ts`), delivered through the
+ * `expense-config` ConfigMap when an environment enables imports. Without `IMPORT_STAGING_DIR`
+ * the app answers the import API with 503.
+ */
+export const IMPORT_CONFIG_KEYS = [
+  'IMPORT_STAGING_DIR',
+  'IMPORT_MAX_BYTES',
+  'IMPORT_INLINE_MAX_BYTES',
+  'IMPORT_USER_MAX_ACTIVE',
+  'IMPORT_USER_DAILY_BYTES',
+  'IMPORT_STAGING_RESERVE_BYTES',
+  'IMPORT_FAILED_RETENTION_HOURS',
+  'IMPORT_LEASE_SECONDS',
+  'IMPORT_WORKER_PORT',
+] as const;
+export type ImportConfigKey = (typeof IMPORT_CONFIG_KEYS)[number];

@@ -26,6 +26,19 @@ export const WEB = {
   identity: { name: 'expense-tracker', component: 'web' },
 } as const;
 
+/** The CSV import worker and the staging area it shares with the web pods. */
+export const IMPORT_WORKER = {
+  /** Deployment `metadata.name`; `kubectl exec deploy/expense-import-worker -- node dist/imports/cli.js …`. */
+  name: 'expense-import-worker',
+  /** PersistentVolumeClaim of the staging area (mounted by web and worker pods). */
+  stagingClaimName: 'expense-import-staging',
+  /** Ingress of the import path, with its own body size and timeouts. */
+  ingressName: 'expense-imports',
+  /** Name of the staging volume in pod specs. */
+  stagingVolumeName: 'import-staging',
+  identity: { name: 'expense-tracker', component: 'import-worker' },
+} as const;
+
 /** PostgreSQL. */
 export const POSTGRES = {
   /** StatefulSet and ClusterIP Service `metadata.name`; the app's `PGHOST`. */

@@ -260,6 +260,50 @@ export const haproxySchema = z.strictObject({
 });
 export type HaproxySettings = z.infer<typeof haproxySchema>;
 
+/**
+ * CSV bulk import (docs/app.md "Imports"): the staging PersistentVolumeClaim shared by the web and
+ * worker pods, the worker Deployment, the upload limits the app enforces and the Ingress/HAProxy
+ * settings of the import path. Sizes are bytes with a binary suffix.
+ */
+export const importsSchema = z.strictObject({
+  /** Deploy the staging volume and the worker and set `IMPORT_*`; when false the import API answers 503. */
+  enabled: z.boolean(),
+  /** Largest file (`IMPORT_MAX_BYTES`); also the body limit of the import path in the Ingress and HAProxy. */
+  maxBytes: storageQuantity,
+  /** Files up to this size are imported by the web pod right after the upload (`IMPORT_INLINE_MAX_BYTES`); larger ones by a worker. */
+  inlineMaxBytes: storageQuantity,
+  /** Seconds a worker holds an import without renewing; a dead worker's import resumes after it (`IMPORT_LEASE_SECONDS`). */
+  leaseSeconds: seconds(3, 3600),
+  /** Unfinished imports a user may have at once (`IMPORT_USER_MAX_ACTIVE`). */
+  userMaxActive: integer(1, 1000),
+  /** Bytes a user may upload in any 24 hours (`IMPORT_USER_DAILY_BYTES`). */
+  userDailyBytes: storageQuantity,
+  /** Hours a failed import keeps its staged file for a retry (`IMPORT_FAILED_RETENTION_HOURS`). */
+  failedRetentionHours: integer(0, 24 * 365),
+  /** Seconds an upload may take through the Ingress and HAProxy (read/send and server timeouts of the import path). */
+  uploadTimeoutSeconds: seconds(60, 86_400),
+  /** The staging area: PVC `expense-import-staging`, mounted by every web and worker pod. */
+  staging: z.strictObject({
+    storage: storageQuantity,
+    storageClassName: z.string().regex(DNS_SUBDOMAIN, 'must be a StorageClass name'),
+    /**
+     * `ReadWriteMany` when web and worker pods may run on different nodes (a file storage class);
+     * `ReadWriteOnce` only on a single-node cluster (every pod then mounts it on that node).
+     */
+    accessMode: z.enum(['ReadWriteOnce', 'ReadWriteMany']),
+    /** Free space the app keeps on the volume (`IMPORT_STAGING_RESERVE_BYTES`). */
+    reserve: storageQuantity,
+  }),
+  /** The worker Deployment `expense-import-worker`. */
+  worker: z.strictObject({
+    replicas: integer(1, 20),
+    resources: resourcesSchema,
+    /** Seconds between SIGTERM and SIGKILL: a worker pauses its import at the next checkpoint (a chunk: seconds). */
+    terminationGracePeriodSeconds: seconds(10, 600),
+  }),
+});
+export type ImportsSettings = z.infer<typeof importsSchema>;
+
 /** Settings the app reads from `expense-config`. */
 export const appSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
@@ -291,6 +335,7 @@ export const environmentSchema = z
     ingressControllerNamespace: z.string().regex(DNS_LABEL, 'must be a DNS label'),
     haproxy: haproxySchema,
     app: appSchema,
+    imports: importsSchema,
     /** The docker-compose topology (`dist/<name>/compose/`): web × replicas behind HAProxy, PostgreSQL, Redis. */
     compose: z.strictObject({ enabled: z.boolean() }),
     /** Prometheus Operator monitors, rules, exporters and Grafana dashboards (model/monitoring.ts). */
@@ -303,6 +348,14 @@ export const environmentSchema = z
         code: 'custom',
         path: ['haproxy', 'serverSlots'],
         message: `must be at least web.replicas + 1 (${env.web.replicas + 1}) so every web pod, including the rolling update's surge pod, gets a server slot`,
+      });
+    }
+    // The largest file plus the reserve the app keeps free must fit on the staging volume.
+    if (env.imports.enabled && toBytes(env.imports.maxBytes) + toBytes(env.imports.staging.reserve) > toBytes(env.imports.staging.storage)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['imports', 'staging', 'storage'],
+        message: `must hold imports.maxBytes (${env.imports.maxBytes}) plus imports.staging.reserve (${env.imports.staging.reserve})`,
       });
     }
     if (env.compose.enabled && !env.haproxy.enabled) {

@@ -19,6 +19,7 @@ import {
   APP_LISTEN_ENV,
   APP_METRICS_PORT,
   APP_METRICS_PORT_NAME,
+  APP_IMPORT_WORKER_COMMAND,
   APP_MIGRATE_COMMAND,
   APP_PORT,
   APP_PORT_NAME,
@@ -29,6 +30,9 @@ import {
   APP_WORKDIR,
   DRAINING_STATUS,
   HEALTH_PATH,
+  IMPORT_CONFIG_KEYS,
+  IMPORT_STAGING_PATH,
+  IMPORT_WORKER_PORT,
   METRICS_PATH,
   READY_CHECK_TIMEOUT_MS,
   READY_PATH,
@@ -39,6 +43,7 @@ import { loadEnvironment } from '@expense-tracker/model/environment';
 import { App } from 'cdk8s';
 import { synthesizeEnvironment, type KubeObject } from '../../charts/synthesize.js';
 import { ExpenseTrackerChart } from '../../charts/expense-tracker-chart.js';
+import { IMPORT_ENV_KEYS } from '../src/imports/config.js';
 import { ENV_KEYS, envSchema, loadConfig, SECRET_KEYS } from '../src/config.js';
 import { runCli } from '../src/cli.js';
 import { buildApp } from '../src/app.js';
@@ -104,6 +109,18 @@ describe('environment contract', () => {
     expect(() => loadConfig({ ...validEnv, REDIS_URL: 'redis://:secret@redis:6379' })).toThrow(/REDIS_URL: .*without credentials/);
     expect(() => loadConfig({ ...validEnv, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
     expect(() => loadConfig({ ...validEnv, PGPORT: '99999' })).toThrow(/PGPORT/);
+  });
+});
+
+describe('import contract', () => {
+  it('reads exactly the IMPORT_* keys the chart sets; the worker port and staging path agree', () => {
+    expect([...IMPORT_ENV_KEYS].sort()).toEqual([...IMPORT_CONFIG_KEYS].sort());
+    const cfg = loadConfig({ ...validEnv, IMPORT_STAGING_DIR: IMPORT_STAGING_PATH });
+    expect(cfg.imports.workerPort).toBe(IMPORT_WORKER_PORT);
+    expect(cfg.imports.stagingDir).toBe(IMPORT_STAGING_PATH);
+    // `node dist/imports/worker.js` is the build of src/imports/worker.ts.
+    expect(APP_IMPORT_WORKER_COMMAND).toEqual(['node', 'dist/imports/worker.js']);
+    expect(file('../src/imports/worker.ts')).toMatch(/import\.meta\.url === pathToFileURL\(process\.argv\[1\]/);
   });
 });
 

@@ -98,6 +98,22 @@ export const base: Omit<EnvironmentBase, 'image'> & { readonly image: Omit<Image
     metricsScrapeNamespaces: [],
   },
   app: { logLevel: 'info', mailFrom: 'budget@example.com', adminEmail: '' },
+  imports: {
+    enabled: true,
+    maxBytes: '16Gi',
+    // A monthly statement is imported while the user waits; anything larger goes to a worker.
+    inlineMaxBytes: '1Mi',
+    leaseSeconds: 60,
+    userMaxActive: 3,
+    userDailyBytes: '32Gi',
+    failedRetentionHours: 168,
+    // A 16 GiB upload at 10 MB/s takes about half an hour.
+    uploadTimeoutSeconds: 3600,
+    // minikube is one node: ReadWriteOnce is mounted by every pod on it.
+    staging: { storage: '20Gi', storageClassName: 'standard', accessMode: 'ReadWriteOnce', reserve: '1Gi' },
+    // One worker: imports run one at a time per worker; a chunk checkpoints in seconds.
+    worker: { replicas: 1, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } }, terminationGracePeriodSeconds: 60 },
+  },
   compose: { enabled: false },
   monitoring: {
     // Needs a Prometheus Operator in the cluster (minikube has none), and stays off for ibm until

@@ -56,6 +56,11 @@ export const ibm: EnvironmentOverrides = {
   // IKS ALB (Kubernetes ingress-nginx based); switch to `public-iks-traefik` with --set ingress.className=public-iks-traefik.
   ingress: { className: 'public-iks-k8s-nginx', host: 'expense.example.us-south.containers.appdomain.cloud' },
   ingressControllerNamespace: 'kube-system',
+  imports: {
+    // Web pods spread over three zones share the staging area: VPC file storage (NFS, ReadWriteMany).
+    staging: { storage: '100Gi', storageClassName: 'ibmc-vpc-file-dp2', accessMode: 'ReadWriteMany', reserve: '4Gi' },
+    worker: { replicas: 2, resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
+  },
   haproxy: {
     // The IKS ALB keeps TLS termination and the public host; HAProxy balances behind it.
     // `--set haproxy.placement=replaces-ingress` exposes HAProxy through a VPC load balancer instead.
