@@ -1,6 +1,14 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { APP_CONFIG_KEYS, APP_PORT, type AppConfigKey } from '@expense-tracker/model/app-contract';
+import {
+  APP_CONFIG_KEYS,
+  APP_PORT,
+  type AppConfigKey,
+  IMPORT_CONFIG_KEYS,
+  IMPORT_STAGING_PATH,
+  IMPORT_WORKER_PORT,
+  type ImportConfigKey,
+} from '@expense-tracker/model/app-contract';
 import { POSTGRES, REDIS, WEB } from '@expense-tracker/model/components';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 
@@ -60,17 +68,43 @@ export function appConfigData(env: EnvironmentConfig, postgres: Endpoint, redis:
 }
 
 /**
+ * The import feature's settings (`IMPORT_CONFIG_KEYS`) from `env.imports`; byte sizes keep their
+ * binary suffix (`16Gi`), which the app reads as such.
+ */
+export function importConfigData(env: EnvironmentConfig): Record<ImportConfigKey, string> {
+  const i = env.imports;
+  const data: Record<ImportConfigKey, string> = {
+    IMPORT_STAGING_DIR: IMPORT_STAGING_PATH,
+    IMPORT_MAX_BYTES: i.maxBytes,
+    IMPORT_INLINE_MAX_BYTES: i.inlineMaxBytes,
+    IMPORT_USER_MAX_ACTIVE: String(i.userMaxActive),
+    IMPORT_USER_DAILY_BYTES: i.userDailyBytes,
+    IMPORT_STAGING_RESERVE_BYTES: i.staging.reserve,
+    IMPORT_FAILED_RETENTION_HOURS: String(i.failedRetentionHours),
+    IMPORT_LEASE_SECONDS: String(i.leaseSeconds),
+    IMPORT_WORKER_PORT: String(IMPORT_WORKER_PORT),
+  };
+  for (const key of IMPORT_CONFIG_KEYS) if (!(key in data)) throw new Error(`AppConfigMap is missing ${key}`);
+  return data;
+}
+
+/**
  * The `expense-config` ConfigMap: every non-secret setting the app reads, keyed by the
- * environment variable names of `APP_CONFIG_KEYS` (consumed with `envFrom`).
+ * environment variable names of `APP_CONFIG_KEYS` (consumed with `envFrom`), plus
+ * `IMPORT_CONFIG_KEYS` when the environment enables imports.
  */
 export class AppConfigMap extends Construct {
   readonly configMap: kplus.ConfigMap;
   /** The rendered settings, by environment variable name. */
-  readonly data: Readonly<Record<AppConfigKey, string>>;
+  readonly data: Readonly<Record<AppConfigKey, string> & Partial<Record<ImportConfigKey, string>>>;
 
   constructor(scope: Construct, id: string, props: AppConfigMapProps) {
     super(scope, id);
-    this.data = appConfigData(props.environment, props.postgres ?? { host: POSTGRES.name, port: POSTGRES.port }, props.redis ?? { host: REDIS.name, port: REDIS.port });
+    const env = props.environment;
+    this.data = {
+      ...appConfigData(env, props.postgres ?? { host: POSTGRES.name, port: POSTGRES.port }, props.redis ?? { host: REDIS.name, port: REDIS.port }),
+      ...(env.imports.enabled ? importConfigData(env) : {}),
+    };
     this.configMap = new kplus.ConfigMap(this, 'Resource', {
       metadata: { name: props.name ?? WEB.configMapName, labels: props.labels },
       data: this.data,

@@ -1,15 +1,18 @@
 import { Chart, type ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { APP_PORT, MAIL_API } from '@expense-tracker/model/app-contract';
-import { HAPROXY, WEB } from '@expense-tracker/model/components';
+import { APP_PORT, IMPORT_PATH_PREFIX, MAIL_API } from '@expense-tracker/model/app-contract';
+import { HAPROXY, IMPORT_WORKER, WEB } from '@expense-tracker/model/components';
 import { type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
 import { instanceName, MANAGED_BY, PART_OF } from '@expense-tracker/model/naming';
+import { toBytes } from '@expense-tracker/model/quantities';
 import { AppConfigMap } from './config-map.js';
 import { serverDiscoverySeconds } from './haproxy-config.js';
 import { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
 import { Monitoring, monitoredTopology } from './monitoring.js';
 import type { MonitoredTopology } from '../monitoring/targets.js';
-import { WebIngress } from './ingress.js';
+import { ImportStaging } from './import-staging.js';
+import { ImportWorker } from './import-worker.js';
+import { importPathAnnotations, WebIngress } from './ingress.js';
 import { RestrictedNamespace } from './namespace.js';
 import { DefaultDenyEgress, DefaultDenyIngress } from './network-policy.js';
 import { Postgres } from './postgres.js';
@@ -31,7 +34,9 @@ export interface ExpenseTrackerChartProps extends Omit<ChartProps, 'namespace'> 
  * Namespace, `expense-config` ConfigMap, web Deployment/Service/PDB, PostgreSQL StatefulSet
  * with its Services (one pod, or a Patroni cluster with backup CronJobs in `ha` mode), Redis, HAProxy (Deployment, ConfigMap, Services, headless web Service)
  * when enabled, the Ingress and the NetworkPolicies, and with `monitoring.enabled` the Prometheus
- * Operator monitors and rules, the exporters and the Grafana dashboards (charts/monitoring.ts).
+ * Operator monitors and rules, the exporters and the Grafana dashboards (charts/monitoring.ts);
+ * with imports enabled, the staging PersistentVolumeClaim, the import worker Deployment and the
+ * import path's Ingress.
  *
  * Secrets are referenced by name and never rendered (see `SECRETS` in model/app-contract.ts and
  * `npm run create-secrets`), so no secret value can reach a manifest.
@@ -51,6 +56,10 @@ export class ExpenseTrackerChart extends Chart {
   readonly monitoring?: Monitoring;
   /** What the rules and dashboards describe (also when monitoring is off, for tools that render them). */
   readonly topology: MonitoredTopology;
+  /** The Ingress of the import path (body size, timeouts); undefined when HAProxy replaces the Ingress or imports are off. */
+  readonly importIngress?: WebIngress;
+  /** The import worker; undefined when `imports.enabled` is false. */
+  readonly importWorker?: ImportWorker;
 
   constructor(scope: Construct, id: string, props: ExpenseTrackerChartProps = {}) {
     const env = props.environment ?? loadEnvironment('local');
@@ -95,6 +104,10 @@ export class ExpenseTrackerChart extends Chart {
       instance,
     });
     this.config = new AppConfigMap(this, 'Config', { environment: env, postgres: this.postgres, redis: this.redis });
+    const imports = env.imports;
+    const staging = imports.enabled
+      ? new ImportStaging(this, 'ImportStaging', { storage: imports.staging.storage, storageClassName: imports.staging.storageClassName, accessMode: imports.staging.accessMode })
+      : undefined;
     this.web = new Web(this, 'Web', {
       image: env.image,
       replicas: env.web.replicas,
@@ -104,17 +117,32 @@ export class ExpenseTrackerChart extends Chart {
       // Behind HAProxy a new pod counts only once HAProxy can have found it through DNS.
       minReadySeconds: env.haproxy.enabled ? serverDiscoverySeconds(env) : 0,
       configMap: this.config.configMap,
+      importStaging: staging,
       instance,
     });
+    if (staging) {
+      this.importWorker = new ImportWorker(this, 'ImportWorker', {
+        staging,
+        image: env.image,
+        replicas: imports.worker.replicas,
+        resources: imports.worker.resources,
+        terminationGracePeriodSeconds: imports.worker.terminationGracePeriodSeconds,
+        configMap: this.config.configMap,
+        instance,
+      });
+    }
 
     // Isolation both ways: deny everything, then allow each flow (docs/haproxy.md has the
     // picture); a flow between two workloads is allowed out of one and into the other.
     new DefaultDenyIngress(this, 'DefaultDenyIngress');
     new DefaultDenyEgress(this, 'DefaultDenyEgress');
-    this.web.allowTo(this.postgres);
-    this.web.allowTo(this.redis);
     // Mail: HTTPS to the SendGrid API, i.e. to public addresses only (never into the cluster).
-    this.web.allowTo({ name: MAIL_API.name, internet: true }, { ports: [MAIL_API.port] });
+    const mail = { name: MAIL_API.name, internet: true } as const;
+    for (const app of this.importWorker ? [this.web, this.importWorker] : [this.web]) {
+      app.allowTo(this.postgres);
+      app.allowTo(this.redis);
+      app.allowTo(mail, { ports: [MAIL_API.port] });
+    }
     const ingressController = { name: 'ingress-controller', namespaces: [env.ingressControllerNamespace] };
     // Traffic path per environment:
     // - haproxy disabled:                 Ingress → Service expense-web → web pods
@@ -135,13 +163,22 @@ export class ExpenseTrackerChart extends Chart {
       this.web.allowFrom(ingressController, { port: APP_PORT });
     }
     if (!h.enabled || h.placement === 'behind-ingress') {
-      this.ingress = new WebIngress(this, 'Ingress', {
-        name: WEB.name,
+      const route = {
         service: this.haproxy?.service ?? this.web.service,
         host: env.ingress.host,
         className: env.ingress.className,
         tlsSecretName: env.ingress.tlsSecretName,
-      });
+      };
+      this.ingress = new WebIngress(this, 'Ingress', { ...route, name: WEB.name });
+      // Uploads of up to imports.maxBytes, streamed, with the upload timeout; every other path keeps the controller's defaults.
+      if (imports.enabled) {
+        this.importIngress = new WebIngress(this, 'ImportIngress', {
+          ...route,
+          name: IMPORT_WORKER.ingressName,
+          path: IMPORT_PATH_PREFIX,
+          annotations: importPathAnnotations(toBytes(imports.maxBytes), imports.uploadTimeoutSeconds),
+        });
+      }
     }
     if (env.monitoring.enabled) {
       this.monitoring = new Monitoring(this, 'Monitoring', { environment: env, web: this.web, postgres: this.postgres, redis: this.redis, haproxy: this.haproxy, instance });

@@ -11,14 +11,15 @@
  * - `local`: `server webN 127.0.0.1:<port> check` lines for app processes on loopback
  *   (`npm run local`, the integration tests and the benchmark).
  *
- * Routing: `/api` and `/api/...` go to backend `api`, everything else (pages, assets) to backend
- * `web`; both reach the same app instances with their own balance algorithm, health checks and
- * statistics.
+ * Routing: `/api/imports...` goes to backend `imports` (when the environment enables imports: a
+ * body limit and a long server timeout for uploads, on that path only), `/api` and `/api/...` to
+ * backend `api`, everything else (pages, assets) to backend `web`; all reach the same app
+ * instances with their own balance algorithm, health checks and statistics.
  */
-import { APP_PORT, READY_PATH } from '@expense-tracker/model/app-contract';
+import { APP_PORT, IMPORT_PATH_PREFIX, READY_PATH } from '@expense-tracker/model/app-contract';
 import { HAPROXY, WEB } from '@expense-tracker/model/components';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
-import { toMillicores } from '@expense-tracker/model/quantities';
+import { toBytes, toMillicores } from '@expense-tracker/model/quantities';
 import { HaproxyConfigError } from '../haproxy/config-builder.js';
 import { renderLoadBalancer, type BackendSpec, type LoadBalancerSpec, type ResolversSpec, type ServerSource } from '../haproxy/load-balancer.js';
 
@@ -145,7 +146,22 @@ export function loadBalancerSpec(env: EnvironmentConfig, target: HaproxyTarget):
     healthCheck = { ...healthCheck, ...target.healthCheck };
   }
   const address = target.kind === 'local' ? (target.address ?? '127.0.0.1') : '';
+  const imports: BackendSpec[] = env.imports.enabled
+    ? [
+        {
+          name: 'imports',
+          description: `CSV imports (${IMPORT_PATH_PREFIX}/...): bodies up to imports.maxBytes, streamed; the server answers after the last byte.`,
+          balance: 'leastconn',
+          pathPrefixes: [IMPORT_PATH_PREFIX],
+          servers,
+          serverTimeoutSeconds: env.imports.uploadTimeoutSeconds,
+          maxBodyBytes: toBytes(env.imports.maxBytes),
+        },
+      ]
+    : [];
   const backends: BackendSpec[] = [
+    // Before `api`: the longer prefix is matched first.
+    ...imports,
     { name: 'api', description: `JSON API (${HAPROXY.apiPathPrefix}/...).`, balance: h.balance.api, pathPrefixes: [HAPROXY.apiPathPrefix], servers },
     { name: 'web', description: 'Server-rendered pages and everything not routed elsewhere.', balance: h.balance.web, pathPrefixes: [], servers },
   ];

@@ -14,13 +14,15 @@ import {
   APP_UID,
   APP_WORKDIR,
   HEALTH_PATH,
+  IMPORT_STAGING_PATH,
   READY_PATH,
 } from '@expense-tracker/model/app-contract';
 import { WEB } from '@expense-tracker/model/components';
 import { appVersion } from '@expense-tracker/model/environment';
 import { formatIssues, type ResourceSettings, webSchema } from '@expense-tracker/model/environment-schema';
 import { base } from '@expense-tracker/model/environments/base';
-import { Workload, type WorkloadImage } from './workload.js';
+import type { ImportStaging } from './import-staging.js';
+import { type SecretFiles, Workload, type WorkloadImage } from './workload.js';
 
 /** Props for `Web`. */
 export interface WebProps {
@@ -69,6 +71,33 @@ export interface WebProps {
    * @default 'expense-tracker'
    */
   readonly instance?: string;
+  /**
+   * The import staging area, mounted at `IMPORT_STAGING_PATH` in the `web` container (uploads are
+   * written there); the ConfigMap must then set `IMPORT_STAGING_DIR`.
+   * @default - not mounted (the import API answers 503)
+   */
+  readonly importStaging?: ImportStaging;
+}
+
+/**
+ * The app's secrets `variables` as files named by `<VARIABLE>_FILE` (the app reads those at
+ * start): one Secret volume per Secret (`files`, a workload's `secretFiles`), mounted where the
+ * containers read it.
+ */
+export function appSecretFileEnv(
+  variables: readonly AppSecretEnv[],
+  files: (secretName: string, keys: readonly string[]) => SecretFiles,
+): { envVariables: Record<string, kplus.EnvValue>; secretMounts: kplus.VolumeMount[] } {
+  const env: Record<string, kplus.EnvValue> = {};
+  const mounts = new Map<string, kplus.VolumeMount>();
+  for (const variable of variables) {
+    const ref = APP_SECRET_ENV[variable];
+    const keys = Object.values(APP_SECRET_ENV).filter((r) => r.secret === ref.secret).map((r) => r.key);
+    const secret = files(ref.secret, keys);
+    env[`${variable}_FILE`] = kplus.EnvValue.fromValue(secret.path(ref.key));
+    mounts.set(ref.secret, secret.mount);
+  }
+  return { envVariables: env, secretMounts: [...mounts.values()] };
 }
 
 /**
@@ -113,20 +142,7 @@ export class Web extends Workload {
     });
 
     const configMap = props.configMap ?? kplus.ConfigMap.fromConfigMapName(this, 'Config', WEB.configMapName);
-    // Every secret as a file named by `<VARIABLE>_FILE` (the app reads those at start): one
-    // Secret volume per Secret, mounted where the containers read it.
-    const secretFiles = (variables: readonly AppSecretEnv[]) => {
-      const env: Record<string, kplus.EnvValue> = {};
-      const mounts = new Map<string, kplus.VolumeMount>();
-      for (const variable of variables) {
-        const ref = APP_SECRET_ENV[variable];
-        const keys = Object.values(APP_SECRET_ENV).filter((r) => r.secret === ref.secret).map((r) => r.key);
-        const files = this.secretFiles(ref.secret, keys);
-        env[`${variable}_FILE`] = kplus.EnvValue.fromValue(files.path(ref.key));
-        mounts.set(ref.secret, files.mount);
-      }
-      return { envVariables: env, secretMounts: [...mounts.values()] };
-    };
+    const secretFiles = (variables: readonly AppSecretEnv[]) => appSecretFileEnv(variables, (name, keys) => this.secretFiles(name, keys));
     const tmp = this.scratchVolume('tmp', Size.mebibytes(64));
     const common = {
       workingDir: APP_WORKDIR,
@@ -148,7 +164,12 @@ export class Web extends Workload {
       ...common,
       name: 'web',
       envVariables: server.envVariables,
-      volumeMounts: [{ path: '/tmp', volume: tmp }, ...server.secretMounts],
+      volumeMounts: [
+        { path: '/tmp', volume: tmp },
+        ...server.secretMounts,
+        // Uploads stream to the staging volume, never to the pod's own disk.
+        ...(props.importStaging ? [{ path: IMPORT_STAGING_PATH, volume: props.importStaging.volume(this) }] : []),
+      ],
       command: [...APP_SERVER_COMMAND],
       // `metrics`: the app's separate /metrics listener (METRICS_PORT, default = APP_METRICS_PORT),
       // for the cluster's scraper only: neither Service routes to it.

@@ -75,6 +75,18 @@ export interface BackendSpec {
    */
   readonly pathPrefixes: readonly string[];
   readonly servers: ServerSource;
+  /**
+   * `timeout server` of this backend, seconds: how long a server may stay silent, e.g. while it
+   * receives a long upload before answering.
+   * @default the defaults' `timeouts.serverSeconds`
+   */
+  readonly serverTimeoutSeconds?: number;
+  /**
+   * Largest request body on this backend's paths, bytes: a larger `Content-Length` is refused
+   * with 413 in the frontend before anything reaches a server (a chunked body is left to the app).
+   * @default no limit
+   */
+  readonly maxBodyBytes?: number;
 }
 
 /** One `nameserver <name> <address>:<port>` line (UDP). */
@@ -199,6 +211,13 @@ function validateSpec(spec: LoadBalancerSpec): void {
       throw new HaproxyConfigError(`backends: duplicate or reserved name ${JSON.stringify(b.name)}`);
     }
     names.add(b.name);
+    if (b.serverTimeoutSeconds !== undefined) checkPositiveInt(`backends.${b.name}.serverTimeoutSeconds`, b.serverTimeoutSeconds, 86_400);
+    if (b.maxBodyBytes !== undefined && (!Number.isSafeInteger(b.maxBodyBytes) || b.maxBodyBytes <= 0)) {
+      throw new HaproxyConfigError(`backends.${b.name}.maxBodyBytes must be a positive integer, got ${b.maxBodyBytes}`);
+    }
+    if (b.maxBodyBytes !== undefined && b.pathPrefixes.length === 0) {
+      throw new HaproxyConfigError(`backends.${b.name}.maxBodyBytes needs pathPrefixes (the default backend has no path to limit)`);
+    }
     for (const p of b.pathPrefixes) {
       checkPath(`backends.${b.name}.pathPrefixes`, p);
       if (p === '/' || p.endsWith('/')) throw new HaproxyConfigError(`backends.${b.name}.pathPrefixes: ${p} must not end with "/"`);
@@ -306,6 +325,13 @@ export function buildLoadBalancerConfig(spec: LoadBalancerSpec): HaproxyConfig {
     for (const p of b.pathPrefixes) {
       fe.line('acl', [acl, 'path', p]).line('acl', [acl, 'path_beg', `${p}/`]);
     }
+    if (b.maxBodyBytes !== undefined) {
+      fe.line(
+        'http-request',
+        ['deny', 'deny_status', 413, 'if', acl, '{', 'req.hdr_val(content-length)', 'gt', b.maxBodyBytes, '}'],
+        `Bodies above ${b.maxBodyBytes} bytes are refused here, before a server reads any of them.`,
+      );
+    }
     fe.line('use_backend', [b.name, 'if', acl]);
   }
   const fallback = spec.backends.find((b) => b.pathPrefixes.length === 0)!;
@@ -321,6 +347,9 @@ export function buildLoadBalancerConfig(spec: LoadBalancerSpec): HaproxyConfig {
         ['inter', duration(spec.healthCheck.intervalSeconds), 'fall', spec.healthCheck.fall, 'rise', spec.healthCheck.rise],
         `Check every ${spec.healthCheck.intervalSeconds}s; DOWN after ${spec.healthCheck.fall} failures, UP after ${spec.healthCheck.rise} successes.`,
       );
+    if (b.serverTimeoutSeconds !== undefined) {
+      be.line('timeout server', [duration(b.serverTimeoutSeconds)], 'The server answers only once it has read the whole body.');
+    }
     addServers(be, b.servers);
   }
 

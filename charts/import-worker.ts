@@ -1,0 +1,120 @@
+import { Duration, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import {
+  APP_GID,
+  APP_IMPORT_WORKER_COMMAND,
+  APP_SECRET_ENV,
+  type AppSecretEnv,
+  APP_UID,
+  APP_WORKDIR,
+  HEALTH_PATH,
+  IMPORT_STAGING_PATH,
+  IMPORT_WORKER_PORT,
+  IMPORT_WORKER_PORT_NAME,
+  READY_PATH,
+} from '@expense-tracker/model/app-contract';
+import { IMPORT_WORKER, WEB } from '@expense-tracker/model/components';
+import { appVersion } from '@expense-tracker/model/environment';
+import { formatIssues, importsSchema, type ResourceSettings } from '@expense-tracker/model/environment-schema';
+import { base } from '@expense-tracker/model/environments/base';
+import type { ImportStaging } from './import-staging.js';
+import { appSecretFileEnv } from './web.js';
+import { Workload, type WorkloadImage } from './workload.js';
+
+/** Props for `ImportWorker`. */
+export interface ImportWorkerProps {
+  /** The staging area the web pods write uploads to; mounted at `IMPORT_STAGING_PATH`. */
+  readonly staging: ImportStaging;
+  /**
+   * The app image (the worker is `node dist/imports/worker.js` of the same image).
+   * @default the base environment's repository (`localhost:5000/expense-tracker`) at the app's version
+   */
+  readonly image?: WorkloadImage;
+  /**
+   * Worker pods (1–20); each runs one import at a time.
+   * @default 1 (model/environments/base.ts)
+   */
+  readonly replicas?: number;
+  /**
+   * Container requests and limits. Memory stays flat whatever the file size (one chunk of rows).
+   * @default 100m/128Mi requested, 1/512Mi limit (model/environments/base.ts)
+   */
+  readonly resources?: ResourceSettings;
+  /**
+   * Seconds between SIGTERM and SIGKILL (10–600): on SIGTERM a worker pauses its import at the
+   * next checkpoint and puts it back in the queue; a SIGKILL only costs the chunk in progress.
+   * @default 60 (model/environments/base.ts)
+   */
+  readonly terminationGracePeriodSeconds?: number;
+  /**
+   * ConfigMap whose keys become the container's environment (`envFrom`); it must set the `IMPORT_*` keys.
+   * @default - the ConfigMap named `expense-config`
+   */
+  readonly configMap?: kplus.IConfigMap;
+  /**
+   * `app.kubernetes.io/instance` label value.
+   * @default 'expense-tracker'
+   */
+  readonly instance?: string;
+}
+
+/**
+ * The CSV import worker: Deployment `expense-import-worker` running `node dist/imports/worker.js`
+ * with the web pods' configuration, Secrets (as files) and the staging volume. Workers claim queued
+ * imports from PostgreSQL (`FOR UPDATE SKIP LOCKED`, woken by `LISTEN imports_queued`), so any
+ * number of replicas share the queue without coordination; `/healthz`, `/readyz` and `/metrics`
+ * are on the named port `metrics` (8081). No Service: nothing connects to a worker except the
+ * kubelet's probes and a scraper (`allowFrom`). Why a Deployment rather than a Job per import:
+ * docs/app.md, "How it runs".
+ * @throws Error naming the prop (`ImportWorker: replicas: must be at most 20`)
+ */
+export class ImportWorker extends Workload {
+  /** `metadata.name` of the Deployment. */
+  static readonly NAME = IMPORT_WORKER.name;
+
+  constructor(scope: Construct, id: string, props: ImportWorkerProps) {
+    const settings = {
+      replicas: props.replicas ?? base.imports.worker.replicas,
+      resources: props.resources ?? base.imports.worker.resources,
+      terminationGracePeriodSeconds: props.terminationGracePeriodSeconds ?? base.imports.worker.terminationGracePeriodSeconds,
+    };
+    const checked = importsSchema.shape.worker.safeParse(settings);
+    if (!checked.success) throw new Error(`ImportWorker: ${formatIssues(checked.error).join('; ')}`);
+    super(scope, id, {
+      kind: 'Deployment',
+      name: IMPORT_WORKER.name,
+      identity: IMPORT_WORKER.identity,
+      peerName: 'import-worker',
+      instance: props.instance,
+      image: props.image ?? { ...base.image, tag: appVersion() },
+      resources: settings.resources,
+      // fsGroup (the GID, Workload's default) makes the staging volume's root writable by the app's group.
+      podIdentity: { uid: APP_UID, gid: APP_GID },
+      replicas: settings.replicas,
+      terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
+    });
+    const configMap = props.configMap ?? kplus.ConfigMap.fromConfigMapName(this, 'Config', WEB.configMapName);
+    const tmp = this.scratchVolume('tmp', Size.mebibytes(64));
+    const secrets = appSecretFileEnv(Object.keys(APP_SECRET_ENV) as AppSecretEnv[], (name, keys) => this.secretFiles(name, keys));
+    const probe = (path: string, period: number, failures: number) =>
+      kplus.Probe.fromHttpGet(path, { port: IMPORT_WORKER_PORT, periodSeconds: Duration.seconds(period), failureThreshold: failures, timeoutSeconds: Duration.seconds(2) });
+    this.addContainer({
+      name: 'import-worker',
+      workingDir: APP_WORKDIR,
+      command: [...APP_IMPORT_WORKER_COMMAND],
+      envFrom: [kplus.Env.fromConfigMap(configMap)],
+      envVariables: secrets.envVariables,
+      ports: [{ number: IMPORT_WORKER_PORT, name: IMPORT_WORKER_PORT_NAME }],
+      volumeMounts: [
+        { path: '/tmp', volume: tmp },
+        ...secrets.secretMounts,
+        { path: IMPORT_STAGING_PATH, volume: props.staging.volume(this) },
+      ],
+      startup: probe(HEALTH_PATH, 2, 30),
+      readiness: probe(READY_PATH, 5, 2),
+      // A worker busy with a large chunk still answers /healthz: the HTTP server has its own turn of the event loop.
+      liveness: probe(HEALTH_PATH, 10, 6),
+    });
+  }
+}
