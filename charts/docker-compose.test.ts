@@ -58,7 +58,10 @@ describe('compose renderer', () => {
   it("uses the chart's app settings and writes nothing for an environment without compose", () => {
     const result = synthesize(env);
     const web = model.services.web!;
-    expect(web.environment).toEqual({ ...result.configData, PUBLIC_BASE_URL: 'http://127.0.0.1:${HAPROXY_PORT:-8080}' });
+    // The app's settings; not the IMPORT_* ones (no staging volume or worker in this topology).
+    const appSettings = Object.fromEntries(Object.entries(result.configData).filter(([k]) => (APP_CONFIG_KEYS as readonly string[]).includes(k)));
+    expect(web.environment).toEqual({ ...appSettings, PUBLIC_BASE_URL: 'http://127.0.0.1:${HAPROXY_PORT:-8080}' });
+    expect(Object.keys(result.configData)).toContain('IMPORT_STAGING_DIR');
     expect([...outputFiles(synthesize(loadEnvironment('ibm'))).keys()].some((f) => f.startsWith(`${COMPOSE_DIR}/`))).toBe(false);
   });
 

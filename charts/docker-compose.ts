@@ -26,7 +26,7 @@
  *   COMPOSE_BRIDGE_NAME (default `etkd-<env>`): Linux bridge of the project network (≤ 15 bytes).
  */
 import { stringify } from 'yaml';
-import { APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, APP_GID, READY_PATH } from '@expense-tracker/model/app-contract';
+import { APP_CONFIG_KEYS, APP_MIGRATE_COMMAND, APP_PORT, APP_SERVER_COMMAND, APP_UID, APP_GID, READY_PATH } from '@expense-tracker/model/app-contract';
 import { formatImageReference, HAPROXY_IMAGE_UID, REDIS_IMAGE_UID } from '@expense-tracker/model/images';
 import { APP_SECRET_ENV, type AppConfigKey, type AppSecretEnv } from '@expense-tracker/model/app-contract';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
@@ -76,8 +76,10 @@ const hardened = {
  */
 export function composeTopology(env: EnvironmentConfig, configData: Readonly<Record<AppConfigKey, string>>): ComposeTopology {
   if (!env.haproxy.enabled) throw new Error(`environment "${env.name}": haproxy.enabled is false; the compose topology needs HAProxy`);
+  // The app's settings only: imports need a staging volume and a worker the topology does not run yet (the import API answers 503).
+  const appConfig = Object.fromEntries(APP_CONFIG_KEYS.map((k) => [k, configData[k]])) as Record<AppConfigKey, string>;
   return {
-    file: composeFile(env, configData),
+    file: composeFile(env, appConfig),
     haproxyConfig: renderHaproxyConfig(env, { kind: 'compose', service: SERVICES.web, composeFile: `dist/${env.name}/${COMPOSE_DIR}/docker-compose.yml` }),
   };
 }

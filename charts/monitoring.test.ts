@@ -96,7 +96,7 @@ describe('Monitoring', () => {
       namespace: 'expense-tracker',
       webReplicas: 3,
       webDeployment: 'expense-web',
-      haproxy: { frontend: 'http-in', backends: ['api', 'web'], webBackend: 'web' },
+      haproxy: { frontend: 'http-in', backends: ['imports', 'api', 'web'], webBackend: 'web' },
       postgresDatabase: 'expenses',
       postgresVolumeClaims: 'data-postgres-[0-9]+',
       tlsHost: undefined,
