@@ -75,7 +75,7 @@ describe('test-cluster CLI', () => {
     const nodes = await kubectl.json<{ items: any[] }>(['get', 'nodes']);
     expect(nodes.items.map((n) => n.metadata.name)).toEqual(['kwok-node-0', 'kwok-node-1']);
     const classes = await kubectl.json<{ items: any[] }>(['get', 'storageclass']);
-    expect(classes.items.map((c) => c.metadata.name).sort()).toEqual(['ibmc-vpc-block-10iops-tier', 'standard']);
+    expect(classes.items.map((c) => c.metadata.name).sort()).toEqual(['ibmc-vpc-block-10iops-tier', 'ibmc-vpc-file-dp2', 'standard']);
 
     const state: ClusterState = readState(dir);
     expect(state.processes.map((p) => p.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok']);

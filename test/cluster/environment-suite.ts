@@ -113,7 +113,13 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
         return claims.every((name) => pvcs.items.some((p) => p.metadata.name === name && p.status.phase === 'Bound'));
       }, 60_000);
       const pvcs = await cluster.kubectl.json<{ items: any[] }>(['get', 'pvc', '-n', NAMESPACE]);
-      for (const pvc of pvcs.items) expect(pvc.spec.storageClassName, pvc.metadata.name).toBe(config.postgres.storageClassName);
+      for (const pvc of pvcs.items) {
+        const standalone = of('PersistentVolumeClaim').find((c: any) => c.metadata.name === pvc.metadata.name) as any;
+        expect(pvc.spec.storageClassName, pvc.metadata.name).toBe(standalone?.spec.storageClassName ?? config.postgres.storageClassName);
+      }
+      // The import staging claim is shared by web and worker pods: ReadWriteMany where they may run on several nodes.
+      const staging = pvcs.items.find((p) => p.metadata.name === 'expense-import-staging');
+      expect(staging?.spec.accessModes).toEqual([env === 'ibm' ? 'ReadWriteMany' : 'ReadWriteOnce']);
 
       // Every Service selects ready pods: its EndpointSlices list exactly the ready pods its selector matches.
       for (const svc of of('Service') as any[]) {

@@ -39,12 +39,15 @@ export interface StorageClassSpec {
   volumeBindingMode: 'Immediate' | 'WaitForFirstConsumer';
   /** Marks it as the default StorageClass. */
   isDefault?: boolean;
+  /** Access modes of its PersistentVolumes (default `['ReadWriteOnce']`). */
+  accessModes?: ('ReadWriteOnce' | 'ReadWriteMany')[];
 }
 
-/** Storage classes of the environments in model/environments/ (local = minikube, ibm = IKS VPC block). */
+/** Storage classes of the environments in model/environments/ (local = minikube, ibm = IKS VPC block, and VPC file for shared volumes). */
 export const DEFAULT_STORAGE_CLASSES: StorageClassSpec[] = [
   { name: 'standard', volumeBindingMode: 'Immediate', isDefault: true },
   { name: 'ibmc-vpc-block-10iops-tier', volumeBindingMode: 'WaitForFirstConsumer' },
+  { name: 'ibmc-vpc-file-dp2', volumeBindingMode: 'Immediate', accessModes: ['ReadWriteOnce', 'ReadWriteMany'] },
 ];
 
 /** Ingress classes the environments use: minikube's ingress addon and IKS's ALBs (see node/addons.ts). */
@@ -229,7 +232,7 @@ function staticStorage(options: Required<Pick<StartOptions, 'storageClasses' | '
         spec: {
           storageClassName: sc.name,
           capacity: { storage: options.persistentVolumeCapacity },
-          accessModes: ['ReadWriteOnce'],
+          accessModes: sc.accessModes ?? ['ReadWriteOnce'],
           persistentVolumeReclaimPolicy: 'Retain',
           volumeMode: 'Filesystem',
           // Never mounted: kwok runs no containers. hostPath keeps the PV node-independent.

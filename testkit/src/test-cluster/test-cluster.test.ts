@@ -71,7 +71,8 @@ describe('bootstrap objects', () => {
   it('one default StorageClass; PersistentVolumes per class with the given capacity', () => {
     expect(of('StorageClass').filter((s) => s.metadata.annotations['storageclass.kubernetes.io/is-default-class'] === 'true').map((s) => s.metadata.name)).toEqual(['standard']);
     const pvs = of('PersistentVolume');
-    expect(pvs).toHaveLength(2 * 3);
+    expect(pvs).toHaveLength(DEFAULT_STORAGE_CLASSES.length * 3);
+    expect(pvs.filter((p) => p.spec.accessModes.includes('ReadWriteMany')).map((p) => p.spec.storageClassName)).toEqual(Array(3).fill('ibmc-vpc-file-dp2'));
     expect(new Set(pvs.map((p) => p.spec.capacity.storage))).toEqual(new Set(['5Gi']));
     expect(new Set(pvs.map((p) => p.metadata.name)).size).toBe(pvs.length);
   });
