@@ -271,7 +271,18 @@ describe('ExpenseTrackerChart', () => {
     expect(mail.egress).toEqual([{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16']) } }], ports: [{ protocol: 'TCP', port: 443 }] }]);
     // Nothing else leaves the namespace: every egress rule is one of the above.
     const egressPolicies = objects.filter((o: any) => o.kind === 'NetworkPolicy' && o.spec.policyTypes.includes('Egress')).map((o) => o.metadata.name).sort();
-    expect(egressPolicies).toEqual(['allow-dns-egress', 'allow-haproxy-to-web-egress', 'allow-web-to-postgres-egress', 'allow-web-to-redis-egress', 'allow-web-to-sendgrid-egress', 'default-deny-egress']);
+    expect(egressPolicies).toEqual([
+      'allow-dns-egress',
+      'allow-haproxy-to-web-egress',
+      // The import worker reaches the same services as the web pods.
+      'allow-import-worker-to-postgres-egress',
+      'allow-import-worker-to-redis-egress',
+      'allow-import-worker-to-sendgrid-egress',
+      'allow-web-to-postgres-egress',
+      'allow-web-to-redis-egress',
+      'allow-web-to-sendgrid-egress',
+      'default-deny-egress',
+    ]);
   });
 
   it('budgets disruptions one pod at a time, and none for a single replica (a budget there would block every drain)', () => {

@@ -121,7 +121,6 @@ describe('imports in the chart', () => {
       expect(has(list, kind!, name!)).toBe(false);
     }
     expect(Object.keys(find(list, 'ConfigMap', 'expense-config').data).some((k) => k.startsWith('IMPORT_'))).toBe(false);
-    expect(find(list, 'Deployment', 'expense-web').spec.template.spec.securityContext.fsGroup).toBeUndefined();
     expect(renderHaproxyConfig(env('local', ['imports.enabled=false']), { kind: 'kubernetes' })).not.toContain('imports');
     expect(validateManifests(list)).toEqual([]);
   });

@@ -351,7 +351,10 @@ export const environmentSchema = z
       });
     }
     // The largest file plus the reserve the app keeps free must fit on the staging volume.
-    if (env.imports.enabled && toBytes(env.imports.maxBytes) + toBytes(env.imports.staging.reserve) > toBytes(env.imports.staging.storage)) {
+    // (Only when all three are quantities: a malformed one is already reported on its own field.)
+    const bytes = (q: string) => (STORAGE_QUANTITY.test(q) ? toBytes(q) : Number.NaN);
+    const i = env.imports;
+    if (i.enabled && bytes(i.maxBytes) + bytes(i.staging.reserve) > bytes(i.staging.storage)) {
       ctx.addIssue({
         code: 'custom',
         path: ['imports', 'staging', 'storage'],
