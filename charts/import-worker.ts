@@ -116,5 +116,13 @@ export class ImportWorker extends Workload {
       // A worker busy with a large chunk still answers /healthz: the HTTP server has its own turn of the event loop.
       liveness: probe(HEALTH_PATH, 10, 6),
     });
+    if (settings.replicas === 1) {
+      this.acceptScannerFindings({
+        kubeScore: {
+          'deployment-replicas':
+            'one worker can be enough: imports wait in a PostgreSQL queue (FOR UPDATE SKIP LOCKED) and one that is interrupted resumes at its last checkpoint on the next worker; imports.worker.replicas runs imports in parallel',
+        },
+      });
+    }
   }
 }

@@ -206,14 +206,19 @@ describe('the synthesized environments', () => {
     [
       'local',
       // Every image of a local cluster runs by tag (loaded into the node, no registry digest).
-      ['Deployment/expense-web', 'Deployment/haproxy', 'Deployment/redis', 'StatefulSet/postgres']
+      ['Deployment/expense-import-worker', 'Deployment/expense-web', 'Deployment/haproxy', 'Deployment/redis', 'StatefulSet/postgres']
         .flatMap((o) => [`${o} checkov CKV_K8S_15`, `${o} checkov CKV_K8S_43`])
-        .concat(['Deployment/redis kube-score deployment-replicas', 'Deployment/redis kube-score deployment-strategy']),
+        .concat([
+          'Deployment/expense-import-worker kube-score deployment-replicas',
+          'Deployment/redis kube-score deployment-replicas',
+          'Deployment/redis kube-score deployment-strategy',
+        ]),
     ],
     [
       'ibm',
       [
         // The app image runs by tag (pulled Always) until CI passes its digest.
+        'Deployment/expense-import-worker checkov CKV_K8S_43',
         'Deployment/expense-web checkov CKV_K8S_43',
         'Deployment/redis kube-score deployment-replicas',
         'Deployment/redis kube-score deployment-strategy',
