@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMPORT_WORKER, WEB } from '@expense-tracker/model/components';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import type { KubeObject } from '../../charts/synthesize.js';
 import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
@@ -117,9 +118,13 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
         const standalone = of('PersistentVolumeClaim').find((c: any) => c.metadata.name === pvc.metadata.name) as any;
         expect(pvc.spec.storageClassName, pvc.metadata.name).toBe(standalone?.spec.storageClassName ?? config.postgres.storageClassName);
       }
-      // The import staging claim is shared by web and worker pods: ReadWriteMany where they may run on several nodes.
-      const staging = pvcs.items.find((p) => p.metadata.name === 'expense-import-staging');
-      expect(staging?.spec.accessModes).toEqual([env === 'ibm' ? 'ReadWriteMany' : 'ReadWriteOnce']);
+      // The import staging claim is shared by web and worker pods: ReadWriteMany for ibm's nodes,
+      // ReadWriteOnce on this single node (singleNodeSets), mounted by every pod of both.
+      const staging = pvcs.items.find((p) => p.metadata.name === IMPORT_WORKER.stagingClaimName);
+      expect(config.imports.staging.accessMode).toBe(env === 'ibm' ? 'ReadWriteMany' : 'ReadWriteOnce');
+      expect(staging?.spec.accessModes).toEqual(['ReadWriteOnce']);
+      const mounting = pods.items.filter((p) => p.spec.volumes?.some((v: any) => v.persistentVolumeClaim?.claimName === IMPORT_WORKER.stagingClaimName));
+      expect(new Set(mounting.map((p) => p.metadata.labels['app.kubernetes.io/component']))).toEqual(new Set([WEB.identity.component, IMPORT_WORKER.identity.component]));
 
       // Every Service selects ready pods: its EndpointSlices list exactly the ready pods its selector matches.
       for (const svc of of('Service') as any[]) {

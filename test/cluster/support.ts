@@ -50,13 +50,21 @@ export async function standInDigests(registryUrl: string, env: string): Promise<
 }
 
 /**
- * `--set` values for what one real node cannot run: HA Postgres (`postgres.mode=ha`) requires its
- * members on distinct nodes (required pod anti-affinity) and backs up to object storage, so on the
- * single-node test cluster the environment runs its single-instance Postgres with backups off.
- * HA Postgres and its backups are proven by the `database` tier (Patroni on a real API server).
+ * `--set` values for what one real node cannot run:
+ * - HA Postgres (`postgres.mode=ha`) requires its members on distinct nodes (required pod
+ *   anti-affinity) and backs up to object storage, so the environment runs its single-instance
+ *   Postgres with backups off. HA Postgres and its backups are proven by the `database` tier
+ *   (Patroni on a real API server).
+ * - A ReadWriteMany import staging claim (ibm: VPC file storage, shared by web and worker pods on
+ *   several nodes) becomes ReadWriteOnce: the node's local-path provisioner makes ReadWriteOnce
+ *   volumes only, and on one node every pod mounts a ReadWriteOnce volume
+ *   (https://kubernetes.io/docs/concepts/storage/persistent-volumes/#access-modes), so web and
+ *   workers still share the same files. What stays unproven here is a multi-node file share.
  */
-export function singleNodeSets(config: { postgres: { mode: string } }): string[] {
-  return config.postgres.mode === 'ha' ? ['postgres.mode=single', 'postgres.backup.enabled=false'] : [];
+export function singleNodeSets(config: { postgres: { mode: string }; imports?: { enabled: boolean; staging: { accessMode: string } } }): string[] {
+  const sets = config.postgres.mode === 'ha' ? ['postgres.mode=single', 'postgres.backup.enabled=false'] : [];
+  if (config.imports?.enabled && config.imports.staging.accessMode === 'ReadWriteMany') sets.push('imports.staging.accessMode=ReadWriteOnce');
+  return sets;
 }
 
 /** The hard `nofile` limit of processes started from here (what containerd and its containers inherit). */

@@ -36,10 +36,16 @@ export const INGRESS_CLASSES: readonly { name: string; controller: string }[] = 
   { name: 'public-iks-traefik', controller: 'traefik.io/ingress-controller' },
 ];
 
-/** StorageClasses of the environments (local: minikube `standard`, ibm: IKS VPC block). */
+/**
+ * StorageClasses of the environments (local: minikube `standard`; ibm: IKS VPC block, and VPC file
+ * for the import staging claim). All are local-path here, which provisions ReadWriteOnce volumes
+ * only: the suites run an environment's ReadWriteMany claims as ReadWriteOnce, which every pod of
+ * the single node mounts (see `singleNodeSets` in test/cluster/support.ts).
+ */
 export const STORAGE_CLASSES: readonly { name: string; isDefault: boolean }[] = [
   { name: 'standard', isDefault: true },
   { name: 'ibmc-vpc-block-10iops-tier', isDefault: false },
+  { name: 'ibmc-vpc-file-dp2', isDefault: false },
 ];
 
 export const LOCAL_PATH_PROVISIONER = 'rancher.io/local-path';

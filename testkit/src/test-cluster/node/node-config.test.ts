@@ -113,7 +113,7 @@ describe('add-ons', () => {
   });
 
   it('StorageClasses provision local volumes on the selected node; the helper pod uses the Debian stand-in', () => {
-    for (const name of ['standard', 'ibmc-vpc-block-10iops-tier']) {
+    for (const name of ['standard', 'ibmc-vpc-block-10iops-tier', 'ibmc-vpc-file-dp2']) {
       expect(find('StorageClass', name)).toMatchObject({ provisioner: 'rancher.io/local-path', volumeBindingMode: 'WaitForFirstConsumer', metadata: { annotations: { defaultVolumeType: 'local' } } });
     }
     const config = find('ConfigMap', 'local-path-config').data;
