@@ -37,6 +37,9 @@ describe('environments', () => {
     expect(env.web.replicas).toBe(4);
     expect(env.redis.persistence.enabled).toBe(true);
     expect(env.ingress.className).toBe('public-iks-traefik');
+    const lists = loadEnvironment('local', { imageTag: 'v1', set: ['postgres.ha.apiServer.cidrs={10.201.3.1/32, 10.96.0.1/32}', 'postgres.backup.s3.cidrs={}'] });
+    expect(lists.postgres.ha.apiServer.cidrs).toEqual(['10.201.3.1/32', '10.96.0.1/32']);
+    expect(lists.postgres.backup.s3.cidrs).toEqual([]);
   });
 
   it('takes the image tag from IMAGE_TAG and rejects latest', () => {
@@ -61,6 +64,8 @@ describe('environments', () => {
     ['nope.deeper=1', 'nope: unknown field'],
     ['web=3', 'web: is an object; set one of its fields'],
     ['missing-equals', '--set "missing-equals": expected path=value'],
+    ['postgres.ha.apiServer.cidrs=10.0.0.1/32', 'postgres.ha.apiServer.cidrs: is a list; give {value,value,...}'],
+    ['postgres.ha.apiServer.cidrs={}', 'postgres.ha.apiServer.cidrs: must name at least one address block'],
     ['postgres.image.tag=latest', 'postgres.image.tag: must not be "latest": deploy an immutable tag'],
     ['postgres.image=postgres:16', 'postgres.image: is an object; set one of its fields'],
     ['image.digest=sha256:abc', 'image.digest: must be a digest such as "sha256:<64 hex digits>"'],

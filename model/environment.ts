@@ -33,6 +33,7 @@ export interface LoadEnvironmentOptions {
   /**
    * Helm-style overrides, `path.to.field=value`. A string field takes the text as is; other
    * fields read it as a number (`4`) or boolean (`true`), and the schema rejects mismatches.
+   * A list field takes Helm's list syntax and is replaced whole: `path={a,b}` (`{}` empties it).
    * @default []
    */
   readonly set?: readonly string[];
@@ -114,6 +115,14 @@ function applySet(target: Record<string, unknown>, assignment: string): string |
   }
   const last = keys[keys.length - 1];
   if (!Object.prototype.hasOwnProperty.call(node, last)) return `${path}: unknown field`;
+  if (Array.isArray(node[last])) {
+    // Helm's list syntax: `cidrs={10.0.0.0/8,192.168.0.0/16}` replaces the whole list; `{}` empties it.
+    const list = /^\{(.*)\}$/.exec(text.trim());
+    if (!list) return `${path}: is a list; give {value,value,...}`;
+    const current = node[last] as unknown[];
+    node[last] = list[1].trim() === '' ? [] : list[1].split(',').map((item) => (current.every((v) => typeof v === 'string') ? unquote(item.trim()) : parseScalar(item.trim())));
+    return undefined;
+  }
   if (typeof node[last] === 'object' && node[last] !== null) return `${path}: is an object; set one of its fields`;
   // The current value's type decides how the text is read (like Helm's --set vs --set-string):
   // `cpu=2` stays the string "2", `replicas=2` becomes the number 2.
