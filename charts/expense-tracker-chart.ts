@@ -86,6 +86,7 @@ export class ExpenseTrackerChart extends Chart {
             antiAffinity: pg.ha.antiAffinity,
             synchronousMode: pg.ha.synchronousMode,
             timing: pg.ha.timing,
+            apiServer: pg.ha.apiServer,
             storage: pg.storage,
             storageClassName: pg.storageClassName,
             resources: pg.resources,
