@@ -53,7 +53,8 @@ export const PATRONI_UID = 10026;
 /** Where the data volume is mounted, and PGDATA, a subdirectory of it: as the single-instance Postgres. */
 const DATA_MOUNT = POSTGRES.dataMountPath;
 const PGDATA = POSTGRES.pgdata;
-const SOCKET_DIR = '/var/run/postgresql';
+/** PostgreSQL's Unix socket directory in a member (an emptyDir); `psql -h` it to connect as the superuser. */
+export const PATRONI_SOCKET_DIR = '/var/run/postgresql';
 /** Patroni's configuration directory: every `*.yaml` in it is merged, in name order. */
 const PATRONI_CONFIG_DIR = '/etc/patroni';
 const PGBACKREST_CONFIG_DIR = '/etc/pgbackrest';
@@ -297,7 +298,7 @@ export class PostgresHa extends Workload {
       podLabels: this.selector,
       dataDir: PGDATA,
       binDir: PATRONI_IMAGE_CONTRACT.binDir,
-      socketDir: SOCKET_DIR,
+      socketDir: PATRONI_SOCKET_DIR,
       pgpassFile: `${TMP}/pgpass`,
       synchronousMode: settings.synchronousMode,
       timing: settings.timing,
@@ -331,7 +332,7 @@ export class PostgresHa extends Workload {
             retention: backup.retention,
             pgPath: PGDATA,
             pgPort: POSTGRES.port,
-            pgSocketPath: SOCKET_DIR,
+            pgSocketPath: PATRONI_SOCKET_DIR,
             workPath: `${TMP}/pgbackrest`,
           }),
         },
@@ -355,7 +356,7 @@ export class PostgresHa extends Workload {
     const configMapVolume = (name: string, configMap: string, optional = false) =>
       kplus.Volume.fromConfigMap(this, `Volume-${name}`, kplus.ConfigMap.fromConfigMapName(this, `ConfigMap-${name}`, configMap), { name, defaultMode: 0o555, optional });
     const volumeMounts: kplus.VolumeMount[] = [
-      { path: SOCKET_DIR, volume: this.scratchVolume('run', Size.mebibytes(8)) },
+      { path: PATRONI_SOCKET_DIR, volume: this.scratchVolume('run', Size.mebibytes(8)) },
       { path: TMP, volume: this.scratchVolume('tmp', Size.mebibytes(256)) },
       ...secrets.map(({ secret, keys }) => this.secretFiles(secret, keys).mount),
     ];

@@ -12,8 +12,11 @@
  *                                  that points at the same repository
  *
  * `--to` is PostgreSQL's `recovery_target_time` with an explicit zone, e.g.
- * `"2026-11-30 04:47:27+00"`; without it the restore replays the whole archive.
- * See docs/database.md for the runbook. Exit code 2 for usage errors, 1 for failures.
+ * `"2026-11-30 04:47:27+00"`; without it the restore replays the whole archive. A target later
+ * than the newest restorable time (the moment the running primary sealed the archive) is refused
+ * with that time before anything is touched; when no primary runs and the archive ends before
+ * the target, the restore goes to the end of the archive and warns with its last transaction.
+ * See docs/database.md for the runbook. Exit code 2 for usage errors and refused targets, 1 for failures.
  */
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
@@ -21,9 +24,9 @@ import { stringify } from 'yaml';
 import { ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
 import { POSTGRES_HA } from '@expense-tracker/model/components';
 import { RECOVERY_TARGET_TIME } from '../../charts/patroni-config.js';
-import { PostgresHa } from '../../charts/postgres-ha.js';
+import { PATRONI_RUN, PATRONI_SOCKET_DIR, PostgresHa } from '../../charts/postgres-ha.js';
 import { consoleIO, type CommandIO } from '../lib/command-io.js';
-import { restoreCluster, type ClusterOperations } from './restore.js';
+import { archiveEndedIn, restoreCluster, RestoreTargetError, SEAL_SQL, type ClusterOperations } from './restore.js';
 
 const ENVS = `<${ENVIRONMENT_NAMES.join('|')}>`;
 const USAGE = [
@@ -146,16 +149,29 @@ export async function kubectlOperations(namespace: string, context?: string): Pr
     startMembers: async (count) => {
       await k(['scale', `statefulset/${name}`, `--replicas=${count}`]);
     },
-    waitForLeader: (member, timeoutMs) =>
-      poll(`${member} to become the ready primary`, async () => {
-        const p = await podJson(member);
-        return p.metadata.labels.role === 'primary' && ready(p);
-      }, timeoutMs),
+    bootstrapState: async (member) => {
+      const p = await podJson(member);
+      if (p.metadata.labels.role === 'primary' && ready(p)) return { state: 'leading' };
+      // Patroni gives up a failed bootstrap and the container restarts: read the current and the previous run.
+      const logs = [await k(['logs', member, '--container', 'postgres']).catch(() => ''), await k(['logs', member, '--container', 'postgres', '--previous']).catch(() => '')].join('\n');
+      return archiveEndedIn(logs) ?? { state: 'restoring' };
+    },
     waitForReplicas: (timeoutMs) =>
       poll('every member ready (replicas streaming)', async () => {
         for (const m of memberNames) if (!ready(await podJson(m))) return false;
         return true;
       }, timeoutMs),
+    sealArchive: async () => {
+      const exec = (args: readonly string[]) => k(['exec', `service/${name}`, '--container', 'postgres', '--', PATRONI_RUN, ...args]);
+      let sealedAt: string;
+      try {
+        sealedAt = (await exec(['psql', '-h', PATRONI_SOCKET_DIR, '-U', 'postgres', '-d', 'postgres', '-XAtq', '-c', SEAL_SQL])).trim().split('\n').at(-1)!.split('|').at(-1)!;
+      } catch {
+        return undefined;
+      }
+      await exec(['pgbackrest', `--stanza=${stanza}`, 'check']);
+      return sealedAt;
+    },
     fullBackup: async () => {
       await runBackupJob(k, 'full');
     },
@@ -193,13 +209,16 @@ export async function dbCommand(argv: readonly string[], io: CommandIO = console
       io.log(`db: ${cmd.type} backup done (job/${job})`);
     } else {
       const { ops, stanza } = await kubectlOperations(namespace, cmd.context);
-      await restoreCluster(ops, { stanza, targetTime: cmd.to, progress: (l) => io.error(`db restore: ${l}`) });
-      io.log(`db: restored ${namespace} ${cmd.to ? `to ${cmd.to}` : 'to the end of the archive'}; ${ops.members.length} members streaming, new full backup taken`);
+      const result = await restoreCluster(ops, { stanza, targetTime: cmd.to, progress: (l) => io.error(`db restore: ${l}`), warn: (l) => io.error(`db restore: WARNING: ${l}`) });
+      const where = result.restoredTo === 'end-of-archive'
+        ? `to the END OF THE ARCHIVE (last transaction ${result.lastTransaction ?? 'unknown'}), not to ${cmd.to}`
+        : cmd.to ? `to ${cmd.to}` : `to the end of the archive${result.sealedAt ? ` (sealed at ${result.sealedAt})` : ''}`;
+      io.log(`db: restored ${namespace} ${where}; primary writable after ${result.primaryWritableSeconds.toFixed(0)} s; new full backup taken, ${ops.members.length} members streaming`);
     }
     return 0;
   } catch (error) {
     io.error(`db: ${(error as Error).message}`);
-    return 1;
+    return error instanceof RestoreTargetError ? 2 : 1;
   }
 }
 

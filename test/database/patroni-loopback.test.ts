@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HaproxyConfig } from '../../haproxy/config-builder.js';
 import { addPatroniListen } from '../../haproxy/patroni.js';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
-import { restoreCluster } from '../../scripts/db/restore.js';
+import { recoveryTimeMicros, restoreCluster, RestoreTargetError } from '../../scripts/db/restore.js';
 import { freePort, waitForPort } from '@expense-tracker/tools/process/ports';
 import { failoverUnderWrites, NS, SCOPE, STANZA, startLoopbackHa, type LoopbackHa } from './support/loopback-ha.js';
 
@@ -20,6 +20,9 @@ let ha: LoopbackHa;
 let haproxy: ChildProcess | undefined;
 let haproxyPort = 0;
 let haproxyDir = '';
+const started = Date.now();
+const progress = (l: string) => process.stderr.write(`[restore +${((Date.now() - started) / 1000).toFixed(0)} s] ${l}\n`);
+const nowUtc = "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' as t";
 
 /** Port of the PostgreSQL server a connection through HAProxy lands on, and whether it is a primary. */
 async function throughHaproxy(): Promise<{ port: number; primary: boolean }> {
@@ -132,7 +135,9 @@ describe('Patroni on the Kubernetes API (loopback members, real kube-apiserver)'
     await ha.patroni.pgbackrest(leader, ['check']);
     await ha.sql(leader, 'drop table ledger');
 
-    await restoreCluster(ha.restoreOperations(), { stanza: STANZA, targetTime: target, leaderTimeoutSeconds: 300, replicaTimeoutSeconds: 300, progress: (l) => process.stderr.write(`[restore] ${l}\n`) });
+    const result = await restoreCluster(ha.restoreOperations(), { stanza: STANZA, targetTime: target, leaderTimeoutSeconds: 300, replicaTimeoutSeconds: 300, progress });
+    expect(result.restoredTo).toBe('target');
+    process.stderr.write(`[restore] primary writable after ${result.primaryWritableSeconds.toFixed(1)} s\n`);
 
     leader = await ha.leaderMember();
     const [{ count, max }] = await ha.sql<{ count: string; max: number }>(leader, 'select count(*), max(id) from ledger');
@@ -144,5 +149,49 @@ describe('Patroni on the Kubernetes API (loopback members, real kube-apiserver)'
     await waitFor('the new row on the sync standby', async () => (await ha.sql(ha.patroni.member(standby.Member), 'select 1 from ledger where id = 501')).length === 1, 30_000);
     const info = JSON.parse(await ha.patroni.pgbackrest(leader, ['--output=json', 'info']));
     expect(info[0].backup.at(-1).type).toBe('full');
+  });
+
+  it('refuses a target later than the newest restorable time before touching anything, naming that time', async () => {
+    const leader = await ha.leaderMember();
+    const [{ t }] = await ha.sql<{ t: string }>(leader, "select to_char((clock_timestamp() + interval '1 hour') at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' as t");
+    const restore = restoreCluster(ha.restoreOperations(), { stanza: STANZA, targetTime: t, progress });
+    await expect(restore).rejects.toThrow(RestoreTargetError);
+    await expect(restore).rejects.toThrow(/later than the newest restorable time \d{4}-\d{2}-\d{2} [\d:.]+\+00 .*Nothing was changed/);
+    expect(await ha.healthy()).toBeDefined();
+    expect((await ha.leaderMember()).name).toBe(leader.name);
+  });
+
+  it('restores to a target after the last commit (the running primary seals the archive first)', async () => {
+    let leader = await ha.leaderMember();
+    await ha.sql(leader, 'insert into ledger (id) select generate_series(502, 600)');
+    await new Promise((r) => setTimeout(r, 1100));
+    // No commit follows the target: only the seal's marker commit lets recovery reach it.
+    const [{ t: target }] = await ha.sql<{ t: string }>(leader, nowUtc);
+    const result = await restoreCluster(ha.restoreOperations(), { stanza: STANZA, targetTime: target, leaderTimeoutSeconds: 300, replicaTimeoutSeconds: 300, progress });
+    expect(result).toMatchObject({ restoredTo: 'target', sealedAt: expect.stringMatching(/\+00$/) });
+    leader = await ha.leaderMember();
+    expect((await ha.sql<{ count: string }>(leader, 'select count(*) from ledger'))[0].count).toBe('600');
+  });
+
+  it('with no primary left, an archive that ends before the target is restored to its end, with a warning naming its last transaction', async () => {
+    const leader = await ha.leaderMember();
+    await ha.sql(leader, 'insert into ledger (id) select generate_series(601, 700)');
+    const [{ t: lastCommit }] = await ha.sql<{ t: string }>(leader, nowUtc);
+    await ha.sql(leader, 'select pg_switch_wal()');
+    await ha.patroni.pgbackrest(leader, ['check']);
+    const ops = ha.restoreOperations();
+    await ops.stopAll(); // every member lost: nothing can seal the archive
+    await new Promise((r) => setTimeout(r, 1100));
+    const target = new Date().toISOString(); // e.g. 2026-11-30T12:00:00.123Z
+    const warnings: string[] = [];
+    const result = await restoreCluster(ops, { stanza: STANZA, targetTime: target, leaderTimeoutSeconds: 300, replicaTimeoutSeconds: 300, progress, warn: (l) => (warnings.push(l), progress(`WARNING: ${l}`)) });
+    expect(result.restoredTo).toBe('end-of-archive');
+    expect(result.lastTransaction).toBeDefined();
+    // The last transaction in the archive is the last insert, committed just before `lastCommit` was read.
+    expect(recoveryTimeMicros(result.lastTransaction!)).toBeLessThanOrEqual(recoveryTimeMicros(lastCommit));
+    expect(recoveryTimeMicros(result.lastTransaction!)).toBeGreaterThan(recoveryTimeMicros(lastCommit) - 10_000_000n);
+    expect(warnings.join('\n')).toMatch(new RegExp(`archive ends before ${target.replace(/[.+]/g, '\\$&')}: its last transaction is at `));
+    const now = await ha.leaderMember();
+    expect((await ha.sql<{ count: string }>(now, 'select count(*) from ledger'))[0].count).toBe('700');
   });
 });

@@ -5,7 +5,7 @@
  * selecting on Patroni's role label, an S3 repository (moto behind TLS) and three Patroni
  * members. Also the app-like writer used to measure failovers.
  */
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import { PATRONI_PRIMARY_ROLE, PATRONI_REPLICA_ROLE, PATRONI_ROLE_LABEL, PATRONI_SCOPE_LABEL, patroniPolicyRules } from '../../../charts/patroni-config.js';
 import { startCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
-import type { ClusterOperations } from '../../../scripts/db/restore.js';
+import { archiveEndedIn, SEAL_SQL, type ClusterOperations } from '../../../scripts/db/restore.js';
 import { LoopbackPatroniCluster, type Member } from './patroni-cluster.js';
 import { startS3Server, type S3Server } from './s3.js';
 
@@ -195,7 +195,7 @@ export async function startLoopbackHa(options: { members?: number; timing?: { tt
     return names.length === 1 ? p.member(names[0]) : undefined;
   };
   const deleteMember = async (m: Member, how: 'terminate' | 'kill') => {
-    await cluster.kubectl.run(['-n', NS, 'delete', 'pod', m.name, '--wait=false']);
+    await cluster.kubectl.run(['-n', NS, 'delete', 'pod', m.name, '--wait=false', '--ignore-not-found']);
     await p.stopMember(m, how);
     await waitFor(`Pod ${m.name} gone`, async () => (await cluster.kubectl.run(['-n', NS, 'get', 'pod', m.name], { reject: false })).exitCode !== 0, 60_000, 200);
   };
@@ -203,34 +203,63 @@ export async function startLoopbackHa(options: { members?: number; timing?: { tt
     await cluster.kubectl.run(['apply', '-f', '-'], { input: stringify(podManifest(m.name)) });
     p.startMember(m);
   };
-  const restoreOperations = (): ClusterOperations => ({
-    members: p.members.map((m) => m.name),
-    stopAll: async () => {
-      for (const m of p.members) await deleteMember(m, 'terminate');
-    },
-    deleteDcsState: async () => {
-      await cluster.kubectl.run(['-n', NS, 'delete', 'configmaps', '-l', `${PATRONI_SCOPE_LABEL}=${SCOPE}`, '--wait']);
-    },
-    wipeData: async () => {
-      for (const m of p.members) rmSync(join(m.dir, 'data'), { recursive: true, force: true });
-    },
-    publishRestoreFragment: async (fragment) => {
-      if (fragment) p.writeFragment('50-restore.yaml', fragment);
-      else for (const m of p.members) rmSync(join(m.configDir, '50-restore.yaml'), { force: true });
-    },
-    startMembers: async (count) => {
-      for (const m of p.members.slice(0, count)) if (!m.process || m.process.exitCode !== null || m.process.signalCode !== null) await recreateMember(m);
-    },
-    waitForLeader: async (member, timeoutMs) => {
-      await waitFor(`${member} leading`, async () => (await p.list().catch(() => [])).some((r) => r.Member === member && r.Role === 'Leader' && r.State === 'running'), timeoutMs, 1000);
-    },
-    waitForReplicas: async (timeoutMs) => {
-      await waitFor('replicas streaming', healthy, timeoutMs, 1000);
-    },
-    fullBackup: async () => {
-      await p.pgbackrest(await leaderMember(), ['--type=full', 'backup']);
-    },
-  });
+  const restoreOperations = (): ClusterOperations => {
+    // Where each member's log stood when its data was wiped: a bootstrap reads only its own lines.
+    const logFrom = new Map<string, number>();
+    const logOf = (m: Member) => join(m.dir, 'patroni.log');
+    return {
+      members: p.members.map((m) => m.name),
+      sealArchive: async () => {
+        const primary = await primaryBehindService();
+        if (!primary?.process || primary.process.exitCode !== null || primary.process.signalCode !== null) return undefined;
+        let sealedAt: string;
+        try {
+          [{ sealed_at: sealedAt }] = await sql<{ sealed_at: string }>(primary, SEAL_SQL);
+        } catch {
+          return undefined;
+        }
+        await p.pgbackrest(primary, ['check']);
+        return sealedAt;
+      },
+      stopAll: async () => {
+        for (const m of p.members) await deleteMember(m, 'terminate');
+      },
+      deleteDcsState: async () => {
+        await cluster.kubectl.run(['-n', NS, 'delete', 'configmaps', '-l', `${PATRONI_SCOPE_LABEL}=${SCOPE}`, '--wait']);
+      },
+      wipeData: async () => {
+        for (const m of p.members) {
+          rmSync(join(m.dir, 'data'), { recursive: true, force: true });
+          logFrom.set(m.name, existsSync(logOf(m)) ? statSync(logOf(m)).size : 0);
+        }
+      },
+      publishRestoreFragment: async (fragment) => {
+        if (fragment) p.writeFragment('50-restore.yaml', fragment);
+        else for (const m of p.members) rmSync(join(m.configDir, '50-restore.yaml'), { force: true });
+      },
+      startMembers: async (count) => {
+        for (const m of p.members.slice(0, count)) if (!m.process || m.process.exitCode !== null || m.process.signalCode !== null) await recreateMember(m);
+      },
+      bootstrapState: async (name) => {
+        if ((await p.list().catch(() => [])).some((r) => r.Member === name && r.Role === 'Leader' && r.State === 'running')) return { state: 'leading' };
+        const m = p.member(name);
+        const log = existsSync(logOf(m)) ? readFileSync(logOf(m)).subarray(logFrom.get(name) ?? 0).toString('utf8') : '';
+        return archiveEndedIn(log) ?? { state: 'restoring' };
+      },
+      waitForReplicas: async (timeoutMs) => {
+        let seen: unknown;
+        await waitFor('replicas streaming', async () => {
+          seen = await p.list().catch((e: Error) => e.message);
+          return healthy();
+        }, timeoutMs, 1000).catch((error: Error) => {
+          throw new Error(`${error.message}; patronictl list: ${JSON.stringify(seen)}`);
+        });
+      },
+      fullBackup: async () => {
+        await p.pgbackrest(await leaderMember(), ['--type=full', 'backup']);
+      },
+    };
+  };
   return { cluster, s3: s3!, patroni: p, endpointsOf, healthy, leaderMember, primaryBehindService, client, sql, deleteMember, recreateMember, restoreOperations, stop };
 }
 
