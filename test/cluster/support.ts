@@ -111,11 +111,12 @@ export async function serverSideApply(kubectl: Kubectl, source: { files: string[
 /**
  * Deploys an environment the documented way: Namespace first, then the external Secrets
  * (`secrets`: YAML from `secretsYaml(env)`), then everything (`kubectl apply --server-side -f
- * dist/<env>`). Resolves every warning printed.
+ * dist/<env>`), or only the files `only` accepts. Resolves every warning printed.
  */
-export async function deployEnvironment(kubectl: Kubectl, dir: string, secrets: string): Promise<string[]> {
-  const files = manifestFiles(dir);
-  const namespaceFiles = files.filter((f) => /-namespace-/.test(f));
+export async function deployEnvironment(kubectl: Kubectl, dir: string, secrets: string, only: (file: string) => boolean = () => true): Promise<string[]> {
+  const all = manifestFiles(dir);
+  const files = all.filter(only);
+  const namespaceFiles = all.filter((f) => /-namespace-/.test(f));
   const warnings: string[] = [];
   warnings.push(...(await serverSideApply(kubectl, { files: namespaceFiles })).warnings);
   warnings.push(...(await serverSideApply(kubectl, { yaml: secrets })).warnings);
