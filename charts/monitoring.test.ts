@@ -1,6 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alertingRules, buildRuleGroups } from '../monitoring/rules.js';
+import { redisPasswordMapScript } from '../monitoring/targets.js';
+import { formatImageReference } from '@expense-tracker/model/images';
 import { loadEnvironment, type EnvironmentConfig } from '@expense-tracker/model/environment';
 import { App } from 'cdk8s';
 import { ExpenseTrackerChart } from './expense-tracker-chart.js';
@@ -13,8 +18,8 @@ function synth(env: EnvironmentConfig): { objects: KubeObject[]; monitoring: Mon
   return { objects: sortObjects(chart.toJson() as KubeObject[]), monitoring: chart.monitoring! };
 }
 
-// Monitoring is off by default (see docs/observability.md); these tests turn it on.
-const ibm = loadEnvironment('ibm', { imageTag: '1.0.0', set: ['monitoring.enabled=true'] });
+// Monitoring is on for ibm, off for local (see docs/observability.md).
+const ibm = loadEnvironment('ibm', { imageTag: '1.0.0' });
 const settings = ibm.monitoring;
 const find = (objects: KubeObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as any;
 
@@ -59,8 +64,44 @@ describe('Monitoring', () => {
     );
     expect(JSON.stringify(c.env)).not.toContain('secretKeyRef');
     expect(pg.volumes[0].secret).toMatchObject({ secretName: 'postgres-credentials', defaultMode: 0o440 });
-    const redis = find(objects, 'Deployment', 'redis-exporter').spec.template.spec.containers[0];
-    expect(redis.env).toEqual(expect.arrayContaining([{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-credentials', key: 'password' } } }]));
+    // redis_exporter: its JSON password map, derived from the Secret file by an init container
+    // on the environment's Redis image into a memory emptyDir.
+    const redisPod = find(objects, 'Deployment', 'redis-exporter').spec.template.spec;
+    const redis = redisPod.containers[0];
+    expect(JSON.stringify(redisPod)).not.toContain('secretKeyRef');
+    expect(redis.args).toEqual(['--redis.password-file=/run/redis-exporter/password-map.json']);
+    expect(redis.env).toEqual(expect.arrayContaining([{ name: 'REDIS_ADDR', value: 'redis://redis:6379' }]));
+    const [init] = redisPod.initContainers;
+    expect(init.image).toBe(formatImageReference(ibm.redis.image));
+    expect(init.image).toMatch(/@sha256:/);
+    expect(init.command).toEqual(['sh', '-c', redisPasswordMapScript('redis://redis:6379', '/run/secrets/redis-credentials/password', '/run/redis-exporter/password-map.json')]);
+    expect(init.securityContext).toEqual(redis.securityContext);
+    expect(init.resources.limits['ephemeral-storage']).toBeDefined();
+    expect(init.volumeMounts).toEqual([
+      { mountPath: '/run/secrets/redis-credentials', name: 'secret-redis-credentials', readOnly: true },
+      { mountPath: '/run/redis-exporter', name: 'derived-credentials' },
+    ]);
+    expect(redis.volumeMounts).toContainEqual({ mountPath: '/run/redis-exporter', name: 'derived-credentials', readOnly: true });
+    expect(redisPod.volumes).toContainEqual({ name: 'derived-credentials', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
+    expect(redisPod.volumes).toContainEqual({ name: 'secret-redis-credentials', secret: { secretName: 'redis-credentials', defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] } });
+    // Probes never scrape the monitored server: landing page and TCP.
+    expect(redis.readinessProbe.httpGet).toMatchObject({ path: '/', port: 9121 });
+    expect(redis.livenessProbe.tcpSocket).toEqual({ port: 9121 });
+  });
+
+  it('writes the password map for any password the Secret holds', () => {
+    expect(() => redisPasswordMapScript('redis://redis:6379/0', '/p', '/m')).toThrow(/redisAddress: must be redis:\/\/host:port/);
+    const dir = mkdtempSync(join(tmpdir(), 'password-map-'));
+    try {
+      for (const password of ['plain', 'q"u\\o"te\\', "100% $HOME `id` 'x'"]) {
+        writeFileSync(join(dir, 'password'), `${password}\n`);
+        execFileSync('sh', ['-c', redisPasswordMapScript('redis://redis:6379', join(dir, 'password'), join(dir, 'map.json'))]);
+        expect(JSON.parse(readFileSync(join(dir, 'map.json'), 'utf8'))).toEqual({ 'redis://redis:6379': password });
+        expect(statSync(join(dir, 'map.json')).mode & 0o777).toBe(0o600);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('lists the NetworkPolicy rules scraping and the exporters need', () => {
@@ -137,10 +178,10 @@ describe('Monitoring', () => {
 });
 
 describe('monitoring in the chart', () => {
-  it('is off by default; --set monitoring.enabled=true adds it to ibm and local', () => {
+  it('is on for ibm, off for local; --set monitoring.enabled switches it', () => {
     const kinds = (env: EnvironmentConfig) => synthesize(env).objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1').length;
     expect(kinds(ibm)).toBe(5);
-    expect(kinds(loadEnvironment('ibm', { imageTag: '1.0.0' }))).toBe(0);
+    expect(kinds(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['monitoring.enabled=false'] }))).toBe(0);
     expect(kinds(loadEnvironment('local', { imageTag: '1.0.0' }))).toBe(0);
     const local = loadEnvironment('local', { imageTag: '1.0.0', set: ['monitoring.enabled=true'] });
     const result = synthesize(local);

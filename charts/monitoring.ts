@@ -4,7 +4,7 @@ import { FRONTEND_NAME, type LoadBalancerSpec } from '../haproxy/load-balancer.j
 import { buildDashboards, dashboardJson, type NamedDashboard } from '../monitoring/dashboards/index.js';
 import { duration } from '../monitoring/promql.js';
 import { buildRuleGroups, type RuleGroup } from '../monitoring/rules.js';
-import { EXPORTER_METRICS_PATH, JOBS, type MonitoredTopology } from '../monitoring/targets.js';
+import { EXPORTER_METRICS_PATH, JOBS, type MonitoredTopology, redisPasswordMapScript } from '../monitoring/targets.js';
 import { APP_METRICS_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from '@expense-tracker/model/app-contract';
 import { HAPROXY, POSTGRES_EXPORTER, REDIS_EXPORTER } from '@expense-tracker/model/components';
 import { formatImageReference, PINNED_IMAGES } from '@expense-tracker/model/images';
@@ -169,16 +169,22 @@ export class Monitoring extends Construct {
         DATA_SOURCE_PASS_FILE: { secret: SECRETS.postgres.name, key: SECRETS.postgres.keys.password },
       },
     });
+    const redisAddress = `redis://${Redis.NAME}:${Redis.PORT}`;
     this.redisExporter = new PrometheusExporter(this, 'RedisExporter', {
       name: REDIS_EXPORTER.name,
       image: formatImageReference(PINNED_IMAGES.redisExporter),
       port: REDIS_EXPORTER.port,
       uid: REDIS_EXPORTER.uid,
       instance: props.instance,
-      env: { REDIS_ADDR: `redis://${Redis.NAME}:${Redis.PORT}`, REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `:${REDIS_EXPORTER.port}` },
-      // redis_exporter's password file is a JSON map of URIs to passwords, not the Secret's
-      // plain value, so the password comes in as REDIS_PASSWORD.
-      secretEnv: { REDIS_PASSWORD: { secret: SECRETS.redis.name, key: SECRETS.redis.keys.password } },
+      args: [`--redis.password-file=${REDIS_EXPORTER.passwordMapFile}`],
+      env: { REDIS_ADDR: redisAddress, REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `:${REDIS_EXPORTER.port}` },
+      derivedCredentials: {
+        from: { secret: SECRETS.redis.name, key: SECRETS.redis.keys.password },
+        // The Redis image the environment runs (a shell and sed; the exporter's own is distroless).
+        image: env.redis.image,
+        script: (passwordFile) => redisPasswordMapScript(redisAddress, passwordFile, REDIS_EXPORTER.passwordMapFile),
+        mountPath: REDIS_EXPORTER.passwordMapFile.slice(0, REDIS_EXPORTER.passwordMapFile.lastIndexOf('/')),
+      },
     });
     for (const e of [this.postgresExporter, this.redisExporter]) {
       serviceMonitor(e.service.name, e.selector, EXPORTER_PORT_NAME, EXPORTER_METRICS_PATH, e.service.name, e.labels);

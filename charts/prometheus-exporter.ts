@@ -1,12 +1,31 @@
-import { Duration } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { ResourceSettings } from '@expense-tracker/model/environment-schema';
 import { parseImageReference } from '@expense-tracker/model/images';
-import { Workload } from './workload.js';
+import { Workload, type WorkloadImage } from './workload.js';
 
 /** Name of the exporter's container port, its Service port and its ServiceMonitor endpoint. */
 export const EXPORTER_PORT_NAME = 'metrics';
+
+/**
+ * A credentials file the exporter reads in a format of its own, derived from a Secret key's file
+ * by an init container into a memory-backed emptyDir: the secret never passes through an
+ * environment variable, and never lands on the node's disk.
+ */
+export interface ExporterDerivedCredentials {
+  /** The Secret key the file is derived from (mounted with the workload base's `secretFiles`). */
+  readonly from: { readonly secret: string; readonly key: string };
+  /** Image of the init container: it needs a POSIX shell and the tools `script` calls. */
+  readonly image: WorkloadImage;
+  /**
+   * The `sh -c` script, given the path of the Secret key's file: writes the derived file(s) into
+   * `mountPath` (the exporter runs with the same UID, so mode 0600 is enough).
+   */
+  readonly script: (secretFile: string) => string;
+  /** Directory of the memory-backed emptyDir (1 MiB), writable by the init container, read-only in the exporter. */
+  readonly mountPath: string;
+}
 
 /** Props for `PrometheusExporter`. */
 export interface PrometheusExporterProps {
@@ -29,18 +48,18 @@ export interface PrometheusExporterProps {
    */
   readonly env?: Readonly<Record<string, string>>;
   /**
-   * Environment variables from Secret keys, variable → `{ secret, key }` (for exporters that
-   * cannot read a file).
-   * @default {}
-   */
-  readonly secretEnv?: Readonly<Record<string, { readonly secret: string; readonly key: string }>>;
-  /**
    * Environment variables holding the path of a Secret key's file, variable → `{ secret, key }`
    * (the `*_FILE` convention): the keys are mounted with the workload base's `secretFiles`
    * (`/run/secrets/<secret>/<key>`, read-only, mode 0440, group = `uid`), never as values.
    * @default {}
    */
   readonly secretFileEnv?: Readonly<Record<string, { readonly secret: string; readonly key: string }>>;
+  /**
+   * A credentials file derived from a Secret key's file before the exporter starts (exporters
+   * whose password file has a format of its own).
+   * @default - none
+   */
+  readonly derivedCredentials?: ExporterDerivedCredentials;
   /**
    * Requests and limits of the exporter container.
    * @default 10m/32Mi requested, 200m/64Mi limit
@@ -63,10 +82,12 @@ export interface PrometheusExporterProps {
  * only double the load on the database it watches) and ClusterIP Service `<name>` exposing the
  * `metrics` port for a ServiceMonitor. Restricted Pod Security Standard: numeric non-root UID,
  * read-only root filesystem, no capabilities, RuntimeDefault seccomp, no service account token.
- * Probes are TCP checks on the metrics port: scraping `/metrics` would query the monitored
- * server, whose outage must show as a metric (`pg_up 0`), not as a restarting exporter.
+ * Probes never scrape `/metrics`, which would query the monitored server, whose outage must show
+ * as a metric (`pg_up 0`), not as an unready or restarting exporter: readiness is the exporter's
+ * landing page (`GET /`, served without touching the server), liveness a TCP check of the port.
+ * Credentials come only from files (`secretFileEnv`, `derivedCredentials`).
  *
- * @throws Error naming the prop for an invalid `name`, `port`, `uid` or unpinned `image`
+ * @throws Error naming the prop for an invalid `name`, `port`, `uid`, or an unpinned `image` (also of `derivedCredentials`)
  */
 export class PrometheusExporter extends Workload {
   /** ClusterIP Service `<name>` on the `metrics` port. */
@@ -81,24 +102,46 @@ export class PrometheusExporter extends Workload {
       instance: props.instance,
       image: parseImageReference(props.image),
       resources: props.resources ?? { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
-      podIdentity: { uid: props.uid, gid: props.uid, fsGroup: Object.keys(props.secretFileEnv ?? {}).length > 0 ? props.uid : undefined },
+      podIdentity: { uid: props.uid, gid: props.uid, fsGroup: Object.keys(props.secretFileEnv ?? {}).length > 0 || props.derivedCredentials ? props.uid : undefined },
     });
 
     const env: Record<string, kplus.EnvValue> = {};
     for (const [k, v] of Object.entries(props.env ?? {})) env[k] = kplus.EnvValue.fromValue(v);
-    for (const [k, ref] of Object.entries(props.secretEnv ?? {})) {
-      env[k] = kplus.EnvValue.fromSecretValue({ secret: kplus.Secret.fromSecretName(this, `Secret-${k}`, ref.secret), key: ref.key });
-    }
     const files = this.secretFileEnv(props.secretFileEnv ?? {});
-    const probe = (period: number) => kplus.Probe.fromTcpSocket({ port: props.port, periodSeconds: Duration.seconds(period), failureThreshold: 3, timeoutSeconds: Duration.seconds(2) });
+    const volumeMounts = [...files.volumeMounts];
+    if (props.derivedCredentials) {
+      const derived = props.derivedCredentials;
+      const secret = this.secretFiles(derived.from.secret, [derived.from.key]);
+      const volume = kplus.Volume.fromEmptyDir(this, 'DerivedCredentials', 'derived-credentials', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(1) });
+      this.addInitContainer(
+        { name: 'credentials', command: ['sh', '-c', derived.script(secret.path(derived.from.key))], volumeMounts: [secret.mount, { path: derived.mountPath, volume }] },
+        derived.image,
+      );
+      volumeMounts.push({ path: derived.mountPath, volume, readOnly: true });
+    }
+    const timing = (period: number) => ({ periodSeconds: Duration.seconds(period), failureThreshold: 3, timeoutSeconds: Duration.seconds(2) });
     this.addContainer({
       name: 'exporter',
       args: [...(props.args ?? [])],
       envVariables: { ...env, ...files.envVariables },
       ports: [{ number: props.port, name: EXPORTER_PORT_NAME }],
-      volumeMounts: files.volumeMounts,
-      readiness: probe(10),
-      liveness: probe(20),
+      volumeMounts,
+      readiness: kplus.Probe.fromHttpGet('/', { port: props.port, ...timing(10) }),
+      liveness: kplus.Probe.fromTcpSocket({ port: props.port, ...timing(20) }),
+    });
+    if (!parseImageReference(props.image).digest) {
+      // Replaces the base's reasons, which speak of images this deployment builds itself.
+      this.acceptScannerFindings({
+        checkov: {
+          CKV_K8S_43: 'exporter by tag: no digest of it is recorded in model/images.ts (no registry is reachable where this project is built); a digest in PINNED_IMAGES pins it',
+          CKV_K8S_15: 'IfNotPresent by tag: an exporter release tag (vX.Y.Z) is published once per release by its project',
+        },
+      });
+    }
+    this.acceptScannerFindings({
+      kubeScore: {
+        'deployment-replicas': 'one exporter by design: a second replica would only double the queries on the server it watches, and Prometheus records a missed scrape as up 0',
+      },
     });
     this.service = this.exposeViaService('Service', { name: props.name, ports: [{ name: EXPORTER_PORT_NAME, port: props.port }] });
   }

@@ -348,10 +348,7 @@ export abstract class Workload extends Construct {
     // cdk8s-plus-27 has no API for the pod's seccompProfile.
     ApiObject.of(this.workload).addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', RUNTIME_DEFAULT_SECCOMP));
 
-    if (!props.image.digest) {
-      this.acceptScannerFindings({ checkov: { CKV_K8S_43: TAG_ONLY_IMAGE_REASON } });
-      if (this.pullPolicy !== kplus.ImagePullPolicy.ALWAYS) this.acceptScannerFindings({ checkov: { CKV_K8S_15: LOCAL_PULL_POLICY_REASON } });
-    }
+    this.acceptImageFindings(props.image, this.pullPolicy);
 
     this.pods = kplus.Pods.select(this, 'Pods', { labels: this.selector });
     if (replicas > 1) {
@@ -384,9 +381,22 @@ export abstract class Workload extends Construct {
     return container;
   }
 
-  /** Adds an init container (runs to completion before the containers start), restricted like the others. */
-  protected addInitContainer(props: WorkloadContainerProps): kplus.Container {
-    const container = this.workload.addInitContainer(this.containerProps(props));
+  /**
+   * Adds an init container (runs to completion before the containers start), restricted like the
+   * others. `image` replaces the workload's image for it, e.g. a shell image preparing a file for
+   * a distroless main container; without a digest it gets the same accepted findings.
+   * @throws Error naming `image` when it is unpinned
+   */
+  protected addInitContainer(props: WorkloadContainerProps, image?: WorkloadImage): kplus.Container {
+    let own: Partial<kplus.ContainerProps> = {};
+    if (image) {
+      const unpinned = unpinnedReason(image);
+      if (unpinned) throw new Error(`${this.constructor.name}: init container ${props.name ?? '(unnamed)'}: image: "${formatImageReference(image)}" ${unpinned}: pin a tag or a digest`);
+      const pullPolicy = (image.pullPolicy ?? 'IfNotPresent') as kplus.ImagePullPolicy;
+      own = { image: formatImageReference(image), imagePullPolicy: pullPolicy };
+      this.acceptImageFindings(image, pullPolicy);
+    }
+    const container = this.workload.addInitContainer({ ...this.containerProps(props), ...own });
     this.limitEphemeralStorage('initContainers', this.workload.initContainers.length - 1, props);
     return container;
   }
@@ -457,6 +467,13 @@ export abstract class Workload extends Construct {
     };
     this.secretVolumes.set(secretName, { files, keys: wanted.join(', ') });
     return files;
+  }
+
+  /** The findings an image by tag brings (no digest; `IfNotPresent` by tag), with their reasons. */
+  private acceptImageFindings(image: ImageReference, pullPolicy: kplus.ImagePullPolicy): void {
+    if (image.digest) return;
+    this.acceptScannerFindings({ checkov: { CKV_K8S_43: TAG_ONLY_IMAGE_REASON } });
+    if (pullPolicy !== kplus.ImagePullPolicy.ALWAYS) this.acceptScannerFindings({ checkov: { CKV_K8S_15: LOCAL_PULL_POLICY_REASON } });
   }
 
   /**

@@ -107,7 +107,16 @@ export const REDIS = {
  * `USER 59000:59000` upstream), the exception to the UIDs above.
  */
 export const POSTGRES_EXPORTER = { name: 'postgres-exporter', port: 9187, uid: 65534 } as const;
-export const REDIS_EXPORTER = { name: 'redis-exporter', port: 9121, uid: 59000 } as const;
+export const REDIS_EXPORTER = {
+  name: 'redis-exporter',
+  port: 9121,
+  uid: 59000,
+  /**
+   * Its `--redis.password-file`: the JSON map of addresses to passwords it reads, written by its
+   * init container into a memory-backed emptyDir.
+   */
+  passwordMapFile: '/run/redis-exporter/password-map.json',
+} as const;
 
 /**
  * HAProxy in front of the web pods. Ports are above 1024 (non-root); paths are those of the

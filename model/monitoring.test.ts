@@ -13,12 +13,13 @@ function issues(set: string[]): string[] {
 }
 
 describe('monitoring settings', () => {
-  it('monitoring is off by default, with the same objectives everywhere; --set turns it on', () => {
+  it('monitoring is on for ibm and off for local, with the same objectives everywhere; --set switches it', () => {
     const local = loadEnvironment('local', { imageTag: '1.0.0' }).monitoring;
     const ibm = loadEnvironment('ibm', { imageTag: '1.0.0' }).monitoring;
     expect(local.enabled).toBe(false);
-    expect(ibm.enabled).toBe(false);
-    expect(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['monitoring.enabled=true'] }).monitoring.enabled).toBe(true);
+    expect(ibm.enabled).toBe(true);
+    expect(loadEnvironment('local', { imageTag: '1.0.0', set: ['monitoring.enabled=true'] }).monitoring.enabled).toBe(true);
+    expect(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['monitoring.enabled=false'] }).monitoring.enabled).toBe(false);
     expect(ibm.slo).toEqual(local.slo);
     expect(ibm.slo.availability.objectivePercent).toBe(99.5);
     expect(ibm.prometheus.selectorLabels).toEqual({ release: 'kube-prometheus-stack' });

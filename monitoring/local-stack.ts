@@ -5,15 +5,16 @@
  * app instances, HAProxy and the exporters with the scrape config and the rules generated from
  * the environment model. Every process is a child of the caller; `stop()` ends them all.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import { buildRuleGroups, renderRuleFile, type RuleGroup } from './rules.js';
 import { renderScrapeConfig } from './scrape-config.js';
 import type { MonitoringSettings } from '@expense-tracker/model/monitoring';
-import { JOBS, type MonitoredTopology } from './targets.js';
+import { JOBS, type MonitoredTopology, redisPasswordMapScript } from './targets.js';
 
 /** Binaries (override with environment variables of the same name). */
 const BIN = {
@@ -186,12 +187,23 @@ export async function startLocalMonitoring(options: LocalMonitoringOptions): Pro
       log,
     );
     children.push(pgExporter);
+    // The password as the chart delivers it: a Secret file, turned into the exporter's JSON map
+    // by the init container's script.
+    const redisArgs: string[] = [];
+    if (options.redis.password !== undefined) {
+      const secret = join(options.workDir, 'redis-credentials');
+      await mkdir(secret, { recursive: true, mode: 0o700 });
+      await writeFile(join(secret, 'password'), options.redis.password, { mode: 0o600 });
+      const map = join(secret, 'password-map.json');
+      await promisify(execFile)('sh', ['-c', redisPasswordMapScript(options.redis.url, join(secret, 'password'), map)]);
+      redisArgs.push(`--redis.password-file=${map}`);
+    }
     const redisPort = await freePort();
     const redisExporter = new Child(
       JOBS.redis,
       BIN.redisExporter,
-      [],
-      { PATH: process.env.PATH, REDIS_ADDR: options.redis.url, REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${redisPort}`, ...(options.redis.password ? { REDIS_PASSWORD: options.redis.password } : {}) },
+      redisArgs,
+      { PATH: process.env.PATH, REDIS_ADDR: options.redis.url, REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${redisPort}` },
       log,
     );
     children.push(redisExporter);

@@ -27,6 +27,21 @@ export type JobName = (typeof JOBS)[keyof typeof JOBS];
 export const EXPORTER_METRICS_PATH = '/metrics';
 
 /**
+ * The `sh` script that turns the Secret's plain password file into the JSON map
+ * `{"<redis address>":"<password>"}` redis_exporter's `--redis.password-file` reads (the exporter
+ * looks the password up by the exact `REDIS_ADDR`). `\` and `"` are escaped; a password with
+ * control characters (a tab) makes the map invalid JSON, which the exporter refuses at start, loudly.
+ * A trailing newline of the file is dropped, as for `requirepass` (charts/redis.ts). The map is
+ * created 0600 for the exporter's UID, which the init container runs as too. The chart's
+ * redis_exporter init container and the local monitoring stack both run it.
+ * @throws Error naming `redisAddress` unless it is `redis://host:port`
+ */
+export function redisPasswordMapScript(redisAddress: string, passwordFile: string, mapFile: string): string {
+  if (!/^redis:\/\/[a-z0-9.-]+:[0-9]+$/.test(redisAddress)) throw new Error(`redisPasswordMapScript: redisAddress: must be redis://host:port, got "${redisAddress}"`);
+  return ['set -eu', 'umask 0077', `password="$(sed 's/[\\\\"]/\\\\&/g' ${passwordFile})"`, `printf '{"${redisAddress}":"%s"}' "$password" > ${mapFile}`].join('\n');
+}
+
+/**
  * The deployed topology the rules and dashboards describe, derived from an environment by
  * `monitoredTopology()` in `charts/monitoring.ts` (object names stay owned by the constructs) and
  * carried by the synthesized result (`synthesize(env).topology`).

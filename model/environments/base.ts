@@ -116,9 +116,8 @@ export const base: Omit<EnvironmentBase, 'image'> & { readonly image: Omit<Image
   },
   compose: { enabled: false },
   monitoring: {
-    // Needs a Prometheus Operator in the cluster (minikube has none), and stays off for ibm until
-    // the Redis exporter reads its password from a file (it takes it from the environment today,
-    // which the hardening policy refuses): `--set monitoring.enabled=true` turns it on.
+    // Needs the Prometheus Operator's CRDs in the cluster (minikube has none): on where a cluster
+    // runs kube-prometheus-stack (ibm), `--set monitoring.enabled=true` elsewhere.
     enabled: false,
     prometheus: {
       namespace: 'monitoring',

@@ -71,4 +71,7 @@ export const ibm: EnvironmentOverrides = {
     // The cluster's Prometheus runs in `monitoring`.
     metricsScrapeNamespaces: ['monitoring'],
   },
+  // kube-prometheus-stack (release `kube-prometheus-stack` in `monitoring`, the base settings)
+  // scrapes the monitors, evaluates the rules and loads the dashboards.
+  monitoring: { enabled: true },
 };

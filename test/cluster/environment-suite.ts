@@ -18,7 +18,8 @@ import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/te
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
 import { browserFlow, ingressGet, steadyLoad } from './ingress.js';
-import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, hostLimitSets, singleNodeSets, manifestFiles, serverSideApply, standInDigests, synth, waitForWorkloads, watch } from './support.js';
+import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, hostLimitSets, installMonitoringCrds, singleNodeSets, manifestFiles, serverSideApply, standInDigests, synth, waitForWorkloads, watch } from './support.js';
+import { POSTGRES_EXPORTER, REDIS_EXPORTER } from '@expense-tracker/model/components';
 
 const progress = (m: string) => process.stderr.write(`[cluster-test] ${m}\n`);
 
@@ -50,6 +51,8 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       cluster = await startCluster({ dir: join(work, 'cluster'), ingressNamespace: config.ingressControllerNamespace, progress });
       digests = await standInDigests(cluster.registryUrl!, env);
       ({ dir, objects } = await synth(env, join(work, 'dist'), [...digests, ...limits]));
+      // The monitors and rules need the Prometheus Operator's CRDs, as in a kube-prometheus-stack cluster.
+      if (config.monitoring.enabled) await installMonitoringCrds(cluster.kubectl);
     });
 
     afterAll(async () => {
@@ -229,6 +232,40 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
         const reach = await cluster.kubectl.run(['exec', '-n', NAMESPACE, web.metadata.name, '-c', 'web', '--', 'node', '-e',
           `require('net').connect(${port}, '${host}').on('connect', () => { console.log('open'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(1); }).setTimeout(3000, () => { console.log('timeout'); process.exit(1); })`], { reject: false });
         expect(reach.stdout.trim(), `${web.metadata.name} -> ${host}:${port}`).toBe('open');
+      }
+    });
+
+    it.runIf(config.monitoring.enabled)('monitoring: the monitors and rules are stored; from Prometheus\'s namespace both exporters answer, authenticated (pg_up 1, redis_up 1)', async () => {
+      for (const kind of ['ServiceMonitor', 'PodMonitor', 'PrometheusRule']) {
+        const names = of(kind).map((o) => o.metadata.name).sort();
+        expect(names.length, kind).toBeGreaterThan(0);
+        const live = await cluster.kubectl.json<{ items: any[] }>(['get', kind.toLowerCase(), '-n', NAMESPACE]);
+        expect(live.items.map((o) => o.metadata.name).sort(), kind).toEqual(names);
+      }
+      // A scraper in the namespace the NetworkPolicies admit (monitoring.prometheus.namespace).
+      const scraperNamespace = config.monitoring.prometheus.namespace;
+      await cluster.kubectl.run(['create', 'namespace', scraperNamespace], { reject: false });
+      const targets = [[POSTGRES_EXPORTER.name, POSTGRES_EXPORTER.port, 'pg_up'], [REDIS_EXPORTER.name, REDIS_EXPORTER.port, 'redis_up']] as const;
+      // bash's /dev/tcp speaks HTTP/1.0 (the stand-in has no HTTP client); a few tries while the exporters connect.
+      const script = targets.map(([host, port, metric]) =>
+        `for i in 1 2 3 4 5; do v=$(timeout 5 bash -c 'exec 3<>/dev/tcp/${host}.${NAMESPACE}.svc/${port} && printf "GET /metrics HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3' | grep -E '^${metric} ' | cut -d' ' -f2); [ "$v" = 1 ] && break; sleep 2; done; echo "${metric}=\${v:-none}"`).join('; ');
+      const scraper = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'scrape-probe', namespace: scraperNamespace },
+        spec: {
+          restartPolicy: 'Never',
+          securityContext: { runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{ name: 'probe', image: `${config.postgres.image.repository}:${config.postgres.image.tag}`, command: ['bash', '-c', script], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+        },
+      };
+      await cluster.kubectl.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', '-'], { input: JSON.stringify(scraper) });
+      try {
+        await waitFor('scrape-probe finished', async () => ['Succeeded', 'Failed'].includes((await cluster.kubectl.json<any>(['get', 'pod', 'scrape-probe', '-n', scraperNamespace])).status.phase), 120_000, 500);
+        const logs = (await cluster.kubectl.run(['logs', 'scrape-probe', '-n', scraperNamespace])).stdout.trim().split('\n');
+        expect(logs).toEqual(targets.map(([, , metric]) => `${metric}=1`));
+      } finally {
+        await cluster.kubectl.run(['delete', 'namespace', scraperNamespace, '--wait=true'], { reject: false });
       }
     });
 

@@ -14,6 +14,8 @@ import type { KubeObject } from '../../charts/synthesize.js';
 import { readManifests } from '../../scripts/lib/manifests.js';
 import { warningsIn, waitFor, type Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { manifestDigest } from '@expense-tracker/testkit/test-cluster/node/registry';
+import { IMPORTED_CRDS } from '../../monitoring/versions.js';
+import { operatorModuleDir } from '../../scripts/import-crds.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Server-side apply field manager of the tests (as a CI deploy job would use one). */
@@ -65,6 +67,21 @@ export function singleNodeSets(config: { postgres: { mode: string }; imports?: {
   const sets = config.postgres.mode === 'ha' ? ['postgres.mode=single', 'postgres.backup.enabled=false'] : [];
   if (config.imports?.enabled && config.imports.staging.accessMode === 'ReadWriteMany') sets.push('imports.staging.accessMode=ReadWriteOnce');
   return sets;
+}
+
+/**
+ * Installs the Prometheus Operator CRDs the chart's monitors and rules need (`monitoring.enabled`):
+ * the manifests of the pinned operator release that `npm run import:crds` imports (its Go module
+ * zip), server-side applied (they exceed the client-side apply annotation limit), then awaited
+ * Established. No operator runs: the API server stores and validates the objects.
+ * @returns the API server's warnings
+ */
+export async function installMonitoringCrds(kubectl: Kubectl): Promise<string[]> {
+  const dir = join(await operatorModuleDir(), 'example', 'prometheus-operator-crd');
+  const files = IMPORTED_CRDS.map((f) => join(dir, f));
+  const { warnings } = await serverSideApply(kubectl, { files });
+  await kubectl.run(['wait', '--for=condition=Established', '--timeout=60s', ...files.flatMap((f) => ['-f', f])]);
+  return warnings;
 }
 
 /** The hard `nofile` limit of processes started from here (what containerd and its containers inherit). */

@@ -227,9 +227,9 @@ describe('haproxy', () => {
 
 describe('exporters', () => {
   /** The exporter containers exactly as the chart's Deployments configure them (ibm, monitoring on). */
-  function chartExporters(): Record<string, { image: string; args: string[]; env: Record<string, string>; secretEnv: Record<string, string>; uid: number; credentialsDir?: string }> {
+  function chartExporters(): Record<string, { image: string; args: string[]; env: Record<string, string>; uid: number; credentialsDir?: string }> {
     const out: ReturnType<typeof chartExporters> = {};
-    for (const o of synthesize(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['monitoring.enabled=true'] })).objects as any[]) {
+    for (const o of synthesize(loadEnvironment('ibm', { imageTag: '1.0.0' })).objects as any[]) {
       if (o.kind !== 'Deployment' || !/-exporter$/.test(o.metadata.name)) continue;
       const pod = o.spec.template.spec;
       const c = pod.containers[0];
@@ -237,7 +237,6 @@ describe('exporters', () => {
         image: c.image,
         args: c.args ?? [],
         env: Object.fromEntries((c.env ?? []).filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value])),
-        secretEnv: Object.fromEntries((c.env ?? []).filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => [e.name, e.valueFrom.secretKeyRef.key])),
         uid: pod.securityContext.runAsUser,
         credentialsDir: c.volumeMounts?.[0]?.mountPath,
       };
@@ -280,29 +279,65 @@ describe('exporters', () => {
     expect(await processUids(name)).toEqual([x.uid]);
   });
 
-  it("redis_exporter runs the chart's configuration as UID 59000 on a read-only root", async () => {
-    const x = chartExporters()['redis-exporter'];
-    expect(BASE_IMAGES.map((b) => b.tag)).toContain(x.image);
-    expect(x.secretEnv).toEqual({ REDIS_PASSWORD: 'password' });
+  it("redis_exporter authenticates with the password map its chart init container derives from the Secret file, as UID 59000 on read-only roots", async () => {
+    const o: any = synthesize(loadEnvironment('ibm', { imageTag: '1.0.0' })).objects.find((x: any) => x.kind === 'Deployment' && x.metadata.name === 'redis-exporter');
+    const pod = o.spec.template.spec;
+    const [init] = pod.initContainers;
+    const c = pod.containers[0];
+    expect(BASE_IMAGES.map((b) => b.tag)).toContain(c.image);
+    // ibm pins the Redis image by digest; the stand-in carries its tag.
+    expect(init.image.split('@')[0]).toBe(REDIS);
+    expect(JSON.stringify(pod)).not.toContain('secretKeyRef');
+    const uid = pod.securityContext.runAsUser;
+    const password = String.raw`exporter "s3cr3t" \x9 100%`;
     const redisName = `etk-redisx-${engine.run}`;
-    await runContainer(engine, { name: redisName, image: REDIS, network: net, aliases: ['redis'], command: ['redis-server', '--requirepass', 'exporter-secret', '--save', '', '--appendonly', 'no'] });
+    await runContainer(engine, { name: redisName, image: REDIS, network: net, aliases: ['redis'], command: ['redis-server', '--requirepass', password, '--save', '', '--appendonly', 'no'] });
+    // The Secret volume as the kubelet writes it, and the memory emptyDir (owned by the pod's group).
+    const secretVolume = pod.volumes.find((v: any) => v.secret).secret;
+    const secretDir = join(engine.scratch, 'redis-exporter-secret');
+    mkdirSync(secretDir, { recursive: true });
+    for (const item of secretVolume.items) {
+      writeFileSync(join(secretDir, item.path), `${password}\n`);
+      chownSync(join(secretDir, item.path), 0, pod.securityContext.fsGroup);
+      chmodSync(join(secretDir, item.path), secretVolume.defaultMode);
+    }
+    const derivedDir = join(engine.scratch, 'redis-exporter-derived');
+    mkdirSync(derivedDir, { recursive: true });
+    chownSync(derivedDir, 0, pod.securityContext.fsGroup);
+    chmodSync(derivedDir, 0o2777);
+    const mountOf = (container: any, volume: string) => container.volumeMounts.find((m: any) => m.name === volume).mountPath;
+    const secretName = pod.volumes.find((v: any) => v.secret).name;
+    const derivedName = pod.volumes.find((v: any) => v.emptyDir?.medium === 'Memory').name;
+    const securityOf = (container: any) => ({ user: `${container.securityContext.runAsUser}:${container.securityContext.runAsGroup}`, readOnly: true, capDropAll: true, noNewPrivileges: true });
+    const initRun = await runContainer(engine, {
+      name: `etk-redisexp-init-${engine.run}`,
+      image: REDIS,
+      foreground: true,
+      entrypoint: init.command[0],
+      command: init.command.slice(1),
+      ...securityOf(init),
+      volumes: [`${secretDir}:${mountOf(init, secretName)}:ro`, `${derivedDir}:${mountOf(init, derivedName)}`],
+    });
+    expect(initRun.exitCode, initRun.all).toBe(0);
     const port = await freePort();
     const name = `etk-redisexp-${engine.run}`;
     await runContainer(engine, {
       name,
-      image: x.image,
+      image: c.image,
       network: net,
-      env: { ...x.env, REDIS_PASSWORD: 'exporter-secret' },
-      command: x.args,
-      publish: [[port, 9121]],
-      user: `${x.uid}:${x.uid}`,
-      readOnly: true,
-      capDropAll: true,
-      noNewPrivileges: true,
+      env: Object.fromEntries(c.env.map((e: any) => [e.name, e.value])),
+      command: c.args,
+      publish: [[port, c.ports[0].containerPort]],
+      ...securityOf(c),
+      volumes: [`${secretDir}:${mountOf(c, secretName)}:ro`, `${derivedDir}:${mountOf(c, derivedName)}:ro`],
     });
     await eventually('redis_up 1', async () => /^redis_up 1$/m.test(await metrics(port).catch(() => '')), 60, () => logsOf(name));
     expect(await metrics(port)).toMatch(/^redis_connected_clients \d+/m);
-    expect(await processUids(name)).toEqual([x.uid]);
+    expect(await processUids(name)).toEqual([uid]);
+    // The readiness page answers without the exporter querying Redis.
+    expect((await fetch(`http://127.0.0.1:${port}${c.readinessProbe.httpGet.path}`)).status).toBe(200);
+    const visible = await exec(name, ['sh', '-c', 'cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n"']);
+    expect(visible.stdout).not.toContain('s3cr3t');
   });
 });
 

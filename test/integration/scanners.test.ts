@@ -228,6 +228,8 @@ describe('the synthesized environments', () => {
         'Service/postgres-replicas kube-score service-targets-pod',
         // The backup CronJobs kubectl-exec through the API, with kubectl by tag.
         ...['CronJob/postgres-backup-full', 'CronJob/postgres-backup-diff'].flatMap((o) => [`${o} checkov CKV_K8S_15`, `${o} checkov CKV_K8S_38`, `${o} checkov CKV_K8S_43`]),
+        // Monitoring: one exporter each, by tag (no digest recorded).
+        ...['Deployment/postgres-exporter', 'Deployment/redis-exporter'].flatMap((o) => [`${o} checkov CKV_K8S_15`, `${o} checkov CKV_K8S_43`, `${o} kube-score deployment-replicas`]),
       ],
     ],
   ])('dist/%s: zero checkov and kube-score findings, and only the documented accepted ones', async (env, expected) => {
