@@ -163,10 +163,20 @@ describe('ExpenseTrackerChart', () => {
     expect(find(local(), 'Deployment', 'expense-web').spec.template.spec.securityContext.runAsUser).toBe(APP_UID);
   });
 
-  it('routes the web Service port 80 to the named container port', () => {
+  it('routes the web Service port 80 to the named container port, and exposes metrics on the Service only to the cluster', () => {
     const svc = find(local(), 'Service', 'expense-web');
-    expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http' }]);
+    expect(svc.spec.ports).toEqual([
+      { name: 'http', port: 80, targetPort: 'http' },
+      { name: 'metrics', port: APP_METRICS_PORT, targetPort: 'metrics' },
+    ]);
     expect(svc.spec.selector).toEqual(find(local(), 'Deployment', 'expense-web').spec.selector.matchLabels);
+    // Neither the Ingress (haproxy on or off) nor HAProxy's headless discovery Service routes to it.
+    for (const objects of [local(), synthesizeEnvironment(loadEnvironment('local', { imageTag: '1.0.0', set: ['haproxy.enabled=false', 'compose.enabled=false'] }))]) {
+      const backends = find(objects, 'Ingress', 'expense-web').spec.rules.flatMap((r: any) => r.http.paths.map((p: any) => p.backend.service));
+      expect(backends.length).toBeGreaterThan(0);
+      for (const b of backends) expect(b.port).toEqual({ number: 80 });
+    }
+    expect(find(local(), 'Service', 'expense-web-headless').spec.ports.map((p: any) => p.name)).toEqual(['http']);
   });
 
   it('gives single-mode PostgreSQL a StatefulSet with retained volumeClaimTemplates and a headless serviceName', () => {

@@ -94,7 +94,8 @@ export class WebIngress extends Construct {
           host,
           path,
           pathType: kplus.HttpIngressPathType.PREFIX,
-          backend: kplus.IngressBackend.fromService(props.service),
+          // The Service's first port (`http`): never another one, such as `metrics`.
+          backend: kplus.IngressBackend.fromService(props.service, { port: props.service.port }),
         },
       ],
       tls,

@@ -28,7 +28,14 @@ describe('Monitoring', () => {
     const { objects } = synth(ibm);
     expect(formatFindings(validateManifests(objects))).toBe('');
     const kinds = objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1').map((o) => `${o.kind}/${o.metadata.name}`);
-    expect(kinds.sort()).toEqual(['PodMonitor/expense-web', 'PrometheusRule/expense-tracker', 'ServiceMonitor/haproxy', 'ServiceMonitor/postgres-exporter', 'ServiceMonitor/redis-exporter']);
+    expect(kinds.sort()).toEqual([
+      'PodMonitor/patroni',
+      'PrometheusRule/expense-tracker',
+      'ServiceMonitor/expense-web',
+      'ServiceMonitor/haproxy',
+      'ServiceMonitor/postgres-exporter',
+      'ServiceMonitor/redis-exporter',
+    ]);
     for (const name of ['expense-app', 'expense-haproxy', 'expense-data']) {
       const cm = find(objects, 'ConfigMap', `grafana-dashboard-${name}`);
       expect(cm.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
@@ -40,10 +47,20 @@ describe('Monitoring', () => {
   it('labels every monitor and rule for the Prometheus selector and sets explicit job labels', () => {
     const { objects } = synth(ibm);
     for (const o of objects.filter((x) => x.apiVersion === 'monitoring.coreos.com/v1')) expect(o.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
-    const web = find(objects, 'PodMonitor', 'expense-web');
-    expect(web.spec.podMetricsEndpoints).toEqual([
+    // The app's metrics through the `metrics` port of Service expense-web (never the Ingress's `http`).
+    const web = find(objects, 'ServiceMonitor', 'expense-web');
+    expect(web.spec.endpoints).toEqual([
       { interval: '30s', path: '/metrics', port: 'metrics', relabelings: [{ action: 'replace', replacement: 'expense-web', targetLabel: 'job' }] },
     ]);
+    expect(find(objects, 'Service', 'expense-web').spec.ports.find((p: any) => p.name === 'metrics')).toEqual({ name: 'metrics', port: 9464, targetPort: 'metrics' });
+    // Patroni: every member's REST API, the StatefulSet's pods only (not the backup jobs').
+    const patroni = find(objects, 'PodMonitor', 'patroni');
+    expect(patroni.spec.podMetricsEndpoints).toEqual([
+      { interval: '30s', path: '/metrics', port: 'patroni', relabelings: [{ action: 'replace', replacement: 'patroni', targetLabel: 'job' }] },
+    ]);
+    expect(patroni.spec.selector.matchLabels).toEqual(find(objects, 'StatefulSet', 'postgres').spec.selector.matchLabels);
+    const single = synth(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['postgres.mode=single', 'postgres.backup.enabled=false'] })).objects;
+    expect(single.some((o) => o.kind === 'PodMonitor')).toBe(false);
     expect(find(objects, 'ServiceMonitor', 'haproxy').spec.endpoints[0]).toMatchObject({ port: 'stats', path: '/metrics' });
     expect(find(objects, 'ServiceMonitor', 'postgres-exporter').spec.endpoints[0].relabelings[0].replacement).toBe('postgres-exporter');
   });
@@ -112,6 +129,7 @@ describe('Monitoring', () => {
       'allow-prometheus-to-postgres-exporter:metrics:monitoring',
       'allow-prometheus-to-redis-exporter:metrics:monitoring',
       'allow-postgres-exporter-to-postgres:5432:',
+      'allow-prometheus-to-patroni:patroni:monitoring',
       'allow-redis-exporter-to-redis:6379:',
     ]);
   });
@@ -141,7 +159,15 @@ describe('Monitoring', () => {
       postgresDatabase: 'expenses',
       postgresVolumeClaims: 'data-postgres-[0-9]+',
       tlsHost: undefined,
+      patroni: { scope: 'postgres' },
+      backupCronJobs: ['postgres-backup-full', 'postgres-backup-diff'],
     });
+    // The replication-lag and backup-age alerts come with them; a single PostgreSQL has neither.
+    const alerts = alertingRules(buildRuleGroups(settings, monitoredTopology(ibm))).map((r) => r.alert);
+    expect(alerts).toEqual(expect.arrayContaining(['ExpensePostgresReplicationLag', 'ExpensePostgresBackupTooOld']));
+    const single = monitoredTopology(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['postgres.mode=single', 'postgres.backup.enabled=false'] }));
+    expect(single.patroni).toBeUndefined();
+    expect(single.backupCronJobs).toBeUndefined();
     const tls = loadEnvironment('ibm', { imageTag: '1.0.0', set: ['ingress.tlsSecretName=expense-tls', 'haproxy.enabled=false', 'monitoring.enabled=true'] });
     const t = synthesize(tls).topology;
     expect(t.tlsHost).toBe('expense.example.us-south.containers.appdomain.cloud');
@@ -160,13 +186,13 @@ describe('Monitoring', () => {
     const { objects } = synth(ibm);
     const broken = objects.map((o) => structuredClone(o)) as any[];
     find(broken, 'ServiceMonitor', 'haproxy').spec.endpoints[0].port = 'metrics';
-    find(broken, 'PodMonitor', 'expense-web').spec.selector.matchLabels = { app: 'nothing' };
+    find(broken, 'PodMonitor', 'patroni').spec.selector.matchLabels = { app: 'nothing' };
     const rule = find(broken, 'PrometheusRule', 'expense-tracker');
     const alert = rule.spec.groups.flatMap((g: any) => g.rules).find((r: any) => r.alert);
     delete alert.annotations.runbook_url;
     const messages = formatFindings(validateManifests(broken));
     expect(messages).toContain('ServiceMonitor/haproxy: spec.endpoints[0].port: no selected Service (haproxy, haproxy-stats) has a port named "metrics"');
-    expect(messages).toContain('PodMonitor/expense-web: spec.selector.matchLabels: selects no pod template in the chart');
+    expect(messages).toContain('PodMonitor/patroni: spec.selector.matchLabels: selects no pod template in the chart');
     expect(messages).toMatch(/PrometheusRule\/expense-tracker: spec\.groups\[0\]\.rules\[7\]\(ExpenseAvailabilityBudgetBurn\)\.annotations\.runbook_url: must link a runbook section/);
   });
 
@@ -180,7 +206,7 @@ describe('Monitoring', () => {
 describe('monitoring in the chart', () => {
   it('is on for ibm, off for local; --set monitoring.enabled switches it', () => {
     const kinds = (env: EnvironmentConfig) => synthesize(env).objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1').length;
-    expect(kinds(ibm)).toBe(5);
+    expect(kinds(ibm)).toBe(6);
     expect(kinds(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['monitoring.enabled=false'] }))).toBe(0);
     expect(kinds(loadEnvironment('local', { imageTag: '1.0.0' }))).toBe(0);
     const local = loadEnvironment('local', { imageTag: '1.0.0', set: ['monitoring.enabled=true'] });

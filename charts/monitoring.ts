@@ -4,9 +4,9 @@ import { FRONTEND_NAME, type LoadBalancerSpec } from '../haproxy/load-balancer.j
 import { buildDashboards, dashboardJson, type NamedDashboard } from '../monitoring/dashboards/index.js';
 import { duration } from '../monitoring/promql.js';
 import { buildRuleGroups, type RuleGroup } from '../monitoring/rules.js';
-import { EXPORTER_METRICS_PATH, JOBS, type MonitoredTopology, redisPasswordMapScript } from '../monitoring/targets.js';
+import { EXPORTER_METRICS_PATH, JOBS, type MonitoredTopology, PATRONI_METRICS_PATH, redisPasswordMapScript } from '../monitoring/targets.js';
 import { APP_METRICS_PORT_NAME, HEALTH_PATH, METRICS_PATH, SECRETS } from '@expense-tracker/model/app-contract';
-import { HAPROXY, POSTGRES_EXPORTER, REDIS_EXPORTER } from '@expense-tracker/model/components';
+import { HAPROXY, POSTGRES_EXPORTER, POSTGRES_HA, REDIS_EXPORTER } from '@expense-tracker/model/components';
 import { formatImageReference, PINNED_IMAGES } from '@expense-tracker/model/images';
 import type { EnvironmentConfig } from '@expense-tracker/model/environment';
 import type { HaproxyLoadBalancer } from './haproxy-load-balancer.js';
@@ -23,6 +23,7 @@ import { recommendedLabels } from '@expense-tracker/model/naming';
 import type { NetworkPeer } from './network-policy.js';
 import type { Workload } from './workload.js';
 import { Postgres } from './postgres.js';
+import { PostgresHa } from './postgres-ha.js';
 import { EXPORTER_PORT_NAME, PrometheusExporter } from './prometheus-exporter.js';
 import { Redis } from './redis.js';
 import { Web } from './web.js';
@@ -42,6 +43,7 @@ export function monitoredTopology(env: EnvironmentConfig, loadBalancer: LoadBala
     haproxy = { frontend: FRONTEND_NAME, backends: backends.map((b) => b.name), webBackend: webBackend.name };
   }
   const hasIngress = !env.haproxy.enabled || env.haproxy.placement === 'behind-ingress';
+  const ha = env.postgres.mode === 'ha';
   return {
     environment: env.name,
     namespace: env.namespace,
@@ -52,6 +54,8 @@ export function monitoredTopology(env: EnvironmentConfig, loadBalancer: LoadBala
     // StatefulSet claims are named <claim template>-<statefulset>-<ordinal>.
     postgresVolumeClaims: `${Postgres.DATA_CLAIM_TEMPLATE}-${Postgres.NAME}-[0-9]+`,
     tlsHost: hasIngress && env.ingress.tlsSecretName ? env.ingress.host : undefined,
+    ...(ha ? { patroni: { scope: PostgresHa.SCOPE } } : {}),
+    ...(ha && env.postgres.backup.enabled ? { backupCronJobs: [...PostgresHa.BACKUP_CRONJOB_NAMES] } : {}),
   };
 }
 
@@ -64,7 +68,8 @@ export interface MonitoringProps {
   readonly environment: EnvironmentConfig;
   /** The constructs whose pods are scraped. */
   readonly web: Web;
-  readonly postgres: Postgres;
+  /** PostgreSQL; a Patroni cluster (`PostgresHa`) also gets its members' REST API scraped. */
+  readonly postgres: Postgres | PostgresHa;
   readonly redis: Redis;
   /**
    * HAProxy in front of the web pods.
@@ -82,10 +87,12 @@ export interface MonitoringProps {
  * The operations layer of the chart, for a cluster running the Prometheus Operator
  * (kube-prometheus-stack) and Grafana's dashboard sidecar:
  *
- * - PodMonitor `expense-web` (every web pod's `/metrics`, ready or not: a pod failing
- *   readiness is exactly when its metrics matter), ServiceMonitor `haproxy` (Service
- *   `haproxy-stats`), and the exporters `postgres-exporter` and `redis-exporter` with their
- *   ServiceMonitors. Each target gets an explicit `job` label (see `monitoring/targets.ts`).
+ * - ServiceMonitor `expense-web` (port `metrics` of Service `expense-web`: each web pod's
+ *   `/metrics` listener, which neither the Ingress nor HAProxy routes to), ServiceMonitor
+ *   `haproxy` (Service `haproxy-stats`), the exporters `postgres-exporter` and `redis-exporter`
+ *   with their ServiceMonitors, and for a Patroni cluster PodMonitor `patroni` (every member's
+ *   REST API `/metrics`: role, WAL positions, replication state). Each target gets an explicit
+ *   `job` label (see `monitoring/targets.ts`).
  * - Probe `ingress-tls` through the blackbox exporter when the Ingress serves TLS.
  * - PrometheusRule `expense-tracker`: SLO recordings, burn-rate and cause alerts.
  * - One ConfigMap per Grafana dashboard (`grafana-dashboard-<name>`), labelled for the sidecar.
@@ -118,20 +125,6 @@ export class Monitoring extends Construct {
     const interval = duration(s.prometheus.scrapeIntervalSeconds);
     const selectable = { ...s.prometheus.selectorLabels };
 
-    new PodMonitor(this, 'WebPodMonitor', {
-      metadata: { name: Web.NAME, labels: { ...recommendedLabels(props.web.identity), ...selectable } },
-      spec: {
-        selector: { matchLabels: props.web.selector },
-        podMetricsEndpoints: [
-          {
-            port: APP_METRICS_PORT_NAME,
-            path: METRICS_PATH,
-            interval,
-            relabelings: [{ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: JOBS.web }],
-          },
-        ],
-      },
-    });
     const serviceMonitor = (name: string, selector: Record<string, string>, port: string, path: string, job: string, labels: Record<string, string>) =>
       new ServiceMonitor(this, `${name}-monitor`, {
         metadata: { name, labels: { ...labels, ...selectable } },
@@ -141,6 +134,8 @@ export class Monitoring extends Construct {
         },
       });
 
+    // Selects Services `expense-web` and `expense-web-headless`; only the first has the metrics port.
+    serviceMonitor(Web.NAME, props.web.selector, APP_METRICS_PORT_NAME, METRICS_PATH, JOBS.web, recommendedLabels(props.web.identity));
     const prometheus: NetworkPeer = { name: 'prometheus', namespaces: [s.prometheus.namespace] };
     const allow = (target: Workload, from: Workload | NetworkPeer, port: number | string, name: string) => {
       target.allowFrom(from, { port, name });
@@ -191,6 +186,24 @@ export class Monitoring extends Construct {
       allow(e, prometheus, EXPORTER_PORT_NAME, `allow-prometheus-to-${e.service.name}`);
     }
     allow(props.postgres, this.postgresExporter, Postgres.PORT, 'allow-postgres-exporter-to-postgres');
+    if (props.postgres instanceof PostgresHa) {
+      // Patroni serves /metrics on its REST API without authentication (only unsafe methods take it).
+      new PodMonitor(this, 'PatroniPodMonitor', {
+        metadata: { name: JOBS.patroni, labels: { ...props.postgres.labels, ...selectable } },
+        spec: {
+          selector: { matchLabels: props.postgres.selector },
+          podMetricsEndpoints: [
+            {
+              port: POSTGRES_HA.apiPortName,
+              path: PATRONI_METRICS_PATH,
+              interval,
+              relabelings: [{ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: JOBS.patroni }],
+            },
+          ],
+        },
+      });
+      allow(props.postgres, prometheus, POSTGRES_HA.apiPortName, 'allow-prometheus-to-patroni');
+    }
     allow(props.redis, this.redisExporter, Redis.PORT, 'allow-redis-exporter-to-redis');
 
     if (this.topology.tlsHost) {

@@ -164,6 +164,9 @@ export interface PostgresHaProps {
   readonly instance?: string;
 }
 
+/** pgBackRest backup types, each with its own CronJob and schedule. */
+const BACKUP_TYPES = ['full', 'diff'] as const;
+
 /**
  * Highly available PostgreSQL 15: a Patroni cluster with the Kubernetes API as its DCS (no
  * etcd), as one StatefulSet `postgres` with a `data` volumeClaimTemplate per member, on the
@@ -199,6 +202,8 @@ export class PostgresHa extends Workload {
   static readonly SCOPE = POSTGRES_HA.scope;
   /** Name of the volumeClaimTemplate; claims are `<template>-postgres-<ordinal>`. */
   static readonly DATA_CLAIM_TEMPLATE = 'data';
+  /** `metadata.name`s of the backup CronJobs (full, then differential), when backups are on. */
+  static readonly BACKUP_CRONJOB_NAMES: readonly string[] = BACKUP_TYPES.map((type) => `${POSTGRES_HA.backupName}-${type}`);
   /** Service `postgres`: the primary only. */
   readonly service: kplus.Service;
   /** Service `postgres-replicas`: the streaming replicas. */
@@ -471,9 +476,9 @@ export class PostgresHa extends Workload {
             }),
       },
     });
-    for (const type of ['full', 'diff'] as const) {
+    for (const [i, type] of BACKUP_TYPES.entries()) {
       new k8s.KubeCronJob(this, `Backup-${type}`, {
-        metadata: { name: `${name}-${type}`, labels, annotations: accepted },
+        metadata: { name: PostgresHa.BACKUP_CRONJOB_NAMES[i], labels, annotations: accepted },
         spec: {
           schedule: backup.schedule[type],
           timeZone: 'Etc/UTC',

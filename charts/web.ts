@@ -102,7 +102,8 @@ export function appSecretFileEnv(
 
 /**
  * The expense tracker's web tier: Deployment `expense-web`, Service `expense-web` (port 80 →
- * named container port `http`) and, with more than one replica, a PodDisruptionBudget.
+ * named container port `http`, the Ingress backend; port `metrics` → the app's Prometheus
+ * listener, for the cluster's scraper) and, with more than one replica, a PodDisruptionBudget.
  *
  * Database migrations run as the `migrate` initContainer (`node dist/cli.js migrate`): every
  * new pod applies pending migrations before the server starts, so `kubectl apply` and
@@ -115,7 +116,7 @@ export function appSecretFileEnv(
 export class Web extends Workload {
   /** `metadata.name` of the Deployment, the Service and the Ingress backend. */
   static readonly NAME = WEB.name;
-  /** Service `expense-web`: port 80 → `http`. */
+  /** Service `expense-web`: port 80 → `http`, port `metrics` → `metrics`. */
   readonly service: kplus.Service;
 
   constructor(scope: Construct, id: string, props: WebProps = {}) {
@@ -172,7 +173,7 @@ export class Web extends Workload {
       ],
       command: [...APP_SERVER_COMMAND],
       // `metrics`: the app's separate /metrics listener (METRICS_PORT, default = APP_METRICS_PORT),
-      // for the cluster's scraper only: neither Service routes to it.
+      // for the cluster's scraper only: neither the Ingress nor HAProxy routes to it.
       ports: [
         { number: APP_PORT, name: APP_PORT_NAME },
         { number: APP_METRICS_PORT, name: APP_METRICS_PORT_NAME },
@@ -182,6 +183,15 @@ export class Web extends Workload {
       liveness: probe(HEALTH_PATH, 10, 3),
       lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(settings.preStopSleepSeconds)]) },
     });
-    this.service = this.exposeViaService('Service', { name: WEB.name, ports: [{ name: APP_PORT_NAME, port: WEB.servicePort }] });
+    // `metrics` on the Service for the cluster's scraper (a ServiceMonitor selects it by name);
+    // the Ingress routes to `http` only, HAProxy to the pods' `http` port, and only the scraper's
+    // namespace may connect to it (NetworkPolicy, charts/monitoring.ts).
+    this.service = this.exposeViaService('Service', {
+      name: WEB.name,
+      ports: [
+        { name: APP_PORT_NAME, port: WEB.servicePort },
+        { name: APP_METRICS_PORT_NAME, port: APP_METRICS_PORT },
+      ],
+    });
   }
 }

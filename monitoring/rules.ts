@@ -213,7 +213,7 @@ function causeAlerts(settings: MonitoringSettings, topology: MonitoredTopology):
   const a = settings.alerts;
   const ns = topology.namespace;
   const rb = (alert: string) => runbookUrl(settings, alert);
-  const jobs = [JOBS.web, JOBS.postgres, JOBS.redis, ...(topology.haproxy ? [JOBS.haproxy] : [])];
+  const jobs = [JOBS.web, JOBS.postgres, JOBS.redis, ...(topology.haproxy ? [JOBS.haproxy] : []), ...(topology.patroni ? [JOBS.patroni] : [])];
   const rules: AlertingRule[] = [
     {
       alert: ALERTS.targetDown,

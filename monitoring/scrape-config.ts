@@ -8,7 +8,7 @@ import { HAPROXY } from '@expense-tracker/model/components';
 import { METRICS_PATH } from '@expense-tracker/model/app-contract';
 import { stringify } from 'yaml';
 import { duration } from './promql.js';
-import { EXPORTER_METRICS_PATH, JOBS, type JobName } from './targets.js';
+import { EXPORTER_METRICS_PATH, JOBS, type JobName, PATRONI_METRICS_PATH } from './targets.js';
 
 /** Where each job's targets serve metrics. */
 export const METRICS_PATHS: Readonly<Record<Exclude<JobName, 'ingress-tls'>, string>> = {
@@ -16,8 +16,7 @@ export const METRICS_PATHS: Readonly<Record<Exclude<JobName, 'ingress-tls'>, str
   [JOBS.haproxy]: HAPROXY.metricsPath,
   [JOBS.postgres]: EXPORTER_METRICS_PATH,
   [JOBS.redis]: EXPORTER_METRICS_PATH,
-  // Patroni's REST API (https://patroni.readthedocs.io/en/latest/rest_api.html#monitoring-endpoint).
-  [JOBS.patroni]: '/metrics',
+  [JOBS.patroni]: PATRONI_METRICS_PATH,
 };
 
 /** Options for `renderScrapeConfig`. */

@@ -25,6 +25,8 @@ export type JobName = (typeof JOBS)[keyof typeof JOBS];
 
 /** Path of every exporter's metrics endpoint. */
 export const EXPORTER_METRICS_PATH = '/metrics';
+/** Path of Patroni's metrics on its REST API (https://patroni.readthedocs.io/en/latest/rest_api.html#monitoring-endpoint). */
+export const PATRONI_METRICS_PATH = '/metrics';
 
 /**
  * The `sh` script that turns the Secret's plain password file into the JSON map
