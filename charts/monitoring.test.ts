@@ -163,9 +163,9 @@ describe('Monitoring', () => {
       backupCronJobs: ['postgres-backup-full', 'postgres-backup-diff'],
     });
     // The replication-lag and backup-age alerts come with them; a single PostgreSQL has neither.
-    const alerts = alertingRules(buildRuleGroups(settings, monitoredTopology(ibm))).map((r) => r.alert);
+    const alerts = alertingRules(synth(ibm).monitoring.ruleGroups).map((r) => r.alert);
     expect(alerts).toEqual(expect.arrayContaining(['ExpensePostgresReplicationLag', 'ExpensePostgresBackupTooOld']));
-    const single = monitoredTopology(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['postgres.mode=single', 'postgres.backup.enabled=false'] }));
+    const single = synthesize(loadEnvironment('ibm', { imageTag: '1.0.0', set: ['postgres.mode=single', 'postgres.backup.enabled=false'] })).topology;
     expect(single.patroni).toBeUndefined();
     expect(single.backupCronJobs).toBeUndefined();
     const tls = loadEnvironment('ibm', { imageTag: '1.0.0', set: ['ingress.tlsSecretName=expense-tls', 'haproxy.enabled=false', 'monitoring.enabled=true'] });
