@@ -66,7 +66,7 @@ describe('renderHaproxyConfig: kubernetes target', () => {
         'http-request disable-l7-retry unless { method GET HEAD OPTIONS PUT DELETE }',
         'acl is_imports path /api/imports',
         'acl is_imports path_beg /api/imports/',
-        `http-request deny deny_status 413 if is_imports { req.hdr_val(content-length) gt ${16 * 2 ** 30} }`,
+        `http-request deny deny_status 413 if is_imports { req.fhdr(content-length),add(0) gt ${16 * 2 ** 30} }`,
         'use_backend imports if is_imports',
         'acl is_api path /api',
         'acl is_api path_beg /api/',

@@ -103,7 +103,7 @@ describe('imports in the chart', () => {
     expect(frontend.indexOf('use_backend imports')).toBeGreaterThan(0);
     expect(frontend.indexOf('use_backend imports')).toBeLessThan(frontend.indexOf('use_backend api'));
     expect(frontend).toMatch(/acl is_imports path \/api\/imports\n\s+acl is_imports path_beg \/api\/imports\/\n/);
-    expect(frontend).toContain(`http-request deny deny_status 413 if is_imports { req.hdr_val(content-length) gt ${2 * 2 ** 30} }`);
+    expect(frontend).toContain(`http-request deny deny_status 413 if is_imports { req.fhdr(content-length),add(0) gt ${2 * 2 ** 30} }`);
     const imports = cfg.slice(cfg.indexOf('\nbackend imports'), cfg.indexOf('\nbackend api'));
     expect(imports).toContain('timeout server 1800s');
     const api = cfg.slice(cfg.indexOf('\nbackend api'));

@@ -328,7 +328,9 @@ export function buildLoadBalancerConfig(spec: LoadBalancerSpec): HaproxyConfig {
     if (b.maxBodyBytes !== undefined) {
       fe.line(
         'http-request',
-        ['deny', 'deny_status', 413, 'if', acl, '{', 'req.hdr_val(content-length)', 'gt', b.maxBodyBytes, '}'],
+        // req.hdr_val() converts to a 32-bit integer (a 16 GiB length wraps below the limit); the
+        // add(0) converter reads the header as HAProxy's 64-bit signed integer.
+        ['deny', 'deny_status', 413, 'if', acl, '{', 'req.fhdr(content-length),add(0)', 'gt', b.maxBodyBytes, '}'],
         `Bodies above ${b.maxBodyBytes} bytes are refused here, before a server reads any of them.`,
       );
     }

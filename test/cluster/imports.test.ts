@@ -180,7 +180,8 @@ describe(`dist/${ENV} on a real node: a ${(BYTES / MB).toFixed(0)} MB bank state
     const up = await session.upload(file);
     const uploadS = (Date.now() - t0) / 1000;
     expect(up.status, up.text.slice(0, 500)).toBe(202);
-    expect(up.json.state).toBe('queued');
+    // A worker LISTENing for imports_queued may have claimed it before the answer left the web pod.
+    expect(['queued', 'processing']).toContain(up.json.state);
     progress(`upload of ${(summary.bytes / MB).toFixed(0)} MB stored in ${uploadS.toFixed(1)} s (${(summary.bytes / MB / uploadS).toFixed(1)} MB/s)`);
 
     const done = await session.follow(up.json.id, 1_200_000);
