@@ -265,7 +265,7 @@ describe('metrics listener: exposed to the scraper only', () => {
   const opens = (np: any, port: number | string) =>
     (np.spec.ingress ?? []).some((r: { ports?: { port: unknown }[] }) => (r.ports ?? []).some((p) => p.port === port));
 
-  it.each(['local', 'ibm'] as const)('%s: web pods declare it, the PodMonitor scrapes it, no Service or Ingress routes to it, only the scraper\'s namespace is let in', (env) => {
+  it.each(['local', 'ibm'] as const)('%s: web pods declare it, Service expense-web exposes it as port metrics for the ServiceMonitor, no Ingress or HAProxy routes to it, only the scraper\'s namespace is let in', (env) => {
     const objects = synth(env);
     const web = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'expense-web');
     const ports = web.spec.template.spec.containers.find((c: { name: string }) => c.name === 'web').ports;
@@ -274,12 +274,14 @@ describe('metrics listener: exposed to the scraper only', () => {
     const selectsWeb = (selector: Record<string, string> | undefined) => !!selector && Object.entries(selector).every(([k, v]) => podLabels[k] === v);
     const webServices = objects.filter((o) => o.kind === 'Service' && selectsWeb(o.spec.selector));
     expect(webServices.length).toBeGreaterThan(0);
+    // Only Service expense-web carries the metrics port (for the ServiceMonitor); HAProxy's Service does not.
     for (const svc of webServices) {
-      for (const p of svc.spec.ports) expect([APP_METRICS_PORT_NAME, APP_METRICS_PORT], `Service/${svc.metadata.name}`).not.toContain(p.targetPort);
+      const metricsPorts = svc.spec.ports.filter((p: { targetPort: unknown }) => [APP_METRICS_PORT_NAME, APP_METRICS_PORT].includes(p.targetPort as never));
+      expect(metricsPorts.map((p: { name: string }) => p.name), `Service/${svc.metadata.name}`).toEqual(svc.metadata.name === 'expense-web' ? [APP_METRICS_PORT_NAME] : []);
     }
     for (const ing of objects.filter((o) => o.kind === 'Ingress')) expect(JSON.stringify(ing.spec)).not.toContain(APP_METRICS_PORT_NAME);
-    const monitor = objects.find((o) => o.kind === 'PodMonitor' && o.metadata.name === 'expense-web');
-    expect(monitor.spec.podMetricsEndpoints.map((e: { port: string; path: string }) => [e.port, e.path])).toEqual([[APP_METRICS_PORT_NAME, METRICS_PATH]]);
+    const monitor = objects.find((o) => o.kind === 'ServiceMonitor' && o.metadata.name === 'expense-web');
+    expect(monitor.spec.endpoints.map((e: { port: string; path: string }) => [e.port, e.path])).toEqual([[APP_METRICS_PORT_NAME, METRICS_PATH]]);
     const opening = objects.filter(
       (o) => o.kind === 'NetworkPolicy' && selectsWeb(o.spec.podSelector.matchLabels) && (opens(o, APP_METRICS_PORT_NAME) || opens(o, APP_METRICS_PORT)),
     );

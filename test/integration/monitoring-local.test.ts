@@ -26,10 +26,17 @@ import { startLocalTopology, type LocalTopology } from '../../scripts/local/topo
  * exporter's TLS probe); checked against the real-node cluster's scrape instead.
  */
 const CLUSTER_ONLY = [
+  // kube-state-metrics of the backup CronJobs and Patroni's own metrics: only postgres.mode ha with
+  // backups has them (the local topology runs a single PostgreSQL without backups).
+  'kube_cronjob_created',
+  'kube_cronjob_status_last_successful_time',
   'kube_deployment_spec_replicas',
   'kube_deployment_status_replicas_available',
   'kubelet_volume_stats_available_bytes',
   'kubelet_volume_stats_capacity_bytes',
+  'patroni_replica',
+  'patroni_xlog_location',
+  'patroni_xlog_replayed_location',
   'probe_ssl_earliest_cert_expiry',
 ];
 const SCRAPE_SECONDS = 2;
