@@ -1,5 +1,5 @@
 /**
- * `npm run create-secrets -- --env <name> [--apply] [--context <ctx>] [--out <file>]`
+ * `npm run create-secrets -- --env <name> [--set path=value]... [--apply] [--context <ctx>] [--out <file>]`
  *
  * Generates the Secrets the charts reference (`postgres-credentials`, `redis-credentials`,
  * `expense-app`; with `postgres.mode: ha` also `postgres-patroni` and, with backups,
@@ -11,6 +11,10 @@
  * repository's HMAC keys come from BACKUP_S3_ACCESS_KEY and BACKUP_S3_SECRET_KEY (the object
  * store issues them); without them the keys are `unset`, with a warning: the database runs and
  * every backup fails until the Secret is replaced.
+ *
+ * `--set` takes the same overrides as `npm run synth`, read by the same loader (`loadEnvironment`),
+ * so e.g. `--set postgres.mode=ha` gives the Secrets that topology references; a bad path or
+ * value is a config error naming the field (exit 1) and nothing is printed or written.
  *
  * Existing Secrets are not replaced by `--apply` (a new Postgres password would not match the
  * initialized database): delete them first to rotate.
@@ -25,7 +29,7 @@ import { type CommandIO, consoleIO } from './lib/command-io.js';
 import { POSTGRES_HA } from '@expense-tracker/model/components';
 import { ConfigError, ENVIRONMENT_NAMES, type EnvironmentConfig, loadEnvironment } from '@expense-tracker/model/environment';
 
-const USAGE = `usage: npm run create-secrets -- --env <${ENVIRONMENT_NAMES.join('|')}> [--apply [--context <ctx>]] [--out <file>]`;
+const USAGE = `usage: npm run create-secrets -- --env <${ENVIRONMENT_NAMES.join('|')}> [--set path=value]... [--apply [--context <ctx>]] [--out <file>]`;
 
 const random = () => randomBytes(32).toString('base64url');
 
@@ -69,7 +73,7 @@ export async function createSecretsCommand(argv: readonly string[], io: CommandI
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: { env: { type: 'string' }, apply: { type: 'boolean' }, context: { type: 'string' }, out: { type: 'string' } },
+      options: { env: { type: 'string' }, set: { type: 'string', multiple: true }, apply: { type: 'boolean' }, context: { type: 'string' }, out: { type: 'string' } },
       strict: true,
       allowPositionals: false,
     }));
@@ -83,7 +87,7 @@ export async function createSecretsCommand(argv: readonly string[], io: CommandI
   }
   let env: EnvironmentConfig;
   try {
-    env = loadEnvironment(values.env);
+    env = loadEnvironment(values.env, { set: values.set ?? [] });
   } catch (error) {
     if (error instanceof ConfigError) {
       io.error(`create-secrets: ${error.message}`);

@@ -135,6 +135,41 @@ describe('npm run synth', () => {
   });
 });
 
+describe('npm run create-secrets', () => {
+  const names = (stdout: string) => parseAllDocuments(stdout).map((d) => (d.toJS() as { metadata: { name: string } }).metadata.name);
+
+  it('takes the same --set overrides as synth: the Secrets of the topology they select', async () => {
+    const single = await run('create-secrets.ts', ['--env', 'local']);
+    expect(single.exitCode, single.stderr).toBe(0);
+    expect(names(single.stdout)).toEqual(['postgres-credentials', 'redis-credentials', 'expense-app']);
+    const ha = await run('create-secrets.ts', ['--env', 'local', '--set', 'postgres.mode=ha']);
+    expect(ha.exitCode, ha.stderr).toBe(0);
+    expect(names(ha.stdout)).toEqual(['postgres-credentials', 'redis-credentials', 'expense-app', 'postgres-patroni']);
+    const keys = { BACKUP_S3_ACCESS_KEY: 'access', BACKUP_S3_SECRET_KEY: 'secret' };
+    expect(names((await run('create-secrets.ts', ['--env', 'ibm'], keys)).stdout)).toContain('postgres-backup-s3');
+    const noBackups = await run('create-secrets.ts', ['--env', 'ibm', '--set', 'postgres.backup.enabled=false'], keys);
+    expect(noBackups.exitCode, noBackups.stderr).toBe(0);
+    expect(names(noBackups.stdout)).toEqual(['postgres-credentials', 'redis-credentials', 'expense-app', 'postgres-patroni']);
+  });
+
+  it.each([
+    [['--set', 'postgres.mode=triple'], /environment "local"[\s\S]*postgres\.mode/],
+    [['--set', 'web.unknownKey=1'], /web\.unknownKey: unknown field/],
+    [['--set', 'web.preStopSleepSeconds=40'], /web\.preStopSleepSeconds: must be less than terminationGracePeriodSeconds \(30\)/],
+  ])('refuses %j with a config error naming the field and prints no Secret', async (args, message) => {
+    const result = await run('create-secrets.ts', ['--env', 'local', ...args]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe('');
+  });
+
+  it('refuses a --set without a value as synth does', async () => {
+    const result = await run('create-secrets.ts', ['--env', 'local', '--set']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/--set[\s\S]*usage:/);
+  });
+});
+
 describe('npm run validate', () => {
   it('passes on synthesized output and names object and field for a broken file', async () => {
     const out = join(work, 'validate');
