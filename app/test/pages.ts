@@ -4,7 +4,7 @@
  * app answers with, so a step that misbehaves fails with playwright's error naming the selector
  * or URL it waited for.
  */
-import type { Page } from 'playwright-core';
+import type { Page, Response } from 'playwright-core';
 
 /** An expense as the "add expense" form takes it. */
 export interface ExpenseInput {
@@ -27,11 +27,27 @@ export async function register(page: Page, base: string, email: string, password
   await Promise.all([page.waitForURL(/\/login\?registered=1$/), page.click('button[type=submit]')]);
 }
 
-/** Logs in on the login page the browser shows and waits for the dashboard. */
+/**
+ * Logs in on the login page the browser shows and waits for the dashboard.
+ * @throws Error with the URL, status and text of the page the browser stayed on (a login
+ *   refused, throttled or answered 503) when the dashboard does not load.
+ */
 export async function logIn(page: Page, email: string, password: string): Promise<void> {
   await page.fill('input[name=email]', email);
   await page.fill('input[name=password]', password);
-  await Promise.all([page.waitForURL(/\/dashboard$/), page.click('main button[type=submit]')]);
+  let status: number | undefined;
+  const seen = (r: Response) => {
+    if (r.request().isNavigationRequest()) status = r.status();
+  };
+  page.on('response', seen);
+  try {
+    await Promise.all([page.waitForURL(/\/dashboard$/), page.click('main button[type=submit]')]);
+  } catch (err) {
+    const text = await page.locator('main').innerText({ timeout: 1_000 }).catch(() => '');
+    throw new Error(`login of ${email} did not reach the dashboard: at ${page.url()} (last navigation HTTP ${status ?? 'none'}): ${text.replace(/\s+/g, ' ').slice(0, 300)}`, { cause: err });
+  } finally {
+    page.off('response', seen);
+  }
 }
 
 /** Adds one expense through the expenses page and waits for the saved confirmation. */

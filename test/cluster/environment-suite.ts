@@ -17,7 +17,7 @@ import type { KubeObject } from '../../charts/synthesize.js';
 import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
-import { browserFlow, ingressGet, steadyLoad } from './ingress.js';
+import { browserFlow, ingressGet, IngressSession, steadyLoad } from './ingress.js';
 import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, hostLimitSets, installMonitoringCrds, singleNodeSets, manifestFiles, serverSideApply, standInDigests, synth, waitForWorkloads, watch } from './support.js';
 import { POSTGRES_EXPORTER, REDIS_EXPORTER } from '@expense-tracker/model/components';
 
@@ -281,6 +281,10 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       }, 180_000, 500);
       expect(await expenseCount()).toBe(before);
 
+      // A session held across the restart: its pages read the session from PostgreSQL on every
+      // request, so they prove each web replica reaches the database again, not only that it answers.
+      const user = new IngressSession(cluster.ingressUrl!, HOST);
+      await user.signUp(`across-restart-${env}@example.com`, 'a long ingress password');
       await cluster.restartNode();
       await waitForWorkloads(cluster.kubectl, NAMESPACE, objects);
       // Right after a kubelet restart the API can still show the old Ready status while the
@@ -296,11 +300,15 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       // Recovered means every answer is good again, not one: HAProxy re-resolves its servers
       // (DNS answers during the restart are held per `hold` in its resolvers section).
       let good = 0;
-      await waitFor('the app through the Ingress after the restart (10 good answers in a row)', async () => {
-        const ok = await ingressGet(cluster.ingressUrl!, HOST, '/register').then((r) => r.status === 200, () => false);
-        good = ok ? good + 1 : 0;
+      let last = '';
+      await waitFor('the app and its database through the Ingress after the restart (10 good dashboards in a row)', async () => {
+        const r = await user.send('GET', '/dashboard', { timeoutMs: 10_000 }).catch((e: Error) => ({ status: 0, text: e.message }));
+        last = `HTTP ${r.status} ${r.text.slice(0, 200)}`;
+        good = r.status === 200 ? good + 1 : 0;
         return good >= 10;
-      }, 120_000, 250);
+      }, 180_000, 250).catch((e: Error) => {
+        throw new Error(`${e.message}; last answer: ${last}`);
+      });
       const again = await browserFlow(cluster.ingressUrl!, HOST, `after-restart-${env}@example.com`, [{ amount: '1', category: 'Test', description: 'After restart' }]);
       expect(again.monthTotal).toBe('$1.00');
       expect(await expenseCount()).toBe(before + 1);

@@ -13,8 +13,7 @@
  * killed worker and the 1 GiB file are the integration tier's (app/test/imports-large.test.ts):
  * this file is about the path, and costs its cluster's start plus about a minute.
  */
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -25,6 +24,7 @@ import { toBytes } from '@expense-tracker/model/quantities';
 import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
 import { generateStatement, STATEMENT_QUERY, type StatementSummary } from '../../app/test/statement-generator.js';
+import { IngressSession, type IngressAnswer } from './ingress.js';
 import { deployEnvironment, hostLimitSets, secretsYaml, singleNodeSets, synth, waitForWorkloads } from './support.js';
 
 const ENV = 'local';
@@ -35,94 +35,27 @@ const BYTES = Number(process.env.IMPORT_CLUSTER_TEST_BYTES ?? 200_000_000);
 const MB = 1_000_000;
 const progress = (m: string) => process.stderr.write(`[imports-cluster ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json?: any;
+/** `POST /api/imports` of `file` in one streamed request. */
+function upload(session: IngressSession, file: string): Promise<IngressAnswer> {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(STATEMENT_QUERY)) for (const x of typeof v === 'string' ? [v] : v) q.append(k, x);
+  return session.send('POST', `/api/imports?${q}`, { headers: { 'content-type': 'text/csv' }, body: { file } });
 }
 
-/**
- * A user's HTTP session through the Ingress: node:http to INGRESS_URL with the Ingress host in
- * the Host header, and the session cookies kept between requests.
- */
-class IngressSession {
-  private readonly cookies = new Map<string, string>();
-  constructor(private readonly ingressUrl: string) {}
-
-  send(method: string, path: string, opts: { headers?: Record<string, string>; body?: string | { file: string } } = {}): Promise<Answer> {
-    const url = new URL(this.ingressUrl);
-    const headers: Record<string, string> = { host: HOST, ...opts.headers };
-    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    if (typeof opts.body === 'string') headers['content-length'] = String(Buffer.byteLength(opts.body));
-    if (typeof opts.body === 'object') headers['content-length'] ??= String(statSync(opts.body.file).size);
-    return new Promise((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, method, path, headers, agent: false }, (res) => {
-        for (const c of res.headers['set-cookie'] ?? []) {
-          const pair = c.split(';')[0]!;
-          const i = pair.indexOf('=');
-          this.cookies.set(pair.slice(0, i), pair.slice(i + 1));
-        }
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-      });
-      req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: no answer in 30 s`)));
-      req.on('error', reject);
-      if (typeof opts.body === 'object') createReadStream(opts.body.file, { highWaterMark: 1 << 20 }).on('error', reject).pipe(req);
-      else req.end(opts.body);
-    });
-  }
-
-  /** Submits the first form of `page` (with its CSRF token) to `action`. */
-  async submit(page: string, action: string, form: Record<string, string>): Promise<Answer> {
-    const html = (await this.send('GET', page)).text;
-    const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-    if (!token) throw new Error(`no CSRF token on ${page} through the Ingress: ${html.slice(0, 300)}`);
-    return this.send('POST', action, {
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ ...form, _csrf: token }).toString(),
-    });
-  }
-
-  async signUp(email: string, password: string): Promise<void> {
-    const registered = await this.submit('/register', '/register', { email, password });
-    if (registered.status !== 303) throw new Error(`register through the Ingress: ${registered.status} ${registered.text.slice(0, 300)}`);
-    const login = await this.submit('/login', '/login', { email, password });
-    if (login.status !== 303 || login.headers.location !== '/dashboard') throw new Error(`login through the Ingress: ${login.status} ${login.text.slice(0, 300)}`);
-  }
-
-  /** `POST /api/imports` of `file` in one streamed request. */
-  upload(file: string, headers: Record<string, string> = {}): Promise<Answer> {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(STATEMENT_QUERY)) for (const x of typeof v === 'string' ? [v] : v) q.append(k, x);
-    return this.send('POST', `/api/imports?${q}`, { headers: { 'content-type': 'text/csv', ...headers }, body: { file } });
-  }
-
-  /** Polls `GET /api/imports/:id` until the import is done or failed. */
-  async follow(id: string, timeoutMs: number): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    for (;;) {
-      const r = await this.send('GET', `/api/imports/${id}`);
-      if (r.status !== 200) throw new Error(`GET /api/imports/${id}: ${r.status} ${r.text.slice(0, 300)}`);
-      const imp = r.json;
-      const line = `${imp.state}/${imp.phase} staged ${imp.rows.staged} merged ${imp.rows.merged}`;
-      if (line !== last) progress(`import ${line}`);
-      last = line;
-      if (imp.state === 'done' || imp.state === 'failed') return imp;
-      if (Date.now() > deadline) throw new Error(`import ${id} still ${line} after ${timeoutMs} ms`);
-      await new Promise((res) => setTimeout(res, 2_000));
-    }
+/** Polls `GET /api/imports/:id` until the import is done or failed. */
+async function follow(session: IngressSession, id: string, timeoutMs: number): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const r = await session.send('GET', `/api/imports/${id}`);
+    if (r.status !== 200) throw new Error(`GET /api/imports/${id}: ${r.status} ${r.text.slice(0, 300)}`);
+    const imp = r.json;
+    const line = `${imp.state}/${imp.phase} staged ${imp.rows.staged} merged ${imp.rows.merged}`;
+    if (line !== last) progress(`import ${line}`);
+    last = line;
+    if (imp.state === 'done' || imp.state === 'failed') return imp;
+    if (Date.now() > deadline) throw new Error(`import ${id} still ${line} after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 2_000));
   }
 }
 
@@ -165,7 +98,7 @@ describe(`dist/${ENV} on a real node: a ${(BYTES / MB).toFixed(0)} MB bank state
   });
 
   it('imports every row with exact counts and sums, and the worker Deployment did it', async () => {
-    const session = new IngressSession(cluster.ingressUrl!);
+    const session = new IngressSession(cluster.ingressUrl!, HOST);
     // HAProxy discovers web pods through DNS a little after they are Ready.
     const deadline = Date.now() + 120_000;
     for (;;) {
@@ -177,14 +110,14 @@ describe(`dist/${ENV} on a real node: a ${(BYTES / MB).toFixed(0)} MB bank state
     await session.signUp('statement@example.com', 'a long cluster import password');
 
     const t0 = Date.now();
-    const up = await session.upload(file);
+    const up = await upload(session, file);
     const uploadS = (Date.now() - t0) / 1000;
     expect(up.status, up.text.slice(0, 500)).toBe(202);
     // A worker LISTENing for imports_queued may have claimed it before the answer left the web pod.
     expect(['queued', 'processing']).toContain(up.json.state);
     progress(`upload of ${(summary.bytes / MB).toFixed(0)} MB stored in ${uploadS.toFixed(1)} s (${(summary.bytes / MB / uploadS).toFixed(1)} MB/s)`);
 
-    const done = await session.follow(up.json.id, 1_200_000);
+    const done = await follow(session, up.json.id, 1_200_000);
     const totalS = (Date.now() - t0) / 1000;
     progress(`import ${done.state} after ${totalS.toFixed(0)} s (${(summary.rows / totalS).toFixed(0)} rows/s, ${(summary.bytes / MB / totalS).toFixed(1)} MB/s)`);
     expect(done).toMatchObject({
@@ -214,7 +147,7 @@ describe(`dist/${ENV} on a real node: a ${(BYTES / MB).toFixed(0)} MB bank state
   }, 1_800_000);
 
   it('a body above imports.maxBytes is refused with 413 from its Content-Length, by HAProxy rather than a web pod', async () => {
-    const session = new IngressSession(cluster.ingressUrl!);
+    const session = new IngressSession(cluster.ingressUrl!, HOST);
     const tooLarge = toBytes(config.imports.maxBytes) + 1;
     // Only the headers are sent: the answer must come before any of the declared body.
     const r = await session.send('POST', '/api/imports?name=x.csv', { headers: { 'content-type': 'text/csv', 'content-length': String(tooLarge) } });

@@ -14,7 +14,6 @@
  * writing again by itself, the old member back as a streaming replica.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
@@ -26,6 +25,7 @@ import { secretManifests } from '../../scripts/create-secrets.js';
 import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
+import { IngressSession } from './ingress.js';
 import { deployEnvironment, hostLimitSets, synth, waitForWorkloads } from './support.js';
 
 const progress = (m: string) => process.stderr.write(`[postgres-ha] ${m}\n`);
@@ -36,50 +36,6 @@ const HOST = base.ingress.host;
 const MEMBERS = 3;
 
 type ListRow = { Member: string; Role: string; State: string; TL?: number };
-
-/** A cookie-keeping HTTP client through the Ingress with the environment's Host header. */
-class IngressClient {
-  private readonly cookies = new Map<string, string>();
-  constructor(private readonly ingressUrl: string) {}
-
-  call(method: string, path: string, body?: { form?: Record<string, string>; json?: unknown }, timeoutMs = 10_000): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
-    const url = new URL(this.ingressUrl);
-    const headers: Record<string, string> = { host: HOST };
-    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    let payload: string | undefined;
-    if (body?.form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      payload = new URLSearchParams(body.form).toString();
-    } else if (body?.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      payload = JSON.stringify(body.json);
-    }
-    return new Promise((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, method, path, headers, timeout: timeoutMs, agent: false }, (res) => {
-        for (const c of res.headers['set-cookie'] ?? []) {
-          const [pair] = c.split(';');
-          const i = pair!.indexOf('=');
-          this.cookies.set(pair!.slice(0, i), pair!.slice(i + 1));
-        }
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-      });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout after ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
-
-  /** Submits the form on `path` with its CSRF token, as the page does. */
-  async submit(path: string, form: Record<string, string>) {
-    const page = await this.call('GET', path);
-    const token = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
-    if (!token) throw new Error(`no CSRF token on ${path} (status ${page.status})`);
-    return this.call('POST', path, { form: { ...form, _csrf: token } });
-  }
-}
 
 describe('HA PostgreSQL (Patroni ×3) on a real node', () => {
   let cluster: TestCluster;
@@ -168,11 +124,11 @@ describe('HA PostgreSQL (Patroni ×3) on a real node', () => {
   });
 
   it('deleting the leader pod under a stream of app writes: a new leader, no acknowledged write lost, the app recovers by itself', async () => {
-    const app = new IngressClient(cluster.ingressUrl!);
+    const app = new IngressSession(cluster.ingressUrl!, HOST);
     const email = `failover-${Date.now()}@example.com`;
-    const reg = await app.submit('/register', { email, password: 'correct horse battery' });
+    const reg = await app.submit('/register', '/register', { email, password: 'correct horse battery' });
     expect(reg.status, reg.text.slice(0, 300)).toBe(303);
-    const login = await app.submit('/login', { email, password: 'correct horse battery' });
+    const login = await app.submit('/login', '/login', { email, password: 'correct horse battery' });
     expect(login.status).toBe(303);
     const today = new Date().toISOString().slice(0, 10);
 
@@ -189,7 +145,7 @@ describe('HA PostgreSQL (Patroni ×3) on a real node', () => {
       while (running) {
         const description = `w-${++n}`;
         try {
-          const r = await app.call('POST', '/api/expenses', { json: { amountCents: 100, currency: 'USD', category: 'Failover', description, date: today } }, 15_000);
+          const r = await app.send('POST', '/api/expenses', { json: { amountCents: 100, currency: 'USD', category: 'Failover', description, date: today }, timeoutMs: 15_000 });
           if (r.status !== 201) throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
           acknowledged.push(description);
           if (deletedAt && !firstAfter && failures.length > failedBeforeDelete) firstAfter = Date.now();

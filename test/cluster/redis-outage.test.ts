@@ -11,7 +11,6 @@
  * never rebuilt from here.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,76 +20,12 @@ import type { KubeObject } from '../../charts/synthesize.js';
 import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
+import { IngressSession } from './ingress.js';
 import { deployEnvironment, hostLimitSets, secretsYaml, singleNodeSets, standInDigests, synth, watch } from './support.js';
 
 const ENV = 'local';
 const TAG = 'redis-outage-test';
 const progress = (m: string) => process.stderr.write(`[redis-outage] ${m}\n`);
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** A cookie-keeping client through the Ingress (`Host` set to the Ingress rule's host), like a browser without JavaScript. */
-class IngressClient {
-  private readonly cookies = new Map<string, string>();
-  constructor(
-    private readonly ingressUrl: string,
-    private readonly host: string,
-  ) {}
-
-  request(method: string, path: string, body?: { form?: Record<string, string>; json?: unknown }): Promise<Answer> {
-    const url = new URL(this.ingressUrl);
-    const headers: Record<string, string> = { host: this.host };
-    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    let payload: string | undefined;
-    if (body?.form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      payload = new URLSearchParams(body.form).toString();
-    } else if (body?.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      payload = JSON.stringify(body.json);
-    }
-    return new Promise((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, path, method, headers, timeout: 15_000, agent: false }, (res) => {
-        for (const c of res.headers['set-cookie'] ?? []) {
-          const [pair] = c.split(';');
-          const i = pair!.indexOf('=');
-          const value = pair!.slice(i + 1);
-          if (value === '' || /expires=Thu, 01 Jan 1970/i.test(c)) this.cookies.delete(pair!.slice(0, i));
-          else this.cookies.set(pair!.slice(0, i), value);
-        }
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
-
-  /** GETs `page`, then posts `form` with the page's CSRF token to `action`. */
-  async submit(page: string, action: string, form: Record<string, string>): Promise<Answer> {
-    const got = await this.request('GET', page);
-    const token = /name="_csrf" value="([^"]+)"/.exec(got.body)?.[1];
-    if (!token) throw new Error(`no CSRF token on ${page} (HTTP ${got.status}: ${got.body.slice(0, 200)})`);
-    return this.request('POST', action, { form: { ...form, _csrf: token } });
-  }
-
-  /** Registers (unless `registered`) and logs in; throws unless both redirect as the app does. */
-  async signUp(email: string, password: string, registered = false): Promise<void> {
-    if (!registered) {
-      const r = await this.submit('/register', '/register', { email, password, timeZone: 'UTC' });
-      if (r.status !== 303) throw new Error(`register ${email}: HTTP ${r.status} ${r.body.slice(0, 300)}`);
-    }
-    const l = await this.submit('/login', '/login', { email, password });
-    if (l.status !== 303 || l.headers.location !== '/dashboard') throw new Error(`login ${email}: HTTP ${l.status} ${l.body.slice(0, 300)}`);
-  }
-}
 
 describe('Redis stopped on the real node (dist/local): every web replica stays Ready and in rotation', () => {
   const config = loadEnvironment(ENV);
@@ -172,19 +107,19 @@ describe('Redis stopped on the real node (dist/local): every web replica stays R
     const restartsBefore = new Map(before.map((p) => [p.metadata.name, restarts(p)]));
 
     // A user with data, logged in through the Ingress while Redis is up; both replicas take traffic.
-    const user = new IngressClient(cluster.ingressUrl!, HOST);
+    const user = new IngressSession(cluster.ingressUrl!, HOST);
     // HAProxy learns the replicas through cluster DNS and its health checks: wait for 10 good answers in a row.
     let good = 0;
     await waitFor('the app through the Ingress (10 good answers in a row)', async () => {
-      good = (await user.request('GET', '/login').catch(() => ({ status: 0 }))).status === 200 ? good + 1 : 0;
+      good = (await user.send('GET', '/login').catch(() => ({ status: 0 }))).status === 200 ? good + 1 : 0;
       return good >= 10;
     }, 120_000, 250);
     await user.signUp('cached@example.com', 'a long ingress password');
     const month = new Date().toISOString().slice(0, 7);
-    expect((await user.request('POST', '/api/expenses', { json: { amountCents: 1500, currency: 'USD', category: 'Food', date: `${month}-02` } })).status).toBe(201);
+    expect((await user.send('POST', '/api/expenses', { json: { amountCents: 1500, currency: 'USD', category: 'Food', date: `${month}-02` } })).status).toBe(201);
     // HAProxy discovers the replicas through DNS: wait until each one has answered pages.
     await waitFor('both replicas serve pages through the Ingress', async () => {
-      for (let i = 0; i < 6; i++) await user.request('GET', '/dashboard');
+      for (let i = 0; i < 6; i++) await user.send('GET', '/dashboard');
       return (await Promise.all(before.map((p) => served(p.metadata.name)))).every((n) => n > 0);
     }, 120_000, 1_000);
 
@@ -221,22 +156,22 @@ describe('Redis stopped on the real node (dist/local): every web replica stays R
 
       // The logged-in user works (pages, the API, writes); a new user registers and logs in; a known one logs in again.
       const servedBefore = await Promise.all(before.map((p) => served(p.metadata.name)));
-      const newcomer = new IngressClient(cluster.ingressUrl!, HOST);
+      const newcomer = new IngressSession(cluster.ingressUrl!, HOST);
       await newcomer.signUp('newcomer@example.com', 'another long ingress password');
-      expect((await newcomer.request('GET', '/dashboard')).status).toBe(200);
-      const again = new IngressClient(cluster.ingressUrl!, HOST);
+      expect((await newcomer.send('GET', '/dashboard')).status).toBe(200);
+      const again = new IngressSession(cluster.ingressUrl!, HOST);
       await again.signUp('cached@example.com', 'a long ingress password', true);
-      expect((await user.request('POST', '/api/expenses', { json: { amountCents: 250, currency: 'USD', category: 'Food', date: `${month}-03` } })).status).toBe(201);
+      expect((await user.send('POST', '/api/expenses', { json: { amountCents: 250, currency: 'USD', category: 'Food', date: `${month}-03` } })).status).toBe(201);
       const failures: string[] = [];
       // Logged-in traffic through the Ingress for the rest of the probe window.
       while (Date.now() - down < probeWindowMs + 5_000) {
         for (const [who, path] of [[user, '/dashboard'], [again, `/api/summary?month=${month}`], [newcomer, '/expenses']] as const) {
-          const r = await who.request('GET', path).catch((e: Error) => ({ status: e.message, body: '' }));
-          if (r.status !== 200) failures.push(`${path}: ${r.status} ${r.body.slice(0, 200)}`);
+          const r = await who.send('GET', path).catch((e: Error) => ({ status: e.message, text: '' }));
+          if (r.status !== 200) failures.push(`${path}: ${r.status} ${r.text.slice(0, 200)}`);
         }
       }
       expect(failures).toEqual([]);
-      const summary = JSON.parse((await again.request('GET', `/api/summary?month=${month}`)).body);
+      const summary = JSON.parse((await again.send('GET', `/api/summary?month=${month}`)).text);
       expect(summary.totalCents).toBe(1750);
       // Both replicas answered during the outage: HAProxy kept both in rotation too.
       const servedAfter = await Promise.all(before.map((p) => served(p.metadata.name)));
@@ -251,11 +186,11 @@ describe('Redis stopped on the real node (dist/local): every web replica stays R
       }
       const hitsBack = await cacheHits(before);
       await waitFor('the dashboard cache used again', async () => {
-        await user.request('GET', `/api/summary?month=${month}`);
+        await user.send('GET', `/api/summary?month=${month}`);
         return (await cacheHits(before)) > hitsBack;
       }, 30_000, 500);
-      expect((await user.request('GET', '/dashboard')).status).toBe(200);
-      expect((await newcomer.request('GET', '/dashboard')).status).toBe(200);
+      expect((await user.send('GET', '/dashboard')).status).toBe(200);
+      expect((await newcomer.send('GET', '/dashboard')).status).toBe(200);
     } finally {
       sampling = false;
       await sampler.catch(() => undefined);
