@@ -24,7 +24,6 @@ import { IngressSession } from './ingress.js';
 import { deployEnvironment, hostLimitSets, secretsYaml, singleNodeSets, standInDigests, synth, watch } from './support.js';
 
 const ENV = 'local';
-const TAG = 'redis-outage-test';
 const progress = (m: string) => process.stderr.write(`[redis-outage] ${m}\n`);
 
 describe('Redis stopped on the real node (dist/local): every web replica stays Ready and in rotation', () => {
@@ -65,11 +64,11 @@ describe('Redis stopped on the real node (dist/local): every web replica stays R
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'expense-tracker-redis-outage-'));
     process.on('exit', onExit);
-    await ensureClusterImages({ progress, appImages: appImageReferences(TAG) });
+    await ensureClusterImages({ progress, appImages: appImageReferences() });
     cluster = await startCluster({ dir: join(work, 'cluster'), ingressNamespace: config.ingressControllerNamespace, progress });
     const digests = await standInDigests(cluster.registryUrl!, ENV);
     let dir: string;
-    ({ dir, objects } = await synth(ENV, join(work, 'dist'), [...digests, ...hostLimitSets(config), ...singleNodeSets(config), `image.tag=${TAG}`]));
+    ({ dir, objects } = await synth(ENV, join(work, 'dist'), [...digests, ...hostLimitSets(config), ...singleNodeSets(config)]));
     expect(await deployEnvironment(cluster.kubectl, dir, await secretsYaml(ENV))).toEqual([]);
     // Every pod Ready (not Deployment Available: that waits out web's minReadySeconds, which is for HAProxy's discovery during rollouts).
     const expected = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet').reduce((n, w: any) => n + (w.spec.replicas ?? 1), 0);
