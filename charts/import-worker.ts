@@ -4,8 +4,6 @@ import { Construct } from 'constructs';
 import {
   APP_GID,
   APP_IMPORT_WORKER_COMMAND,
-  APP_SECRET_ENV,
-  type AppSecretEnv,
   APP_UID,
   APP_WORKDIR,
   HEALTH_PATH,
@@ -19,7 +17,7 @@ import { appVersion } from '@expense-tracker/model/environment';
 import { formatIssues, importsSchema, type ResourceSettings } from '@expense-tracker/model/environment-schema';
 import { base } from '@expense-tracker/model/environments/base';
 import type { ImportStaging } from './import-staging.js';
-import { appSecretFileEnv } from './web.js';
+import { appSecretFiles } from './web.js';
 import { Workload, type WorkloadImage } from './workload.js';
 
 /** Props for `ImportWorker`. */
@@ -96,7 +94,7 @@ export class ImportWorker extends Workload {
     });
     const configMap = props.configMap ?? kplus.ConfigMap.fromConfigMapName(this, 'Config', WEB.configMapName);
     const tmp = this.scratchVolume('tmp', Size.mebibytes(64));
-    const secrets = appSecretFileEnv(Object.keys(APP_SECRET_ENV) as AppSecretEnv[], (name, keys) => this.secretFiles(name, keys));
+    const secrets = this.secretFileEnv(appSecretFiles());
     const probe = (path: string, period: number, failures: number) =>
       kplus.Probe.fromHttpGet(path, { port: IMPORT_WORKER_PORT, periodSeconds: Duration.seconds(period), failureThreshold: failures, timeoutSeconds: Duration.seconds(2) });
     this.addContainer({
@@ -108,7 +106,7 @@ export class ImportWorker extends Workload {
       ports: [{ number: IMPORT_WORKER_PORT, name: IMPORT_WORKER_PORT_NAME }],
       volumeMounts: [
         { path: '/tmp', volume: tmp },
-        ...secrets.secretMounts,
+        ...secrets.volumeMounts,
         { path: IMPORT_STAGING_PATH, volume: props.staging.volume(this) },
       ],
       startup: probe(HEALTH_PATH, 2, 30),

@@ -9,6 +9,7 @@ import {
   APP_PORT,
   APP_PORT_NAME,
   APP_SECRET_ENV,
+  APP_SECRET_FILE_ENV,
   APP_SERVER_COMMAND,
   type AppSecretEnv,
   APP_UID,
@@ -22,7 +23,7 @@ import { appVersion } from '@expense-tracker/model/environment';
 import { formatIssues, type ResourceSettings, webSchema } from '@expense-tracker/model/environment-schema';
 import { base } from '@expense-tracker/model/environments/base';
 import type { ImportStaging } from './import-staging.js';
-import { type SecretFiles, Workload, type WorkloadImage } from './workload.js';
+import { Workload, type WorkloadImage } from './workload.js';
 
 /** Props for `Web`. */
 export interface WebProps {
@@ -80,24 +81,12 @@ export interface WebProps {
 }
 
 /**
- * The app's secrets `variables` as files named by `<VARIABLE>_FILE` (the app reads those at
- * start): one Secret volume per Secret (`files`, a workload's `secretFiles`), mounted where the
- * containers read it.
+ * The app's Secret `variables` as files: `<VARIABLE>_FILE` (the app reads those at start) → the
+ * Secret key it holds (model/app-contract.ts), for `Workload.secretFileEnv`.
+ * @default every Secret variable of the app
  */
-export function appSecretFileEnv(
-  variables: readonly AppSecretEnv[],
-  files: (secretName: string, keys: readonly string[]) => SecretFiles,
-): { envVariables: Record<string, kplus.EnvValue>; secretMounts: kplus.VolumeMount[] } {
-  const env: Record<string, kplus.EnvValue> = {};
-  const mounts = new Map<string, kplus.VolumeMount>();
-  for (const variable of variables) {
-    const ref = APP_SECRET_ENV[variable];
-    const keys = Object.values(APP_SECRET_ENV).filter((r) => r.secret === ref.secret).map((r) => r.key);
-    const secret = files(ref.secret, keys);
-    env[`${variable}_FILE`] = kplus.EnvValue.fromValue(secret.path(ref.key));
-    mounts.set(ref.secret, secret.mount);
-  }
-  return { envVariables: env, secretMounts: [...mounts.values()] };
+export function appSecretFiles(variables: readonly AppSecretEnv[] = Object.keys(APP_SECRET_ENV) as AppSecretEnv[]): Record<string, { readonly secret: string; readonly key: string }> {
+  return Object.fromEntries(variables.map((variable) => [APP_SECRET_FILE_ENV[variable], APP_SECRET_ENV[variable]]));
 }
 
 /**
@@ -143,15 +132,14 @@ export class Web extends Workload {
     });
 
     const configMap = props.configMap ?? kplus.ConfigMap.fromConfigMapName(this, 'Config', WEB.configMapName);
-    const secretFiles = (variables: readonly AppSecretEnv[]) => appSecretFileEnv(variables, (name, keys) => this.secretFiles(name, keys));
     const tmp = this.scratchVolume('tmp', Size.mebibytes(64));
     const common = {
       workingDir: APP_WORKDIR,
       envFrom: [kplus.Env.fromConfigMap(configMap)],
     };
     // The migration needs the database password only.
-    const migrate = secretFiles(['PGPASSWORD']);
-    const server = secretFiles(Object.keys(APP_SECRET_ENV) as AppSecretEnv[]);
+    const migrate = this.secretFileEnv(appSecretFiles(['PGPASSWORD']));
+    const server = this.secretFileEnv(appSecretFiles());
     const probe = (path: string, period: number, failures: number) =>
       kplus.Probe.fromHttpGet(path, { port: APP_PORT, periodSeconds: Duration.seconds(period), failureThreshold: failures, timeoutSeconds: Duration.seconds(2) });
     this.addInitContainer({
@@ -159,7 +147,7 @@ export class Web extends Workload {
       name: 'migrate',
       command: [...APP_MIGRATE_COMMAND],
       envVariables: migrate.envVariables,
-      volumeMounts: [{ path: '/tmp', volume: tmp }, ...migrate.secretMounts],
+      volumeMounts: [{ path: '/tmp', volume: tmp }, ...migrate.volumeMounts],
     });
     this.addContainer({
       ...common,
@@ -167,7 +155,7 @@ export class Web extends Workload {
       envVariables: server.envVariables,
       volumeMounts: [
         { path: '/tmp', volume: tmp },
-        ...server.secretMounts,
+        ...server.volumeMounts,
         // Uploads stream to the staging volume, never to the pod's own disk.
         ...(props.importStaging ? [{ path: IMPORT_STAGING_PATH, volume: props.importStaging.volume(this) }] : []),
       ],
