@@ -1,34 +1,27 @@
-import { Duration, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  APP_GID,
   APP_IMPORT_WORKER_COMMAND,
-  APP_UID,
-  APP_WORKDIR,
   HEALTH_PATH,
   IMPORT_STAGING_PATH,
   IMPORT_WORKER_PORT,
   IMPORT_WORKER_PORT_NAME,
   READY_PATH,
 } from '@expense-tracker/model/app-contract';
-import { IMPORT_WORKER, WEB } from '@expense-tracker/model/components';
-import { appVersion } from '@expense-tracker/model/environment';
+import { IMPORT_WORKER } from '@expense-tracker/model/components';
 import { formatIssues, importsSchema, type ResourceSettings } from '@expense-tracker/model/environment-schema';
 import { base } from '@expense-tracker/model/environments/base';
 import type { ImportStaging } from './import-staging.js';
-import { appSecretFiles } from './web.js';
-import { Workload, type WorkloadImage } from './workload.js';
+import { AppWorkload, type AppWorkloadProps } from './app-workload.js';
 
 /** Props for `ImportWorker`. */
-export interface ImportWorkerProps {
+export interface ImportWorkerProps extends Pick<AppWorkloadProps, 'configMap'> {
   /** The staging area the web pods write uploads to; mounted at `IMPORT_STAGING_PATH`. */
   readonly staging: ImportStaging;
   /**
    * The app image (the worker is `node dist/imports/worker.js` of the same image).
    * @default the base environment's repository (`localhost:5000/expense-tracker`) at the app's version
    */
-  readonly image?: WorkloadImage;
+  readonly image?: AppWorkloadProps['image'];
   /**
    * Worker pods (1–20); each runs one import at a time.
    * @default 1 (model/environments/base.ts)
@@ -46,11 +39,6 @@ export interface ImportWorkerProps {
    */
   readonly terminationGracePeriodSeconds?: number;
   /**
-   * ConfigMap whose keys become the container's environment (`envFrom`); it must set the `IMPORT_*` keys.
-   * @default - the ConfigMap named `expense-config`
-   */
-  readonly configMap?: kplus.IConfigMap;
-  /**
    * `app.kubernetes.io/instance` label value.
    * @default 'expense-tracker'
    */
@@ -67,7 +55,7 @@ export interface ImportWorkerProps {
  * docs/app.md, "How it runs".
  * @throws Error naming the prop (`ImportWorker: replicas: must be at most 20`)
  */
-export class ImportWorker extends Workload {
+export class ImportWorker extends AppWorkload {
   /** `metadata.name` of the Deployment. */
   static readonly NAME = IMPORT_WORKER.name;
 
@@ -80,40 +68,29 @@ export class ImportWorker extends Workload {
     const checked = importsSchema.shape.worker.safeParse(settings);
     if (!checked.success) throw new Error(`ImportWorker: ${formatIssues(checked.error).join('; ')}`);
     super(scope, id, {
-      kind: 'Deployment',
       name: IMPORT_WORKER.name,
       identity: IMPORT_WORKER.identity,
       peerName: 'import-worker',
       instance: props.instance,
-      image: props.image ?? { ...base.image, tag: appVersion() },
+      image: props.image,
+      // It must set the IMPORT_* keys.
+      configMap: props.configMap,
       resources: settings.resources,
-      // fsGroup (the GID, Workload's default) makes the staging volume's root writable by the app's group.
-      podIdentity: { uid: APP_UID, gid: APP_GID },
       replicas: settings.replicas,
       terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
     });
-    const configMap = props.configMap ?? kplus.ConfigMap.fromConfigMapName(this, 'Config', WEB.configMapName);
-    const tmp = this.scratchVolume('tmp', Size.mebibytes(64));
-    const secrets = this.secretFileEnv(appSecretFiles());
-    const probe = (path: string, period: number, failures: number) =>
-      kplus.Probe.fromHttpGet(path, { port: IMPORT_WORKER_PORT, periodSeconds: Duration.seconds(period), failureThreshold: failures, timeoutSeconds: Duration.seconds(2) });
-    this.addContainer({
+    const probe = (path: string, period: number, failures: number) => this.appProbe(IMPORT_WORKER_PORT, path, period, failures);
+    this.addContainer(this.appContainer({
       name: 'import-worker',
-      workingDir: APP_WORKDIR,
       command: [...APP_IMPORT_WORKER_COMMAND],
-      envFrom: [kplus.Env.fromConfigMap(configMap)],
-      envVariables: secrets.envVariables,
       ports: [{ number: IMPORT_WORKER_PORT, name: IMPORT_WORKER_PORT_NAME }],
-      volumeMounts: [
-        { path: '/tmp', volume: tmp },
-        ...secrets.volumeMounts,
-        { path: IMPORT_STAGING_PATH, volume: props.staging.volume(this) },
-      ],
+      // fsGroup (the app's GID) makes the staging volume's root writable by the app's group.
+      volumeMounts: [{ path: IMPORT_STAGING_PATH, volume: props.staging.volume(this) }],
       startup: probe(HEALTH_PATH, 2, 30),
       readiness: probe(READY_PATH, 5, 2),
       // A worker busy with a large chunk still answers /healthz: the HTTP server has its own turn of the event loop.
       liveness: probe(HEALTH_PATH, 10, 6),
-    });
+    }));
     if (settings.replicas === 1) {
       this.acceptScannerFindings({
         kubeScore: {

@@ -1,37 +1,24 @@
-import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  APP_GID,
   APP_METRICS_PORT,
   APP_METRICS_PORT_NAME,
   APP_MIGRATE_COMMAND,
   APP_PORT,
   APP_PORT_NAME,
-  APP_SECRET_ENV,
-  APP_SECRET_FILE_ENV,
   APP_SERVER_COMMAND,
-  type AppSecretEnv,
-  APP_UID,
-  APP_WORKDIR,
   HEALTH_PATH,
   IMPORT_STAGING_PATH,
   READY_PATH,
 } from '@expense-tracker/model/app-contract';
 import { WEB } from '@expense-tracker/model/components';
-import { appVersion } from '@expense-tracker/model/environment';
 import { formatIssues, type ResourceSettings, webSchema } from '@expense-tracker/model/environment-schema';
 import { base } from '@expense-tracker/model/environments/base';
 import type { ImportStaging } from './import-staging.js';
-import { Workload, type WorkloadImage } from './workload.js';
+import { AppWorkload, type AppWorkloadProps } from './app-workload.js';
 
 /** Props for `Web`. */
-export interface WebProps {
-  /**
-   * The app image.
-   * @default the base environment's repository (`localhost:5000/expense-tracker`) at the app's version
-   */
-  readonly image?: WorkloadImage;
+export interface WebProps extends Pick<AppWorkloadProps, 'image' | 'configMap'> {
   /**
    * Number of pods (1–100).
    * @default 2 (model/environments/base.ts)
@@ -63,11 +50,6 @@ export interface WebProps {
    */
   readonly minReadySeconds?: number;
   /**
-   * ConfigMap whose keys become the container's environment (`envFrom`).
-   * @default - the ConfigMap named `expense-config`
-   */
-  readonly configMap?: kplus.IConfigMap;
-  /**
    * `app.kubernetes.io/instance` label value.
    * @default 'expense-tracker'
    */
@@ -78,15 +60,6 @@ export interface WebProps {
    * @default - not mounted (the import API answers 503)
    */
   readonly importStaging?: ImportStaging;
-}
-
-/**
- * The app's Secret `variables` as files: `<VARIABLE>_FILE` (the app reads those at start) → the
- * Secret key it holds (model/app-contract.ts), for `Workload.secretFileEnv`.
- * @default every Secret variable of the app
- */
-export function appSecretFiles(variables: readonly AppSecretEnv[] = Object.keys(APP_SECRET_ENV) as AppSecretEnv[]): Record<string, { readonly secret: string; readonly key: string }> {
-  return Object.fromEntries(variables.map((variable) => [APP_SECRET_FILE_ENV[variable], APP_SECRET_ENV[variable]]));
 }
 
 /**
@@ -102,7 +75,7 @@ export function appSecretFiles(variables: readonly AppSecretEnv[] = Object.keys(
  * Props are checked with the environment schema's `web` rules.
  * @throws Error naming the prop (`Web: preStopSleepSeconds: must be less than …`)
  */
-export class Web extends Workload {
+export class Web extends AppWorkload {
   /** `metadata.name` of the Deployment, the Service and the Ingress backend. */
   static readonly NAME = WEB.name;
   /** Service `expense-web`: port 80 → `http`, port `metrics` → `metrics`. */
@@ -118,47 +91,25 @@ export class Web extends Workload {
     const checked = webSchema.safeParse(settings);
     if (!checked.success) throw new Error(`Web: ${formatIssues(checked.error).join('; ')}`);
     super(scope, id, {
-      kind: 'Deployment',
       name: WEB.name,
       identity: WEB.identity,
       peerName: 'web',
       instance: props.instance,
-      image: props.image ?? { ...base.image, tag: appVersion() },
+      image: props.image,
+      configMap: props.configMap,
       resources: settings.resources,
-      podIdentity: { uid: APP_UID, gid: APP_GID },
       replicas: settings.replicas,
       terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
       minReadySeconds: props.minReadySeconds,
     });
 
-    const configMap = props.configMap ?? kplus.ConfigMap.fromConfigMapName(this, 'Config', WEB.configMapName);
-    const tmp = this.scratchVolume('tmp', Size.mebibytes(64));
-    const common = {
-      workingDir: APP_WORKDIR,
-      envFrom: [kplus.Env.fromConfigMap(configMap)],
-    };
+    const probe = (path: string, period: number, failures: number) => this.appProbe(APP_PORT, path, period, failures);
     // The migration needs the database password only.
-    const migrate = this.secretFileEnv(appSecretFiles(['PGPASSWORD']));
-    const server = this.secretFileEnv(appSecretFiles());
-    const probe = (path: string, period: number, failures: number) =>
-      kplus.Probe.fromHttpGet(path, { port: APP_PORT, periodSeconds: Duration.seconds(period), failureThreshold: failures, timeoutSeconds: Duration.seconds(2) });
-    this.addInitContainer({
-      ...common,
-      name: 'migrate',
-      command: [...APP_MIGRATE_COMMAND],
-      envVariables: migrate.envVariables,
-      volumeMounts: [{ path: '/tmp', volume: tmp }, ...migrate.volumeMounts],
-    });
-    this.addContainer({
-      ...common,
+    this.addInitContainer(this.appContainer({ name: 'migrate', command: [...APP_MIGRATE_COMMAND], secrets: ['PGPASSWORD'] }));
+    this.addContainer(this.appContainer({
       name: 'web',
-      envVariables: server.envVariables,
-      volumeMounts: [
-        { path: '/tmp', volume: tmp },
-        ...server.volumeMounts,
-        // Uploads stream to the staging volume, never to the pod's own disk.
-        ...(props.importStaging ? [{ path: IMPORT_STAGING_PATH, volume: props.importStaging.volume(this) }] : []),
-      ],
+      // Uploads stream to the staging volume, never to the pod's own disk.
+      volumeMounts: props.importStaging ? [{ path: IMPORT_STAGING_PATH, volume: props.importStaging.volume(this) }] : [],
       command: [...APP_SERVER_COMMAND],
       // `metrics`: the app's separate /metrics listener (METRICS_PORT, default = APP_METRICS_PORT),
       // for the cluster's scraper only: neither the Ingress nor HAProxy routes to it.
@@ -170,7 +121,7 @@ export class Web extends Workload {
       readiness: probe(READY_PATH, 5, 2),
       liveness: probe(HEALTH_PATH, 10, 3),
       lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(settings.preStopSleepSeconds)]) },
-    });
+    }));
     // `metrics` on the Service for the cluster's scraper (a ServiceMonitor selects it by name);
     // the Ingress routes to `http` only, HAProxy to the pods' `http` port, and only the scraper's
     // namespace may connect to it (NetworkPolicy, charts/monitoring.ts).
