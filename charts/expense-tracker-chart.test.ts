@@ -249,6 +249,44 @@ describe('ExpenseTrackerChart', () => {
     expect(fromIngress.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
   });
 
+  it.each([
+    ['local', []],
+    ['local', ['postgres.mode=ha', 'haproxy.placement=replaces-ingress']],
+    ['ibm', []],
+    ['ibm', ['haproxy.metricsScrapeNamespaces={monitoring,logging}']],
+    ['ibm', ['monitoring.enabled=false', 'haproxy.metricsScrapeNamespaces={monitoring}']],
+    ['ibm', ['postgres.mode=single', 'postgres.backup.enabled=false', 'imports.enabled=false']],
+  ])('%s %j: no two NetworkPolicies admit the same peer to the same port of the same pods', (name, set) => {
+    const objects = synthesizeEnvironment(loadEnvironment(name, { imageTag: '1.0.0', set }));
+    const templates = objects.flatMap((o: any) => (o.spec?.template?.spec ? [o.spec.template] : []));
+    // A named port is the number of that container port in the destination pods (the policy's
+    // for ingress, the peer's for egress; kept as a name where those are not in the chart).
+    const portNumber = (selector: Record<string, string> | undefined, port: number | string) => {
+      if (typeof port === 'number' || !selector) return port;
+      const pods = templates.filter((t) => Object.entries(selector).every(([k, v]) => t.metadata.labels?.[k] === v));
+      const numbers = new Set(pods.flatMap((t) => t.spec.containers.flatMap((c: any) => (c.ports ?? []).filter((p: any) => p.name === port).map((p: any) => p.containerPort))));
+      expect([...numbers], `port ${port} of pods ${JSON.stringify(selector)}`).toHaveLength(1);
+      return [...numbers][0];
+    };
+    const flows = new Map<string, Set<string>>();
+    for (const policy of objects.filter((o: any) => o.kind === 'NetworkPolicy') as any[]) {
+      const selector = policy.spec.podSelector.matchLabels ?? {};
+      for (const [direction, rules, field] of [['ingress', policy.spec.ingress, 'from'], ['egress', policy.spec.egress, 'to']] as const) {
+        for (const rule of rules ?? []) {
+          for (const peer of rule[field] ?? [{}]) {
+            for (const port of rule.ports ?? [{}]) {
+              const destination = direction === 'ingress' ? selector : peer.namespaceSelector ? undefined : peer.podSelector?.matchLabels;
+              const flow = `${direction} ${JSON.stringify(selector)} ${field} ${JSON.stringify(peer)} ${port.protocol ?? 'TCP'}/${port.port === undefined ? 'any' : portNumber(destination, port.port)}`;
+              flows.set(flow, (flows.get(flow) ?? new Set()).add(policy.metadata.name));
+            }
+          }
+        }
+      }
+    }
+    expect(flows.size).toBeGreaterThan(10);
+    expect([...flows].filter(([, policies]) => policies.size > 1).map(([flow, policies]) => `${flow}: ${[...policies].join(', ')}`)).toEqual([]);
+  });
+
   it('denies egress by default and allows DNS, each flow out of its source, and mail to public addresses only', () => {
     const objects = local();
     const selector = (kind: string, name: string) => find(objects, kind, name).spec.selector.matchLabels;

@@ -157,9 +157,11 @@ export class ExpenseTrackerChart extends Chart {
       this.web.allowFrom(haproxy, { port: APP_PORT });
       // Behind the Ingress only its controller reaches HAProxy; as a LoadBalancer, anyone may.
       haproxy.allowFrom(h.placement === 'behind-ingress' ? ingressController : { name: 'any', anywhere: true }, { port: HAPROXY.httpPort });
-      if (h.metricsScrapeNamespaces.length > 0) {
-        haproxy.allowFrom({ name: 'metrics-scrape', namespaces: h.metricsScrapeNamespaces }, { port: HAPROXY.statsPort });
-      }
+      // Other scrapers only: with monitoring on, Prometheus's namespace is admitted by
+      // `allow-prometheus-to-haproxy-stats` (charts/monitoring.ts), and one policy per flow is enough.
+      const prometheus = env.monitoring.enabled ? env.monitoring.prometheus.namespace : undefined;
+      const scrapers = h.metricsScrapeNamespaces.filter((namespace) => namespace !== prometheus);
+      if (scrapers.length > 0) haproxy.allowFrom({ name: 'metrics-scrape', namespaces: scrapers }, { port: HAPROXY.statsPort });
     } else {
       this.web.allowFrom(ingressController, { port: APP_PORT });
     }

@@ -91,13 +91,26 @@ describe('HaproxyLoadBalancer in the chart', () => {
     });
   }
 
-  it('ibm: 2 replicas spread over nodes with a PodDisruptionBudget; metrics scrape allowed from monitoring', () => {
+  it('ibm: 2 replicas spread over nodes with a PodDisruptionBudget; stats scraped from Prometheus\'s namespace through one policy', () => {
     const objects = synthesizeEnvironment(env('ibm'));
     const d = find(objects, 'Deployment', 'haproxy');
     expect(d.spec.replicas).toBe(2);
     expect(d.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
     expect(find(objects, 'PodDisruptionBudget', 'haproxy').spec.maxUnavailable).toBe(1);
-    expect(networkPolicy(objects, 'allow-metrics-scrape-to-haproxy').spec.ingress[0].ports).toEqual([{ protocol: 'TCP', port: 8404 }]);
+    expect(networkPolicy(objects, 'allow-prometheus-to-haproxy-stats').spec.ingress[0]).toEqual({
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+      ports: [{ protocol: 'TCP', port: 'stats' }],
+    });
+    expect(networkPolicy(objects, 'allow-metrics-scrape-to-haproxy')).toBeUndefined();
+  });
+
+  it('metricsScrapeNamespaces admits other scrapers to the stats port (8404); Prometheus\'s namespace only without monitoring', () => {
+    const scrapers = (objects: KubeObject[]) => networkPolicy(objects, 'allow-metrics-scrape-to-haproxy')?.spec.ingress[0];
+    const others = scrapers(synthesizeEnvironment(env('ibm', ['haproxy.metricsScrapeNamespaces={monitoring,logging}'])));
+    expect(others).toEqual({ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'logging' } } }], ports: [{ protocol: 'TCP', port: 8404 }] });
+    const withoutMonitoring = synthesizeEnvironment(env('ibm', ['monitoring.enabled=false', 'haproxy.metricsScrapeNamespaces={monitoring}']));
+    expect(scrapers(withoutMonitoring).from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
+    expect(networkPolicy(withoutMonitoring, 'allow-prometheus-to-haproxy-stats')).toBeUndefined();
   });
 
   it('local: no metrics scrape allowed; one replica gets no PodDisruptionBudget (it would block node drains)', () => {

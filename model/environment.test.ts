@@ -97,7 +97,7 @@ describe('environments', () => {
     const ibm = environmentValues('ibm', 'v1');
     expect(local).toEqual({ name: 'local', ...base, image: { ...base.image, tag: 'v1' }, app: { ...base.app, ...overridesOf.local.app }, compose: { enabled: true } });
     // Arrays are replaced, objects merged key by key.
-    expect((ibm.haproxy as { metricsScrapeNamespaces: string[] }).metricsScrapeNamespaces).toEqual(['monitoring']);
+    expect((ibm.postgres as { ha: { apiServer: { cidrs: string[] } } }).ha.apiServer.cidrs).toEqual(['172.20.0.1/32']);
     expect((ibm.haproxy as { balance: unknown }).balance).toEqual(base.haproxy.balance);
     expect(ENVIRONMENT_NAMES).toEqual(['local', 'ibm']);
     // The base on its own is a valid environment: construct defaults come from it.

@@ -68,8 +68,6 @@ export const ibm: EnvironmentOverrides = {
     resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
     maxconn: 10000,
     serverSlots: 10,
-    // The cluster's Prometheus runs in `monitoring`.
-    metricsScrapeNamespaces: ['monitoring'],
   },
   // kube-prometheus-stack (release `kube-prometheus-stack` in `monitoring`, the base settings)
   // scrapes the monitors, evaluates the rules and loads the dashboards.
