@@ -18,7 +18,7 @@ import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/te
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
 import { browserFlow, ingressGet, IngressSession, steadyLoad } from './ingress.js';
-import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, hostLimitSets, installMonitoringCrds, singleNodeSets, manifestFiles, serverSideApply, standInDigests, synth, waitForWorkloads, watch } from './support.js';
+import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, hostLimitSets, installMonitoringCrds, runProbePod, singleNodeSets, manifestFiles, serverSideApply, standInDigests, synth, waitForWorkloads, watch } from './support.js';
 import { POSTGRES_EXPORTER, REDIS_EXPORTER } from '@expense-tracker/model/components';
 
 const progress = (m: string) => process.stderr.write(`[cluster-test] ${m}\n`);
@@ -27,6 +27,8 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
   const config = loadEnvironment(env);
   const NAMESPACE = config.namespace;
   const HOST = config.ingress.host;
+  // Probe pods run the environment's PostgreSQL image: it has bash and its /dev/tcp.
+  const probeImage = `${config.postgres.image.repository}:${config.postgres.image.tag}`;
   // Images pinned by Docker Hub digests (ibm) run pinned to the digests of the stand-ins the
   // node's registry serves under the same tags (see standInDigests).
   let digests: string[] = [];
@@ -209,24 +211,8 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
     it('enforces NetworkPolicies: a pod without the allowed labels cannot reach Postgres or Redis, the web pods can', async () => {
       const targets = [[serviceOnPort(5432), 5432], [serviceOnPort(6379), 6379]] as const;
       const script = targets.map(([host, port]) => `if timeout 3 bash -c '</dev/tcp/${host}/${port}' 2>/dev/null; then echo ${host}=open; else echo ${host}=closed; fi`).join('; ');
-      const probe = {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'netpol-probe', namespace: NAMESPACE },
-        spec: {
-          restartPolicy: 'Never',
-          securityContext: { runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [{ name: 'probe', image: `${config.postgres.image.repository}:${config.postgres.image.tag}`, command: ['bash', '-c', script], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
-        },
-      };
-      await cluster.kubectl.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', '-'], { input: JSON.stringify(probe) });
-      try {
-        await waitFor('netpol-probe finished', async () => (await cluster.kubectl.json<any>(['get', 'pod', 'netpol-probe', '-n', NAMESPACE])).status.phase === 'Succeeded', 60_000, 500);
-        const logs = (await cluster.kubectl.run(['logs', 'netpol-probe', '-n', NAMESPACE])).stdout.trim().split('\n');
-        expect(logs).toEqual(targets.map(([host]) => `${host}=closed`));
-      } finally {
-        await cluster.kubectl.run(['delete', 'pod', 'netpol-probe', '-n', NAMESPACE, '--wait=true'], { reject: false });
-      }
+      const logs = await runProbePod(cluster.kubectl, { name: 'netpol-probe', namespace: NAMESPACE, image: probeImage, script, timeoutMs: 60_000 });
+      expect(logs).toEqual(targets.map(([host]) => `${host}=closed`));
       const web = (await podsOf(webSelector()))[0];
       for (const [host, port] of targets) {
         const reach = await cluster.kubectl.run(['exec', '-n', NAMESPACE, web.metadata.name, '-c', 'web', '--', 'node', '-e',
@@ -250,20 +236,8 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       // bash's /dev/tcp speaks HTTP/1.0 (the stand-in has no HTTP client); a few tries while the exporters connect.
       const script = targets.map(([host, port, metric]) =>
         `for i in 1 2 3 4 5; do v=$(timeout 5 bash -c 'exec 3<>/dev/tcp/${host}.${NAMESPACE}.svc/${port} && printf "GET /metrics HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3' | grep -E '^${metric} ' | cut -d' ' -f2); [ "$v" = 1 ] && break; sleep 2; done; echo "${metric}=\${v:-none}"`).join('; ');
-      const scraper = {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'scrape-probe', namespace: scraperNamespace },
-        spec: {
-          restartPolicy: 'Never',
-          securityContext: { runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [{ name: 'probe', image: `${config.postgres.image.repository}:${config.postgres.image.tag}`, command: ['bash', '-c', script], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
-        },
-      };
-      await cluster.kubectl.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', '-'], { input: JSON.stringify(scraper) });
       try {
-        await waitFor('scrape-probe finished', async () => ['Succeeded', 'Failed'].includes((await cluster.kubectl.json<any>(['get', 'pod', 'scrape-probe', '-n', scraperNamespace])).status.phase), 120_000, 500);
-        const logs = (await cluster.kubectl.run(['logs', 'scrape-probe', '-n', scraperNamespace])).stdout.trim().split('\n');
+        const logs = await runProbePod(cluster.kubectl, { name: 'scrape-probe', namespace: scraperNamespace, image: probeImage, script, timeoutMs: 120_000 });
         expect(logs).toEqual(targets.map(([, , metric]) => `${metric}=1`));
       } finally {
         await cluster.kubectl.run(['delete', 'namespace', scraperNamespace, '--wait=true'], { reject: false });

@@ -141,6 +141,34 @@ export async function deployEnvironment(kubectl: Kubectl, dir: string, secrets: 
   return warnings;
 }
 
+/**
+ * Runs `script` under bash in a one-off pod `name` of `namespace` (restricted: UID 999, no
+ * privilege escalation, every capability dropped, RuntimeDefault seccomp, `restartPolicy: Never`),
+ * waits until it has finished (Succeeded or Failed), and returns its log lines; the pod is deleted
+ * afterwards, also on failure. `image` needs bash (e.g. the environment's PostgreSQL image).
+ * @throws Error when the pod has not finished within `timeoutMs`
+ */
+export async function runProbePod(kubectl: Kubectl, probe: { name: string; namespace: string; image: string; script: string; timeoutMs: number }): Promise<string[]> {
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: probe.name, namespace: probe.namespace },
+    spec: {
+      restartPolicy: 'Never',
+      securityContext: { runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{ name: 'probe', image: probe.image, command: ['bash', '-c', probe.script], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+    },
+  };
+  const at = ['-n', probe.namespace];
+  await kubectl.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', '-'], { input: JSON.stringify(pod) });
+  try {
+    await waitFor(`${probe.name} finished`, async () => ['Succeeded', 'Failed'].includes((await kubectl.json<any>(['get', 'pod', probe.name, ...at])).status.phase), probe.timeoutMs, 500);
+    return (await kubectl.run(['logs', probe.name, ...at])).stdout.trim().split('\n');
+  } finally {
+    await kubectl.run(['delete', 'pod', probe.name, ...at, '--wait=true'], { reject: false });
+  }
+}
+
 const hasCondition = (obj: any, type: string) => obj?.status?.conditions?.some((c: any) => c.type === type && c.status === 'True') ?? false;
 
 /** True when a Deployment's rollout is complete and every replica is ready and available. */
