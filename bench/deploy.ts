@@ -1,129 +1,202 @@
 /**
- * `npm run bench:deploy [-- --env <name>]... [--runs <n>]`
+ * `npm run bench:deploy [-- --env <local|ibm>]... [--runs <n>] [--json]`
  *
- * Time from an empty cluster to every workload ready, per environment, the way a deploy job does
- * it: `kubectl apply --server-side` of the Namespace, the external Secrets and `dist/<env>`, then
- * `kubectl rollout status` for every Deployment and StatefulSet. Each run gets a fresh control
- * plane (testkit/src/test-cluster; kwok plays the kubelets with no readiness delay, so image pulls,
- * container starts and probes are not part of the figure: it measures the API server, admission,
- * scheduler and controllers driving the manifests to ready).
+ * Time from an empty real-node test cluster (testkit/src/test-cluster) to the app answering a
+ * logged-in dashboard through the Ingress, per environment, deployed two ways:
+ * - kubectl (the baseline): `kubectl apply --server-side` of the Namespace, the Secrets from
+ *   `create-secrets` and `dist/<env>`, as docs/testing-cluster.md and a deploy job do it;
+ * - pulumi: `pulumi up` of the `ci` stack (the program test/cluster/pulumi.test.ts drives, with the
+ *   CLI and Kubernetes provider built by `npm run pulumi-tools`, offline; secrets as secret config).
+ * Both clocks stop when, through INGRESS_URL with the environment's Host header, a new user
+ * registers, logs in and GET /dashboard answers 200 with the dashboard (IngressSession). The
+ * measured time is the deploy itself: images are pushed, the cluster started, the manifests
+ * synthesized, the Secrets generated and the Pulumi stack prepared before the clock starts.
  *
- * Baseline, measured in the same cluster right before: the same apply + rollout loop for one
- * single-replica Deployment. The ratio says how much the real manifests cost over that floor.
- * Prints one line per run and a summary; with --json, one JSON document on stdout instead.
+ * Every measurement gets a fresh cluster (started, then stopped with its host state restored), so
+ * each deploy starts from an empty cluster; the cluster start is printed but not counted. What one
+ * node cannot run as written is set as in the cluster suites, the same for both sides
+ * (singleNodeSets, hostLimitSets, standInDigests); with `monitoring.enabled` the Prometheus
+ * Operator CRDs are installed before the clock, as a cluster would already have them.
+ *
+ * Prints one line per measurement and per environment min / median / max of both sides and the
+ * ratio pulumi/kubectl of the medians, with the load average (the figures move with it).
+ * `--json`: one JSON document on stdout instead. Exit 2 on bad usage, 1 on failure.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { ENVIRONMENT_NAMES } from '@expense-tracker/model/environment';
-import { ensureBinaries } from '@expense-tracker/testkit/test-cluster/build';
-import { startCluster } from '@expense-tracker/testkit/test-cluster/cluster';
-import type { Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
-import { deployEnvironment, secretsYaml, serverSideApply, synth } from '../test/cluster/support.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
+import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
+import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
+import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
+import { IngressSession } from '../test/cluster/ingress.js';
+import { openOfflineCiStack } from '../test/cluster/pulumi-offline.js';
+import { deployEnvironment, hostLimitSets, installMonitoringCrds, secretsYaml, singleNodeSets, standInDigests, synth } from '../test/cluster/support.js';
+import { DEPLOY_USAGE, formatDeploySummary, medianRatio, parseDeployArgs, UsageError, type DeployOptions } from './lib/deploy-options.js';
+import { loadAverage, summarize } from './lib/measure.js';
 
-const USAGE = 'usage: npm run bench:deploy -- [--env <local|ibm>]... [--runs <1-10>] [--json]';
+type Tool = 'kubectl' | 'pulumi';
 
-async function rolloutStatus(kubectl: Kubectl, namespace: string, resources: string[]): Promise<void> {
-  for (const resource of resources) await kubectl.run(['rollout', 'status', resource, '-n', namespace, '--timeout=300s'], { timeoutMs: 310_000 });
+interface Measurement {
+  env: string;
+  tool: Tool;
+  run: number;
+  /** Empty cluster -> logged-in dashboard, seconds. */
+  seconds: number;
+  /** Of those, until `pulumi up` returned or the last `kubectl apply` did, seconds. */
+  deployCommandSeconds: number;
+  /** Fresh cluster start (not counted), seconds. */
+  clusterStartSeconds: number;
+  /** 1-minute load average when the measurement ended. */
+  load: string;
 }
 
-/** Seconds for apply + rollout of one minimal restricted-compliant Deployment (the baseline). */
-async function baseline(kubectl: Kubectl): Promise<number> {
-  const ns = 'bench-baseline';
-  const securityContext = { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } };
-  const objects = [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'baseline', namespace: ns },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: 'baseline' } },
-        template: {
-          metadata: { labels: { app: 'baseline' } },
-          spec: {
-            securityContext,
-            containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
-          },
-        },
-      },
-    },
-  ];
-  const started = performance.now();
-  await serverSideApply(kubectl, { yaml: objects.map((o) => JSON.stringify(o)).join('\n---\n') });
-  await rolloutStatus(kubectl, ns, ['deployment/baseline']);
-  return (performance.now() - started) / 1000;
+/** How long the app may take to answer after the deploy command returned (the machine is shared). */
+const DASHBOARD_TIMEOUT_MS = 900_000;
+const say = (m: string) => process.stderr.write(`[bench:deploy] ${m}\n`);
+const since = (started: number) => (performance.now() - started) / 1000;
+
+/** The cluster being measured, stopped on Ctrl-C or an unexpected exit too. */
+let current: { dir: string; cluster?: TestCluster } | undefined;
+
+/**
+ * Polls until a new user registers, logs in and gets the dashboard through the Ingress.
+ * @throws Error with the last answer when it does not happen within DASHBOARD_TIMEOUT_MS.
+ */
+async function waitForDashboard(ingressUrl: string, host: string, label: string): Promise<void> {
+  let attempt = 0;
+  let last = 'no answer yet';
+  await waitFor(`${label}: a logged-in dashboard through the Ingress`, async () => {
+    attempt += 1;
+    const session = new IngressSession(ingressUrl, host);
+    try {
+      await session.signUp(`bench-${label.replace(/\W+/g, '-')}-${attempt}@example.com`, 'a long bench password');
+      const dashboard = await session.send('GET', '/dashboard', { timeoutMs: 10_000 });
+      last = `GET /dashboard: HTTP ${dashboard.status} ${dashboard.text.slice(0, 200)}`;
+      return dashboard.status === 200 && dashboard.text.includes('data-testid="month-total"');
+    } catch (error) {
+      last = (error as Error).message.slice(0, 300);
+      return false;
+    }
+  }, DASHBOARD_TIMEOUT_MS, 1000).catch((error: Error) => {
+    throw new Error(`${error.message}; last answer: ${last}`);
+  });
 }
 
-async function main(): Promise<number> {
-  let values;
+/** Random secret config values for the `ci` stack (the kubectl side gets create-secrets' random values). */
+function stackSecrets(): Record<string, string> {
+  const value = () => randomBytes(24).toString('hex');
+  return { postgresPassword: value(), redisPassword: value(), sessionSecret: value(), sendgridApiKey: `SG.${value()}` };
+}
+
+/** One measurement on a fresh cluster, which is stopped (host state restored) before returning. */
+async function measure(env: string, tool: Tool, run: number, work: string): Promise<Measurement> {
+  const config = loadEnvironment(env);
+  const label = `${env} ${tool} run ${run}`;
+  const dir = join(work, `cluster-${env}-${tool}-${run}`);
+  current = { dir };
+  say(`${label}: starting a fresh real-node cluster`);
+  const cluster = await startCluster({ dir, ingressNamespace: config.ingressControllerNamespace, progress: (m) => say(`${label}: ${m}`) });
+  current.cluster = cluster;
   try {
-    ({ values } = parseArgs({ options: { env: { type: 'string', multiple: true }, runs: { type: 'string', default: '1' }, json: { type: 'boolean' } }, strict: true }));
-  } catch (error) {
-    console.error(`bench:deploy: ${(error as Error).message}\n${USAGE}`);
-    return 2;
+    // What one node and this host cannot run as written, the same for both sides.
+    const sets = [...(await standInDigests(cluster.registryUrl!, env)), ...hostLimitSets(config), ...singleNodeSets(config)];
+    if (config.monitoring.enabled) await installMonitoringCrds(cluster.kubectl);
+    let started: number;
+    let deployCommandSeconds: number;
+    if (tool === 'kubectl') {
+      const { dir: dist } = await synth(env, join(work, `dist-${env}-${run}`), sets);
+      const secrets = await secretsYaml(env);
+      say(`${label}: kubectl apply --server-side`);
+      started = performance.now();
+      const warnings = await deployEnvironment(cluster.kubectl, dist, secrets);
+      deployCommandSeconds = since(started);
+      if (warnings.length > 0) say(`${label}: API warnings: ${warnings.join('; ')}`);
+      await waitForDashboard(cluster.ingressUrl!, config.ingress.host, label);
+    } else {
+      const offline = await openOfflineCiStack({ kubeconfig: cluster.kubeconfig, image: `${config.image.repository}:${config.image.tag}`, secrets: stackSecrets() });
+      try {
+        await offline.stack.setConfig('environment', { value: env });
+        await offline.stack.setConfig('set', { value: JSON.stringify(sets) });
+        say(`${label}: pulumi up`);
+        started = performance.now();
+        const result = await offline.stack.up({ onOutput: () => undefined });
+        deployCommandSeconds = since(started);
+        if (result.summary.result !== 'succeeded') throw new Error(`${label}: pulumi up ${result.summary.result}`);
+        await waitForDashboard(cluster.ingressUrl!, config.ingress.host, label);
+      } finally {
+        // The state is thrown away with the cluster: no destroy needed.
+        offline.cleanup();
+      }
+    }
+    const seconds = since(started);
+    return { env, tool, run, seconds, deployCommandSeconds, clusterStartSeconds: cluster.startSeconds, load: loadAverage() };
+  } finally {
+    say(`${label}: stopping the cluster`);
+    await cluster.stop();
+    current = undefined;
   }
-  const envs = values.env ?? [...ENVIRONMENT_NAMES];
-  const unknown = envs.filter((e) => !(ENVIRONMENT_NAMES as readonly string[]).includes(e));
-  const runs = Number(values.runs);
-  if (unknown.length > 0 || !Number.isInteger(runs) || runs < 1 || runs > 10) {
-    console.error(`bench:deploy: ${unknown.length ? `--env: unknown environment ${unknown.join(', ')}` : `--runs must be an integer from 1 to 10, got "${values.runs}"`}\n${USAGE}`);
-    return 2;
-  }
-  await ensureBinaries();
+}
+
+async function main(options: DeployOptions): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'expense-tracker-bench-deploy-'));
-  const results: { env: string; run: number; clusterStartSeconds: number; baselineSeconds: number; deploySeconds: number; ratio: number; pods: number }[] = [];
+  const results: Measurement[] = [];
+  const loadBefore = loadAverage();
   try {
-    for (const env of envs) {
-      const { dir, objects } = await synth(env, join(work, 'dist'));
-      const namespace = objects.find((o) => o.kind === 'Namespace')!.metadata.name;
-      const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
-      const pods = workloads.reduce((n, w: any) => n + (w.spec.replicas ?? 1), 0);
-      for (let run = 1; run <= runs; run += 1) {
-        // No simulated readiness delay: the figure is the control plane's own work, not kwok's dice.
-        const cluster = await startCluster({ dir: join(work, `cluster-${env}-${run}`), realNode: false, podReadyDelayMs: { min: 0, max: 0 }, progress: () => undefined });
-        try {
-          const baselineSeconds = await baseline(cluster.kubectl);
-          const secrets = await secretsYaml(env); // generated before the clock starts
-          const started = performance.now();
-          const warnings = await deployEnvironment(cluster.kubectl, dir, secrets);
-          await rolloutStatus(cluster.kubectl, namespace, workloads.map((w) => `${w.kind.toLowerCase()}/${w.metadata.name}`));
-          const deploySeconds = (performance.now() - started) / 1000;
-          if (warnings.length > 0) console.error(`bench:deploy: ${env}: API warnings: ${warnings.join('; ')}`);
-          const r = { env, run, clusterStartSeconds: cluster.startSeconds, baselineSeconds, deploySeconds, ratio: deploySeconds / baselineSeconds, pods };
-          results.push(r);
-          if (!values.json) {
-            console.log(`${env} run ${run}: empty cluster -> ${workloads.length} workloads (${pods} pods) ready in ${deploySeconds.toFixed(2)}s; `
-              + `baseline 1-pod Deployment ${baselineSeconds.toFixed(2)}s; ratio ${r.ratio.toFixed(2)}x (cluster start ${cluster.startSeconds.toFixed(1)}s)`);
+    // The app image under every environment's name, the stand-ins and the node's images (built if missing).
+    await ensureClusterImages({ progress: say, appImages: appImageReferences() });
+    for (const env of options.envs) {
+      for (let run = 1; run <= options.runs; run += 1) {
+        for (const tool of ['kubectl', 'pulumi'] as const) {
+          const m = await measure(env, tool, run, work);
+          results.push(m);
+          if (!options.json) {
+            console.log(`${env} ${tool.padEnd(7)} run ${run}: ${m.seconds.toFixed(1)} s to a logged-in dashboard (deploy command ${m.deployCommandSeconds.toFixed(1)} s); `
+              + `fresh cluster, started in ${m.clusterStartSeconds.toFixed(1)} s (not counted); load ${m.load}`);
           }
-        } finally {
-          await cluster.stop();
         }
       }
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  const median = (xs: number[]) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  };
-  const summary = envs.map((env) => {
-    const rs = results.filter((r) => r.env === env);
-    return { env, runs: rs.length, medianDeploySeconds: median(rs.map((r) => r.deploySeconds)), medianBaselineSeconds: median(rs.map((r) => r.baselineSeconds)), medianRatio: median(rs.map((r) => r.ratio)) };
+  const summaries = options.envs.map((env) => {
+    const of = (tool: Tool) => results.filter((r) => r.env === env && r.tool === tool).map((r) => r.seconds);
+    return { env, kubectl: of('kubectl'), pulumi: of('pulumi') };
   });
-  if (values.json) console.log(JSON.stringify({ results, summary }, null, 2));
-  else for (const s of summary) console.log(`summary ${s.env}: median ${s.medianDeploySeconds.toFixed(2)}s to ready over ${s.runs} run(s), ${s.medianRatio.toFixed(2)}x the 1-pod baseline (${s.medianBaselineSeconds.toFixed(2)}s)`);
-  return 0;
+  if (options.json) {
+    const summary = summaries.map((s) => ({ env: s.env, kubectlSeconds: summarize(s.kubectl), pulumiSeconds: summarize(s.pulumi), ratio: medianRatio(s) }));
+    console.log(JSON.stringify({ emptyCluster: 'fresh cluster per measurement', loadBefore, loadAfter: loadAverage(), results, summary }, null, 2));
+    return;
+  }
+  console.log(`\nEach measurement on a fresh real-node cluster (empty but for the node's add-ons); load average before ${loadBefore}, after ${loadAverage()} (1/5/15 min, 2 cores)`);
+  for (const s of summaries) console.log(formatDeploySummary(s).join('\n'));
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
+let options: DeployOptions;
+try {
+  options = parseDeployArgs(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(`bench:deploy: ${error.message}\n${DEPLOY_USAGE}`);
+  process.exit(2);
+}
+
+// Ctrl-C or a kill while a cluster runs: stop it (restores the host) before exiting.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: stopping the cluster`);
+    const stopping = current ? stopCluster(current.dir) : Promise.resolve();
+    stopping.catch((e: unknown) => say(`stopping failed: ${String(e)}`)).finally(() => process.exit(130));
+  });
+}
+
+main(options).then(
+  () => process.exit(0),
+  async (error: unknown) => {
     console.error(`bench:deploy: ${error instanceof Error ? error.message : String(error)}`);
+    if (current) await stopCluster(current.dir).catch(() => undefined);
     process.exit(1);
   },
 );
