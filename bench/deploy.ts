@@ -24,6 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEnvironment } from '@expense-tracker/model/environment';
@@ -136,6 +137,8 @@ async function measure(env: string, tool: Tool, run: number, work: string): Prom
     say(`${label}: stopping the cluster`);
     await cluster.stop();
     current = undefined;
+    // The node's containerd root holds every unpacked image: gone before the next cluster starts.
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
