@@ -91,7 +91,7 @@ export class ExpenseTrackerChart extends Chart {
             storageClassName: pg.storageClassName,
             resources: pg.resources,
             backup: pg.backup.enabled
-              ? { s3: pg.backup.s3, retention: pg.backup.retention, schedule: pg.backup.schedule, stanza: pg.backup.stanza, kubectlImage: pg.backup.kubectlImage }
+              ? { repository: pg.backup.repository, s3: pg.backup.s3, pvc: pg.backup.pvc, retention: pg.backup.retention, schedule: pg.backup.schedule, stanza: pg.backup.stanza, kubectlImage: pg.backup.kubectlImage }
               : undefined,
             instance,
           })

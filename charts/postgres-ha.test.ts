@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { patroniPolicyRules, patroniRestoreFragment, patroniConfig } from './patroni-config.js';
 import { renderPgbackrestConfig } from './pgbackrest-config.js';
-import { PATRONI_RUN, PATRONI_UID, PostgresHa, type PostgresHaProps } from './postgres-ha.js';
+import { PATRONI_RUN, PATRONI_UID, PostgresHa, PVC_REPOSITORY_PATH, type PostgresHaProps } from './postgres-ha.js';
 import type { KubeObject } from './synthesize.js';
+import { loadEnvironment } from '@expense-tracker/model/environment';
+import { secretSpecs } from './secrets.js';
 import { validateManifests } from './validate.js';
 
 const s3 = {
@@ -141,6 +143,29 @@ describe('PostgresHa', () => {
     expect(pod.volumes.find((v: any) => v.configMap?.name === 'backup-ca')).toBeDefined();
   });
 
+  it('keeps the repository on a PersistentVolumeClaim every member mounts, without S3 keys or egress', () => {
+    const objects = synth({ antiAffinity: 'preferred', backup: { repository: 'pvc', pvc: { storage: '2Gi', storageClassName: 'standard' } } });
+    expect(validateManifests(objects)).toEqual([]);
+    const claim = find(objects, 'PersistentVolumeClaim', 'postgres-backup-repository');
+    expect(claim.spec).toMatchObject({ accessModes: ['ReadWriteOnce'], storageClassName: 'standard', resources: { requests: { storage: '2Gi' } } });
+    const pod = find(objects, 'StatefulSet', 'postgres').spec.template.spec;
+    const volume = pod.volumes.find((v: any) => v.persistentVolumeClaim?.claimName === 'postgres-backup-repository');
+    expect(pod.containers[0].volumeMounts).toContainEqual(expect.objectContaining({ name: volume.name, mountPath: PVC_REPOSITORY_PATH }));
+    const conf = find(objects, 'ConfigMap', 'postgres-pgbackrest').data['pgbackrest.conf'];
+    expect(conf).toMatch(new RegExp(`^\\[global\\]\nrepo1-type=posix\nrepo1-path=${PVC_REPOSITORY_PATH}\n`));
+    expect(conf).not.toContain('s3');
+    expect(JSON.stringify(pod)).not.toContain('postgres-backup-s3');
+    expect(find(objects, 'ConfigMap', 'postgres-patroni').data['run.sh']).not.toContain('PGBACKREST_REPO1_S3_KEY');
+    expect(objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'allow-postgres-to-backup-repository-egress')).toBeUndefined();
+    expect(find(objects, 'CronJob', 'postgres-backup-full')).toBeDefined();
+    // The Secret of the S3 keys is only asked for (create-secrets, Pulumi) with an S3 repository.
+    const names = (repository: string) => secretSpecs(loadEnvironment('local', { set: ['postgres.mode=ha', 'postgres.backup.enabled=true', `postgres.backup.repository=${repository}`] })).map((x) => x.name);
+    expect(names('pvc')).not.toContain('postgres-backup-s3');
+    expect(names('s3')).toContain('postgres-backup-s3');
+    // ReadWriteMany serves members on distinct nodes.
+    expect(() => synth({ antiAffinity: 'required', backup: { repository: 'pvc', pvc: { accessMode: 'ReadWriteMany' } } })).not.toThrow();
+  });
+
   it('requires one member per node in production', () => {
     const pod = find(synth({ antiAffinity: 'required' }), 'StatefulSet', 'postgres').spec.template.spec;
     expect(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
@@ -159,6 +184,9 @@ describe('PostgresHa', () => {
     ['bad cron', { backup: { s3, schedule: { full: 'daily', diff: '0 1 * * *' } } }, /PostgresHa: backup\.schedule\.full:/],
     ['bad retention', { backup: { s3, retention: { full: 0, diff: 1 } } }, /PostgresHa: backup\.retention\.full:/],
     ['bad endpoint', { backup: { s3: { ...s3, endpoint: 'https://x' } } }, /PostgresHa: backup\.s3\.endpoint:/],
+    ['s3 repository without s3', { backup: {} }, /PostgresHa: backup\.s3: required with backup\.repository "s3"/],
+    ['bad repository size', { backup: { repository: 'pvc', pvc: { storage: '10G' } } }, /PostgresHa: backup\.pvc\.storage:/],
+    ['a ReadWriteOnce repository across nodes', { antiAffinity: 'required', backup: { repository: 'pvc' } }, /PostgresHa: backup\.pvc\.accessMode: a ReadWriteOnce repository volume is mounted on one node only/],
   ])('rejects %s naming the field', (_l, props, message) => {
     expect(() => synth(props)).toThrow(message);
   });

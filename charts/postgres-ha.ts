@@ -9,6 +9,7 @@ import {
   formatIssues,
   postgresBackupSchema,
   postgresHaSchema,
+  readWriteOnceRepositoryIssue,
   type PostgresBackupSettings,
   type ResourceSettings,
 } from '@expense-tracker/model/environment-schema';
@@ -59,6 +60,8 @@ export const PATRONI_SOCKET_DIR = '/var/run/postgresql';
 const PATRONI_CONFIG_DIR = '/etc/patroni';
 const PGBACKREST_CONFIG_DIR = '/etc/pgbackrest';
 const S3_CA_DIR = '/etc/pgbackrest-ca';
+/** Where a `pvc` repository is mounted in every member (pgBackRest's default `repo1-path`). */
+export const PVC_REPOSITORY_PATH = '/var/lib/pgbackrest';
 /** HOME, `.pgpass`, nss_wrapper's files, pgBackRest's spool, locks and logs. */
 const TMP = '/tmp';
 
@@ -71,10 +74,26 @@ export const PATRONI_RUN = `${PATRONI_CONFIG_DIR}/run.sh`;
 /** `patronictl` configuration inside a member. */
 export const PATRONI_CONFIG_FILE = `${PATRONI_CONFIG_DIR}/patroni.yaml`;
 
-/** Scheduled pgBackRest backups (CronJobs) to an S3-compatible repository. */
+/** Continuous WAL archiving and scheduled pgBackRest backups (CronJobs). */
 export interface PostgresHaBackupProps {
-  /** The repository: endpoint, bucket, region, path, URI style, CA, address blocks (model: `postgres.backup.s3`). */
-  readonly s3: PostgresBackupSettings['s3'];
+  /**
+   * Where the repository is: `s3` (an S3-compatible object store, `s3`) or `pvc` (the
+   * PersistentVolumeClaim `postgres-backup-repository`, mounted by every member; pgBackRest's
+   * `posix` type).
+   * @default 's3'
+   */
+  readonly repository?: PostgresBackupSettings['repository'];
+  /**
+   * The S3 repository: endpoint, bucket, region, path, URI style, CA, address blocks (model: `postgres.backup.s3`).
+   * @default - none; required when `repository` is `s3`
+   */
+  readonly s3?: PostgresBackupSettings['s3'];
+  /**
+   * The claim of a `pvc` repository: size, StorageClass, access mode. `ReadWriteOnce` works only
+   * while every member runs on one node (`antiAffinity: preferred` on a one-node cluster).
+   * @default { storage: '10Gi', storageClassName: 'standard', accessMode: 'ReadWriteOnce' } (model/environments/base.ts)
+   */
+  readonly pvc?: Partial<PostgresBackupSettings['pvc']>;
   /**
    * How many full and differential backups are kept.
    * @default { full: 4, diff: 6 } (model/environments/base.ts)
@@ -236,7 +255,8 @@ export class PostgresHa extends Workload {
     if (!checked.success) throw new Error(`PostgresHa: ${formatIssues(checked.error).join('; ')}`);
     const storage = props.storage ?? base.postgres.storage;
     if (!STORAGE_QUANTITY.test(storage)) throw new Error(`PostgresHa: storage: must look like "1Gi", got "${storage}"`);
-    const backup = props.backup ? checkedBackup(props.backup) : undefined;
+    const backup = props.backup ? checkedBackup(props.backup, settings) : undefined;
+    const s3 = backup?.repository === 's3' ? backup.s3 : undefined;
 
     super(scope, id, {
       kind: 'StatefulSet',
@@ -294,7 +314,7 @@ export class PostgresHa extends Workload {
     const secrets = [
       { secret: credentialsSecret, keys: Object.values(SECRETS.postgres.keys) },
       { secret: POSTGRES_HA.patroniSecret.name, keys: Object.values(POSTGRES_HA.patroniSecret.keys) },
-      ...(backup ? [{ secret: POSTGRES_HA.backupS3Secret.name, keys: Object.values(POSTGRES_HA.backupS3Secret.keys) }] : []),
+      ...(s3 ? [{ secret: POSTGRES_HA.backupS3Secret.name, keys: Object.values(POSTGRES_HA.backupS3Secret.keys) }] : []),
     ];
     const config = patroniConfig({
       scope: PostgresHa.SCOPE,
@@ -315,7 +335,7 @@ export class PostgresHa extends Workload {
       data: {
         'patroni.yaml': stringify(config),
         'post-bootstrap.sh': postBootstrapScript(credentialsSecret, backup?.stanza),
-        'run.sh': runScript(backup !== undefined),
+        'run.sh': runScript(s3 !== undefined),
       },
     });
     if (backup) {
@@ -324,16 +344,18 @@ export class PostgresHa extends Workload {
         data: {
           'pgbackrest.conf': renderPgbackrestConfig({
             stanza: backup.stanza,
-            repository: {
-              type: 's3',
-              endpoint: backup.s3.endpoint,
-              port: backup.s3.port,
-              bucket: backup.s3.bucket,
-              region: backup.s3.region,
-              path: backup.s3.path,
-              uriStyle: backup.s3.uriStyle,
-              caFile: backup.s3.caConfigMap ? `${S3_CA_DIR}/ca.crt` : undefined,
-            },
+            repository: s3
+              ? {
+                  type: 's3',
+                  endpoint: s3.endpoint,
+                  port: s3.port,
+                  bucket: s3.bucket,
+                  region: s3.region,
+                  path: s3.path,
+                  uriStyle: s3.uriStyle,
+                  caFile: s3.caConfigMap ? `${S3_CA_DIR}/ca.crt` : undefined,
+                }
+              : { type: 'posix', path: PVC_REPOSITORY_PATH },
             retention: backup.retention,
             pgPath: PGDATA,
             pgPort: POSTGRES.port,
@@ -367,7 +389,23 @@ export class PostgresHa extends Workload {
     ];
     if (backup) {
       volumeMounts.push({ path: PGBACKREST_CONFIG_DIR, readOnly: true, volume: configMapVolume('pgbackrest-config', POSTGRES_HA.pgbackrestConfigMapName) });
-      if (backup.s3.caConfigMap) volumeMounts.push({ path: S3_CA_DIR, readOnly: true, volume: configMapVolume('s3-ca', backup.s3.caConfigMap) });
+      if (s3?.caConfigMap) volumeMounts.push({ path: S3_CA_DIR, readOnly: true, volume: configMapVolume('s3-ca', s3.caConfigMap) });
+      if (!s3) {
+        const claimName = POSTGRES_HA.backupRepositoryClaimName;
+        // L1 claim: one volume every member mounts (not a volumeClaimTemplate): the primary archives
+        // and backs up into it, new replicas and restores read from it.
+        new k8s.KubePersistentVolumeClaim(this, 'BackupRepositoryClaim', {
+          metadata: { name: claimName, labels: this.labels },
+          spec: {
+            accessModes: [backup.pvc.accessMode],
+            storageClassName: backup.pvc.storageClassName,
+            volumeMode: 'Filesystem',
+            resources: { requests: { storage: k8s.Quantity.fromString(backup.pvc.storage) } },
+          },
+        });
+        const claim = kplus.PersistentVolumeClaim.fromClaimName(this, 'BackupRepositoryClaimRef', claimName);
+        volumeMounts.push({ path: PVC_REPOSITORY_PATH, volume: kplus.Volume.fromPersistentVolumeClaim(this, 'BackupRepositoryVolume', claim, { name: 'backup-repository' }) });
+      }
     }
     const api = (path: string, period: number, failures: number, initialDelay = 0) =>
       kplus.Probe.fromHttpGet(path, {
@@ -429,9 +467,9 @@ export class PostgresHa extends Workload {
     this.apiServerPort = settings.apiServer.port;
     this.allowTo(this.apiServerPeer, { ports: [this.apiServerPort] });
     // archive_command and pgbackrest restore run in the members.
-    if (backup) {
-      const repository = backup.s3.cidrs.length > 0 ? { name: 'backup-repository', cidrs: backup.s3.cidrs } : { name: 'backup-repository', internet: true as const };
-      this.allowTo(repository, { ports: [backup.s3.port] });
+    if (s3) {
+      const repository = s3.cidrs.length > 0 ? { name: 'backup-repository', cidrs: s3.cidrs } : { name: 'backup-repository', internet: true as const };
+      this.allowTo(repository, { ports: [s3.port] });
     }
 
     if (backup) {
@@ -541,15 +579,20 @@ export class PostgresHa extends Workload {
   }
 }
 
-type CheckedBackup = Required<Omit<PostgresHaBackupProps, 'kubectlImage'>> & { readonly kubectlImage: WorkloadImage };
+type CheckedBackup = Omit<PostgresBackupSettings, 'enabled'>;
 
 /** The backup props with defaults, checked with the environment schema's `postgres.backup` rules. */
-function checkedBackup(props: PostgresHaBackupProps): CheckedBackup {
+function checkedBackup(props: PostgresHaBackupProps, ha: { antiAffinity: 'required' | 'preferred'; members: number }): CheckedBackup {
   const b = base.postgres.backup;
+  const repository = props.repository ?? 's3';
+  if (repository === 's3' && !props.s3) throw new Error('PostgresHa: backup.s3: required with backup.repository "s3"');
   const settings = {
     enabled: true,
     stanza: props.stanza ?? b.stanza,
-    s3: props.s3,
+    repository,
+    // The S3 settings are only read with an s3 repository.
+    s3: props.s3 ?? b.s3,
+    pvc: { ...b.pvc, ...props.pvc },
     retention: props.retention ?? b.retention,
     schedule: props.schedule ?? b.schedule,
     kubectlImage: { ...b.kubectlImage, ...props.kubectlImage },
@@ -558,7 +601,10 @@ function checkedBackup(props: PostgresHaBackupProps): CheckedBackup {
   if (!checked.success) throw new Error(`PostgresHa: ${formatIssues(checked.error, ['backup']).join('; ')}`);
   const unpinned = unpinnedReason(settings.kubectlImage);
   if (unpinned) throw new Error(`PostgresHa: backup.kubectlImage: "${formatImageReference(settings.kubectlImage)}" ${unpinned}: pin a tag or a digest`);
-  return { stanza: settings.stanza, s3: settings.s3, retention: settings.retention, schedule: settings.schedule, kubectlImage: settings.kubectlImage };
+  const rwo = readWriteOnceRepositoryIssue(settings, ha);
+  if (rwo) throw new Error(`PostgresHa: backup.pvc.accessMode: ${rwo}`);
+  const { enabled: _, ...checkedSettings } = checked.data;
+  return checkedSettings;
 }
 
 /**

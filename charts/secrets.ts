@@ -62,7 +62,7 @@ export function secretSpecs(env: EnvironmentConfig): SecretSpec[] {
           } satisfies SecretSpec,
         ]
       : []),
-    ...(ha && env.postgres.backup.enabled
+    ...(ha && env.postgres.backup.enabled && env.postgres.backup.repository === 's3'
       ? [{ name: s3.name, ...meta, keys: { [s3.keys.accessKey]: { secret: 'backupS3AccessKey' }, [s3.keys.secretKey]: { secret: 'backupS3SecretKey' } } } satisfies SecretSpec]
       : []),
   ];

@@ -80,6 +80,8 @@ export const POSTGRES_HA = {
   patroniSecret: { name: 'postgres-patroni', keys: { superuserPassword: 'superuser-password', replicationPassword: 'replication-password' } },
   /** Secret with the HMAC keys of the backup repository (S3). */
   backupS3Secret: { name: 'postgres-backup-s3', keys: { accessKey: 'access-key', secretKey: 'secret-key' } },
+  /** PersistentVolumeClaim of a `pvc` backup repository, mounted by every member. */
+  backupRepositoryClaimName: 'postgres-backup-repository',
   /** CronJobs `<prefix>-full` and `<prefix>-diff`, their ServiceAccount and Role. */
   backupName: 'postgres-backup',
   /** ConfigMap present only while `npm run db -- restore` runs (Patroni's restore bootstrap). */

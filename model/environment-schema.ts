@@ -131,14 +131,27 @@ export const postgresHaSchema = z.strictObject({
 export type PostgresHaSettings = z.infer<typeof postgresHaSchema>;
 
 /**
- * Continuous WAL archiving and scheduled backups with pgBackRest to an S3-compatible object
- * store (IBM Cloud Object Storage, AWS S3, MinIO, …); `postgres.mode: ha` only. The HMAC keys
- * come from the Secret `postgres-backup-s3` (`npm run create-secrets`, the Pulumi component).
+ * Continuous WAL archiving and scheduled backups with pgBackRest; `postgres.mode: ha` only. The
+ * repository is an S3-compatible object store (IBM Cloud Object Storage, AWS S3, MinIO, …; the
+ * HMAC keys come from the Secret `postgres-backup-s3`, `npm run create-secrets` or the Pulumi
+ * component) or a PersistentVolumeClaim every member mounts (`pvc`).
  */
 export const postgresBackupSchema = z.strictObject({
   enabled: z.boolean(),
   /** pgBackRest stanza (one per PostgreSQL cluster; part of the repository's paths). */
   stanza: z.string().regex(STANZA_NAME, 'must be lower-case letters, digits, "-" or "_", starting with a letter'),
+  /** Where the repository is: `s3` (`postgres.backup.s3`) or `pvc` (`postgres.backup.pvc`, pgBackRest's `posix` type). */
+  repository: z.enum(['s3', 'pvc']),
+  /**
+   * The PersistentVolumeClaim `postgres-backup-repository` of a `pvc` repository, mounted by every
+   * member (archive_command runs in the primary, replicas restore from it). `ReadWriteOnce` is
+   * mounted on one node only: members on several nodes need `ReadWriteMany` (a file StorageClass).
+   */
+  pvc: z.strictObject({
+    storage: storageQuantity,
+    storageClassName: z.string().regex(DNS_SUBDOMAIN, 'must be a StorageClass name'),
+    accessMode: z.enum(['ReadWriteOnce', 'ReadWriteMany']),
+  }),
   s3: z.strictObject({
     /** Endpoint host name without scheme or port, e.g. `s3.direct.us-south.cloud-object-storage.appdomain.cloud`. */
     endpoint: z.string().regex(DNS_SUBDOMAIN, 'must be a host name without scheme or port, e.g. "s3.us-south.cloud-object-storage.appdomain.cloud"'),
@@ -165,6 +178,19 @@ export const postgresBackupSchema = z.strictObject({
 });
 export type PostgresBackupSettings = z.infer<typeof postgresBackupSchema>;
 
+/**
+ * Why a `pvc` repository cannot serve these members: a `ReadWriteOnce` volume attaches to one
+ * node, and `antiAffinity: required` puts every member on its own node.
+ * @returns the message, or undefined when the combination works.
+ */
+export function readWriteOnceRepositoryIssue(
+  backup: Pick<PostgresBackupSettings, 'repository' | 'pvc'>,
+  ha: Pick<PostgresHaSettings, 'antiAffinity' | 'members'>,
+): string | undefined {
+  if (backup.repository !== 'pvc' || backup.pvc.accessMode !== 'ReadWriteOnce' || ha.antiAffinity !== 'required' || ha.members < 2) return undefined;
+  return 'a ReadWriteOnce repository volume is mounted on one node only, but postgres.ha.antiAffinity=required puts each member on its own node: use ReadWriteMany (a file StorageClass), postgres.backup.repository=s3, or antiAffinity preferred';
+}
+
 /** PostgreSQL: StatefulSet `postgres`, one pod (`single`) or a Patroni cluster (`ha`). */
 export const postgresSchema = z
   .strictObject({
@@ -190,6 +216,8 @@ export const postgresSchema = z
         message: 'backups run with Patroni: set postgres.mode=ha, or postgres.backup.enabled=false',
       });
     }
+    const rwoIssue = readWriteOnceRepositoryIssue(pg.backup, pg.ha);
+    if (pg.backup.enabled && rwoIssue) ctx.addIssue({ code: 'custom', path: ['backup', 'pvc', 'accessMode'], message: rwoIssue });
   });
 export type PostgresSettings = z.infer<typeof postgresSchema>;
 

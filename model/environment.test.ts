@@ -88,6 +88,10 @@ describe('environments', () => {
     expect(issuesOf(() => loadEnvironment('local', { imageTag: 'v1', set: ['haproxy.enabled=false'] }))).toEqual([
       'compose.enabled: the compose topology puts HAProxy in front of the web replicas: set haproxy.enabled=true or compose.enabled=false',
     ]);
+    expect(issuesOf(() => loadEnvironment('ibm', { imageTag: 'v1', set: ['postgres.backup.repository=pvc', 'postgres.backup.pvc.accessMode=ReadWriteOnce'] }))).toEqual([
+      'postgres.backup.pvc.accessMode: a ReadWriteOnce repository volume is mounted on one node only, but postgres.ha.antiAffinity=required puts each member on its own node: use ReadWriteMany (a file StorageClass), postgres.backup.repository=s3, or antiAffinity preferred',
+    ]);
+    expect(loadEnvironment('ibm', { imageTag: 'v1', set: ['postgres.backup.repository=pvc'] }).postgres.backup.pvc.accessMode).toBe('ReadWriteMany');
     // Without HAProxy there are no server slots to check.
     expect(loadEnvironment('ibm', { imageTag: 'v1', set: ['haproxy.enabled=false', 'web.replicas=20'] }).web.replicas).toBe(20);
   });

@@ -97,7 +97,7 @@ export interface AppSecretSettings {
   sendgridApiKey: pulumi.Output<string> | undefined;
   patroniSuperuserPassword: pulumi.Output<string> | undefined;
   patroniReplicationPassword: pulumi.Output<string> | undefined;
-  /** HMAC keys of the backup repository (`postgres.backup.enabled`). */
+  /** HMAC keys of the backup repository (`postgres.backup.enabled` with `repository: s3`). */
   backupS3AccessKey: pulumi.Output<string> | undefined;
   backupS3SecretKey: pulumi.Output<string> | undefined;
 }

@@ -93,7 +93,7 @@ export interface ExpenseTrackerDeploymentArgs {
   patroniSuperuserPassword?: pulumi.Input<string>;
   patroniReplicationPassword?: pulumi.Input<string>;
   /**
-   * HMAC keys of the backup repository; required when the environment has `postgres.backup.enabled`
+   * HMAC keys of the backup repository; required when the environment has `postgres.backup.enabled` with `repository: s3`
    * (the object store issues them: nothing to generate).
    */
   backupS3AccessKey?: pulumi.Input<string>;
@@ -158,7 +158,7 @@ export class ExpenseTrackerDeployment extends pulumi.ComponentResource {
       given ?? (needed.has(name) ? make() : '');
     const required = (name: SecretValueName, given: pulumi.Input<string> | undefined) =>
       value(name, given, () => {
-        throw new Error(`ExpenseTrackerDeployment: ${name} is required: environment "${env.name}" has postgres.backup.enabled`);
+        throw new Error(`ExpenseTrackerDeployment: ${name} is required: environment "${env.name}" has postgres.backup.enabled with repository s3`);
       });
     const values: Record<SecretValueName, pulumi.Input<string>> = {
       postgresPassword: value('postgresPassword', args.postgresPassword, () => password('postgres-password', 32)),

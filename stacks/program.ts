@@ -46,9 +46,9 @@ function sendgridKey(config: pulumi.Config, required: boolean): pulumi.Output<st
 
 function deployment(env: EnvironmentConfig, provider: k8s.Provider, config: pulumi.Config, sendgridApiKey: pulumi.Output<string>, opts?: pulumi.ComponentResourceOptions): ExpenseTrackerDeployment {
   const secrets = readAppSecrets(config);
-  if (env.postgres.mode === 'ha' && env.postgres.backup.enabled) {
+  if (env.postgres.mode === 'ha' && env.postgres.backup.enabled && env.postgres.backup.repository === 's3') {
     for (const key of ['backupS3AccessKey', 'backupS3SecretKey'] as const) {
-      if (!secrets[key]) throw new StackConfigError(`${PROJECT}:${key}: required by postgres.backup.enabled (pulumi config set --secret ${key} <HMAC key of the bucket>)`);
+      if (!secrets[key]) throw new StackConfigError(`${PROJECT}:${key}: required by postgres.backup.enabled with repository s3 (pulumi config set --secret ${key} <HMAC key of the bucket>)`);
     }
   }
   return new ExpenseTrackerDeployment(

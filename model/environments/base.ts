@@ -50,6 +50,9 @@ export const base: Omit<EnvironmentBase, 'image'> & { readonly image: Omit<Image
     backup: {
       enabled: false,
       stanza: 'expense',
+      repository: 's3',
+      // Used with repository 'pvc' (single-node clusters; ReadWriteMany across nodes).
+      pvc: { storage: '10Gi', storageClassName: 'standard', accessMode: 'ReadWriteOnce' },
       s3: {
         endpoint: 's3.us-south.cloud-object-storage.appdomain.cloud',
         port: 443,

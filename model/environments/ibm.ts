@@ -36,6 +36,8 @@ export const ibm: EnvironmentOverrides = {
     },
     backup: {
       enabled: true,
+      // With repository 'pvc': members in three zones share VPC file storage (NFS, ReadWriteMany).
+      pvc: { storageClassName: 'ibmc-vpc-file-dp2', accessMode: 'ReadWriteMany' },
       // IBM Cloud Object Storage through its direct endpoint (reachable from VPC workers without
       // public egress); HMAC keys of a service credential go into Secret postgres-backup-s3.
       s3: {
