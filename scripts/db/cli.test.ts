@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryIO } from '../lib/command-io.js';
-import { dbCommand, parseDbArgs } from './cli.js';
+import { dbCommand, parseDbArgs, runBackupJob } from './cli.js';
 
 describe('npm run db', () => {
   it('parses restore with a zoned target time', () => {
@@ -30,5 +30,24 @@ describe('npm run db', () => {
     const io2 = memoryIO();
     expect(await dbCommand(['status', '--env', 'staging'], io2)).toBe(2);
     expect(io2.stderr()).toMatch(/unknown environment/);
+  });
+
+  it('runs a backup as a Job from the CronJob and stops waiting when the Job fails, with its output', async () => {
+    const calls: string[] = [];
+    const kubectl = (states: string[]) => async (args: readonly string[]) => {
+      calls.push(args.join(' '));
+      if (args[0] === 'get') {
+        const state = states.shift()!;
+        return JSON.stringify({ status: state === 'running' ? {} : { conditions: [{ type: state, status: 'True', reason: state === 'Failed' ? 'BackoffLimitExceeded' : undefined }] } });
+      }
+      if (args[0] === 'logs') return 'ERROR: [056]: unable to find primary cluster\n';
+      return '';
+    };
+    const done = await runBackupJob(kubectl(['running', 'Complete']), 'full', 1);
+    expect(done).toMatch(/^postgres-backup-full-manual-/);
+    expect(calls[0]).toBe(`create job ${done} --from=cronjob/postgres-backup-full`);
+    calls.length = 0;
+    await expect(runBackupJob(kubectl(['running', 'running', 'Failed']), 'diff', 1)).rejects.toThrow(/backup job\/postgres-backup-diff-manual-\w+ failed \(BackoffLimitExceeded\); its output ends with:\nERROR: \[056\]: unable to find primary cluster/);
+    expect(calls.filter((c) => c.startsWith('get job'))).toHaveLength(3);
   });
 });

@@ -179,11 +179,31 @@ export async function kubectlOperations(namespace: string, context?: string): Pr
   return { ops, stanza };
 }
 
-async function runBackupJob(k: ReturnType<typeof kubectl>, type: 'full' | 'diff'): Promise<string> {
-  const job = `postgres-backup-${type}-manual-${Date.now().toString(36)}`;
-  await k(['create', 'job', job, `--from=cronjob/postgres-backup-${type}`]);
-  await k(['wait', '--for=condition=complete', `job/${job}`, '--timeout=6h']);
-  return job;
+/** Job conditions `runBackupJob` reads. */
+interface JobStatus {
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+
+/**
+ * Runs a backup now: a Job from CronJob `postgres-backup-<type>`, as the schedule would, and
+ * waits until it completes or fails (`kubectl wait --for=condition=complete` alone would wait out
+ * its timeout on a failed Job: backoffLimit spent, or activeDeadlineSeconds passed).
+ * @returns the Job's name.
+ * @throws Error naming the Job, the reason and the end of its pods' output when it fails.
+ */
+export async function runBackupJob(k: (args: readonly string[]) => Promise<string>, type: 'full' | 'diff', pollMs = 2000): Promise<string> {
+  const job = `${POSTGRES_HA.backupName}-${type}-manual-${Date.now().toString(36)}`;
+  await k(['create', 'job', job, `--from=cronjob/${POSTGRES_HA.backupName}-${type}`]);
+  for (;;) {
+    const conditions = (JSON.parse(await k(['get', 'job', job, '-o', 'json'])) as JobStatus).status?.conditions ?? [];
+    if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) return job;
+    const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
+    if (failed) {
+      const logs = (await k(['logs', `job/${job}`, '--tail=20']).catch(() => '')).trim();
+      throw new Error(`backup job/${job} failed (${failed.reason ?? 'Failed'}${failed.message ? `: ${failed.message}` : ''})${logs ? `; its output ends with:\n${logs}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }
 
 /**
