@@ -178,13 +178,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri.v1alpha2", "io.containerd.snapsho
 /**
  * Registries whose images the node pulls from the local registry instead, as on minikube with the
  * seeds' local registry: Docker Hub (`postgres:…`, `redis:…`, …), `localhost:5000` (the local
- * environment's app image), IBM Container Registry (the ibm environment's app image) and Quay
- * (postgres_exporter, with `monitoring.enabled`).
+ * environment's app image), IBM Container Registry (the ibm environment's app image), Quay
+ * (postgres_exporter, with `monitoring.enabled`) and registry.k8s.io (kubectl of the backup
+ * CronJobs, with `postgres.backup.enabled`).
  */
 export const MIRRORED_REGISTRIES: Readonly<Record<string, string>> = {
   'docker.io': 'https://registry-1.docker.io',
   'localhost:5000': 'http://localhost:5000',
   'quay.io': 'https://quay.io',
+  'registry.k8s.io': 'https://registry.k8s.io',
   'us.icr.io': 'https://us.icr.io',
 };
 

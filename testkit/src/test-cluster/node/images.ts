@@ -6,18 +6,22 @@
  *   local-path-provisioner, Traefik;
  * - the stand-in base images under their Docker Hub names (`library/postgres:…`, …), including
  *   `debian:bookworm-slim` for local-path-provisioner's helper pods;
- * - the app image under the local and the ibm environment's names.
+ * - the app image under the local and the ibm environment's names;
+ * - kubectl of the backup CronJobs under the production name (`registry.k8s.io/kubectl:<release>`,
+ *   model/images.ts): the Debian stand-in plus the kubectl this project builds (test/images/kubectl).
  * A pushed image whose config digest equals the local image ID is not pushed again.
  */
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENVIRONMENT_NAMES, loadEnvironment } from '@expense-tracker/model/environment';
+import { formatImageReference, PINNED_IMAGES } from '@expense-tracker/model/images';
 import { acquireEngine, docker, releaseEngine, type EnginePaths } from '@expense-tracker/tools/docker-engine/engine';
-import { BASE_IMAGES, BUILD_KEY_LABEL, buildAppImage, buildImage, DEBIAN_TAG, ensureBaseImages, inspectImage, sha256File } from '@expense-tracker/tools/docker-engine/images';
+import { BASE_IMAGES, BUILD_KEY_LABEL, buildAppImage, buildImage, DEBIAN_TAG, ensureBaseImages, IMAGES_DIR, inspectImage, sha256File } from '@expense-tracker/tools/docker-engine/images';
 import { withLock, type Progress } from '@expense-tracker/tools/process/index';
 import { binaryPath, ensureBinaries } from '../build.js';
-import { BINARIES, type NodeBinary } from '../versions.js';
+import { BINARIES, KUBERNETES_VERSION, type NodeBinary } from '../versions.js';
 import { mirrorRepository, withPushRegistry } from './registry.js';
 
 /** Registry path prefix of the node's component images. */
@@ -74,6 +78,38 @@ async function buildComponentImage(name: ComponentImage, reference: string, key:
   }
 }
 
+/**
+ * The backup CronJobs' kubectl image under its production reference.
+ * @throws Error when the pinned release differs from the one the test cluster builds (the
+ *   stand-in would carry another kubectl under that name).
+ */
+export function kubectlImageReference(): string {
+  if (PINNED_IMAGES.kubectl.tag !== KUBERNETES_VERSION) {
+    throw new Error(`model/images.ts PINNED_IMAGES.kubectl is ${PINNED_IMAGES.kubectl.tag}, the test cluster builds kubectl ${KUBERNETES_VERSION}: keep them equal`);
+  }
+  return formatImageReference({ repository: PINNED_IMAGES.kubectl.repository, tag: PINNED_IMAGES.kubectl.tag });
+}
+
+/** Builds test/images/kubectl with the test cluster's kubectl binary unless an image with the same inputs exists. */
+async function ensureKubectlImage(reference: string, paths: EnginePaths, progress: Progress): Promise<void> {
+  const binary = binaryPath(BINARIES.find((b) => b.name === 'kubectl')!);
+  const dockerfile = join(IMAGES_DIR, 'kubectl', 'Dockerfile');
+  const parent = await inspectImage(DEBIAN_TAG, paths);
+  if (!parent) throw new Error(`image ${DEBIAN_TAG} does not exist in the Docker engine`);
+  const key = createHash('sha256').update(readFileSync(dockerfile)).update(await sha256File(binary)).update(parent.id).digest('hex');
+  if ((await inspectImage(reference, paths))?.key === key) return;
+  progress(`building image ${reference} (kubectl ${KUBERNETES_VERSION} on ${DEBIAN_TAG})`);
+  const context = mkdtempSync(join(tmpdir(), 'etk-image-kubectl-'));
+  try {
+    copyFileSync(dockerfile, join(context, 'Dockerfile'));
+    copyFileSync(binary, join(context, 'kubectl'));
+    chmodSync(join(context, 'kubectl'), 0o555);
+    await buildImage({ context, tag: reference, labels: { [BUILD_KEY_LABEL]: key }, paths });
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
+}
+
 export interface EnsureImagesOptions {
   progress: Progress;
   /** Also build and push the app image under these references (e.g. `localhost:5000/expense-tracker:0.1.0`). */
@@ -109,7 +145,12 @@ export async function ensureClusterImages(options: EnsureImagesOptions): Promise
           }
           results.push(await push(hostPort, reference, reference, paths, progress));
         }
-        if (!options.only) for (const tag of [DEBIAN_TAG, ...BASE_IMAGES.map((b) => b.tag)]) results.push(await push(hostPort, tag, tag, paths, progress));
+        if (!options.only) {
+          for (const tag of [DEBIAN_TAG, ...BASE_IMAGES.map((b) => b.tag)]) results.push(await push(hostPort, tag, tag, paths, progress));
+          const kubectl = kubectlImageReference();
+          await ensureKubectlImage(kubectl, paths, progress);
+          results.push(await push(hostPort, kubectl, kubectl, paths, progress));
+        }
         const [firstApp, ...otherApps] = options.appImages ?? [];
         if (firstApp) {
           await buildAppImage(firstApp, [], paths);
