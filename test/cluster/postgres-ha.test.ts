@@ -11,11 +11,19 @@
  * the Services' endpoints agreeing with `patronictl list`, migrations applied on the primary,
  * writes through the app's API (Ingress -> HAProxy -> web -> Service postgres), and deleting the
  * leader's pod under that stream of writes: a new leader, zero acknowledged writes lost, the app
- * writing again by itself, the old member back as a streaming replica.
+ * writing again by itself, the old member back as a streaming replica. Backups are on, with the
+ * repository on a PersistentVolumeClaim all members mount (`postgres.backup.repository=pvc`, the
+ * documented single-node setting): WAL archiving from the members, a backup taken as users take
+ * one (`npm run db -- backup`: a Job from the CronJob, whose kubectl image, the stand-in under the
+ * production name, runs `kubectl exec` in the primary), and a point-in-time restore with
+ * `npm run db -- restore --to <T>` that brings back exactly the rows committed up to T, with every
+ * member streaming again and the app writing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
@@ -34,6 +42,7 @@ const base = loadEnvironment(ENV);
 const NAMESPACE = base.namespace;
 const HOST = base.ingress.host;
 const MEMBERS = 3;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 type ListRow = { Member: string; Role: string; State: string; TL?: number };
 
@@ -80,6 +89,10 @@ describe('HA PostgreSQL (Patroni ×3) on a real node', () => {
       'postgres.ha.antiAffinity=preferred',
       `postgres.ha.apiServer.cidrs={${ep.subsets[0].addresses.map((a: any) => `${a.ip}/32`).join(',')}}`,
       `postgres.ha.apiServer.port=${ep.subsets[0].ports[0].port}`,
+      // pgBackRest's repository on one claim every member mounts (one node: ReadWriteOnce is enough).
+      'postgres.backup.enabled=true',
+      'postgres.backup.repository=pvc',
+      'postgres.backup.pvc.storage=2Gi',
       ...hostLimitSets(base),
     ];
     progress(`synth ${ENV} ${sets.map((s) => `--set ${s}`).join(' ')}`);
@@ -184,5 +197,81 @@ describe('HA PostgreSQL (Patroni ×3) on a real node', () => {
     // The StatefulSet recreated the deleted member; it rejoins as a replica and streams again.
     const rows = await waitFor('three members streaming again', healthy, 240_000, 2000);
     expect(rows.find((r) => r.Member === oldLeader)?.Role).not.toBe('Leader');
+  });
+
+  it('backs up with `npm run db -- backup` (a Job from the CronJob, kubectl exec in the primary) and restores to a point in time with `npm run db -- restore`', async () => {
+    // The CLI as users run it: kubectl on PATH (the release the cluster runs), this cluster in KUBECONFIG.
+    const db = async (args: string[]) => {
+      const began = Date.now();
+      const r = await execa('npm', ['run', '--silent', 'db', '--', ...args, '--env', ENV], {
+        cwd: ROOT,
+        env: { KUBECONFIG: cluster.kubectl.kubeconfig, PATH: `${dirname(cluster.kubectl.binary)}:${process.env.PATH}` },
+        all: true,
+        reject: false,
+        timeout: 900_000,
+      });
+      const seconds = (Date.now() - began) / 1000;
+      progress(`npm run db -- ${args.join(' ')}: exit ${r.exitCode} after ${seconds.toFixed(1)} s\n${String(r.all).trim()}`);
+      expect(r.exitCode, String(r.all)).toBe(0);
+      return { output: String(r.all), seconds };
+    };
+    const primary = async () => {
+      const [leader] = await leaderPod();
+      if (!leader) throw new Error('no primary');
+      return leader;
+    };
+    const info = async () => JSON.parse(await inMember(await primary(), ['pgbackrest', `--stanza=${base.postgres.backup.stanza}`, '--output=json', 'info']))[0];
+
+    const backup = await db(['backup', '--type', 'full']);
+    expect(backup.output).toMatch(/db: full backup done \(job\/postgres-backup-full-manual-\w+\)/);
+    const job = /job\/(postgres-backup-full-manual-\w+)/.exec(backup.output)![1]!;
+    // The Job ran the CronJob's image (the kubectl stand-in under the production name) with the CronJob's command.
+    const jobPod = (await cluster.kubectl.json<{ items: any[] }>(['-n', NAMESPACE, 'get', 'pods', '-l', `job-name=${job}`])).items[0];
+    expect(jobPod.spec.containers[0].image).toBe(`${base.postgres.backup.kubectlImage.repository}:${base.postgres.backup.kubectlImage.tag}`);
+    expect(jobPod.status.phase).toBe('Succeeded');
+    const before = await info();
+    expect(before.status.message).toBe('ok');
+    expect(before.backup.filter((b: any) => b.type === 'full')).toHaveLength(1);
+    // WAL archiving works from the members: the primary archives, nothing is waiting.
+    expect(before.archive[0].min).toBeTruthy();
+    expect(Number(await psql(await primary(), 'select archived_count from pg_stat_archiver'))).toBeGreaterThan(0);
+
+    // Rows up to the target, the target, rows after it: each insert its own transaction.
+    const leader = await primary();
+    await psql(leader, 'create table pitr_probe (id int primary key, at timestamptz not null default clock_timestamp())');
+    for (let i = 1; i <= 20; i++) await psql(leader, `insert into pitr_probe (id) values (${i})`);
+    const expensesAtTarget = Number(await psql(leader, 'select count(*) from expenses'));
+    await new Promise((r) => setTimeout(r, 1100));
+    const target = await psql(leader, `select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'`);
+    await new Promise((r) => setTimeout(r, 1100));
+    for (let i = 21; i <= 40; i++) await psql(leader, `insert into pitr_probe (id) values (${i})`);
+    await psql(leader, "delete from expenses where category = 'Failover'");
+    expect(Number(await psql(leader, 'select count(*) from pitr_probe'))).toBe(40);
+
+    const timelineBefore = Math.max(...(await list(leader)).map((r) => r.TL ?? 0));
+    const restore = await db(['restore', '--to', target, '--yes']);
+    expect(restore.output).toContain(`db: restored ${NAMESPACE} to ${target}`);
+    const writable = Number(/primary writable after (\d+) s/.exec(restore.output)?.[1]);
+
+    const restored = await primary();
+    expect(await psql(restored, 'select string_agg(id::text, \',\' order by id) from pitr_probe')).toBe(Array.from({ length: 20 }, (_, i) => i + 1).join(','));
+    expect(Number(await psql(restored, 'select count(*) from expenses'))).toBe(expensesAtTarget);
+    const rows = await waitFor('three members streaming after the restore', healthy, 300_000, 2000);
+    // The restore took a full backup of the new timeline; the members clone from it.
+    const after = await info();
+    expect(after.backup.filter((b: any) => b.type === 'full').length).toBeGreaterThanOrEqual(2);
+    // A restore promotes onto a new timeline.
+    expect(Math.max(...rows.map((r) => r.TL ?? 0))).toBeGreaterThan(timelineBefore);
+
+    // The app writes again through the restored primary: a new user (a fresh address per attempt) records an expense.
+    const app = new IngressSession(cluster.ingressUrl!, HOST);
+    await waitFor('the app signing up a user after the restore', async () => {
+      await app.signUp(`restored-${Date.now()}@example.com`, 'correct horse battery');
+      return true;
+    }, 120_000, 1000);
+    const created = await app.send('POST', '/api/expenses', { json: { amountCents: 4200, currency: 'USD', category: 'Restored', description: 'after the restore', date: new Date().toISOString().slice(0, 10) } });
+    expect(created.status, created.text.slice(0, 300)).toBe(201);
+    expect(await psql(await primary(), "select count(*) from expenses where category = 'Restored'")).toBe('1');
+    progress(`backup: ${backup.seconds.toFixed(1)} s (npm run db -- backup); restore to ${target}: ${restore.seconds.toFixed(1)} s in all, primary writable after ${writable} s; members: ${JSON.stringify(rows)}`);
   });
 });
