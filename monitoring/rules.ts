@@ -291,6 +291,22 @@ function causeAlerts(settings: MonitoringSettings, topology: MonitoredTopology):
       },
     },
   );
+  if (topology.patroni) {
+    // postgres_exporter reaches PostgreSQL through Service `postgres`, which follows the leader:
+    // pg_up says nothing about the replicas. Each member's Patroni reports whether its own
+    // PostgreSQL runs; a member whose Patroni is gone as well shows as ExpenseTargetDown.
+    rules.push({
+      alert: ALERTS.postgresDown,
+      expr: `${selector('patroni_postgres_running', { namespace: ns, job: JOBS.patroni, scope: topology.patroni.scope })} == 0`,
+      ...(a.postgresDownForSeconds > 0 ? { for: duration(a.postgresDownForSeconds) } : {}),
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'PostgreSQL of Patroni member {{ $labels.name }} is not running: the cluster has lost a member\'s redundancy.',
+        description: `Patroni on {{ $labels.name }} (cluster {{ $labels.scope }}, namespace {{ $labels.namespace }}) has reported its PostgreSQL not running for ${duration(a.postgresDownForSeconds)}; a failover cannot promote it and, if it was the leader, clients depend on the failover.`,
+        runbook_url: rb(ALERTS.postgresDown),
+      },
+    });
+  }
   const volume = { namespace: ns, persistentvolumeclaim: { re: topology.postgresVolumeClaims } };
   const available = selector('kubelet_volume_stats_available_bytes', volume);
   const capacity = selector('kubelet_volume_stats_capacity_bytes', volume);

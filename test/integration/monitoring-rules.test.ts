@@ -353,8 +353,31 @@ describe('generated rules (promtool)', () => {
         { eval_time: `${maxAge * 60 + 1}m`, alertname: ALERTS.postgresBackupTooOld, exp_alerts: [{ exp_labels: { severity: 'warning', namespace: NS } }] },
       ],
     };
-    const result = await testRuleGroups(ha, [lagTest], '15s');
+    // postgres_exporter follows the leader (Service postgres) and stays up while replica
+    // postgres-1's PostgreSQL stops at 5m (first scrape reporting it at 5m15s): the member's own
+    // Patroni report raises ExpensePostgresDown for that member only, as a warning.
+    const memberDownTest: RuleTest = {
+      name: 'a replica\'s PostgreSQL down',
+      interval: '15s',
+      input_series: [
+        { series: `pg_up{namespace="${NS}",job="postgres-exporter",instance="10.0.0.5:9187"}`, values: gaugeSeries([[1, 20 * q]]) },
+        { series: member('patroni_postgres_running', 'postgres-0'), values: gaugeSeries([[1, 20 * q]]) },
+        { series: member('patroni_postgres_running', 'postgres-1'), values: gaugeSeries([[1, 5 * q + 1], [0, 15 * q]]) },
+        { series: member('patroni_postgres_running', 'postgres-2'), values: gaugeSeries([[1, 20 * q]]) },
+      ],
+      alert_rule_test: [
+        { eval_time: `${5 * 60 + 15 + a.postgresDownForSeconds - 15}s`, alertname: ALERTS.postgresDown, exp_alerts: [] },
+        {
+          eval_time: `${5 * 60 + 15 + a.postgresDownForSeconds}s`,
+          alertname: ALERTS.postgresDown,
+          exp_alerts: [{ exp_labels: { severity: 'warning', namespace: NS, job: 'patroni', instance: 'postgres-1:8008', scope: 'postgres', name: 'postgres-1' } }],
+        },
+      ],
+    };
+    const result = await testRuleGroups(ha, [lagTest, memberDownTest], '15s');
     expect(result.ok, result.output).toBe(true);
+    // Without Patroni, a member report does not exist and pg_up alone decides.
+    expect(groups.flatMap((g) => g.rules).filter((r) => 'alert' in r && r.alert === ALERTS.postgresDown).map((r) => r.expr)).toEqual([expect.stringMatching(/^pg_up\{/)]);
     const backups = await testRuleGroups(ha, [backupTest, neverTest], '1m');
     expect(backups.ok, backups.output).toBe(true);
     // Without Patroni and backups the rules are not generated at all.
