@@ -21,6 +21,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          setupFiles: ['test/setup/scoped-tmpdir.ts'],
           include: ['model/**/*.test.ts', 'charts/**/*.test.ts', 'monitoring/**/*.test.ts', 'haproxy/**/*.test.ts', 'stacks/**/*.test.ts', 'scripts/**/*.test.ts', 'tools/**/*.test.ts', 'testkit/**/*.test.ts', 'test/unit/**/*.test.ts', 'app/test/unit/**/*.test.ts'],
           testTimeout: 60_000,
         },
