@@ -34,6 +34,7 @@ const CLUSTER_ONLY = [
   'kube_deployment_status_replicas_available',
   'kubelet_volume_stats_available_bytes',
   'kubelet_volume_stats_capacity_bytes',
+  'patroni_postgres_running',
   'patroni_replica',
   'patroni_xlog_location',
   'patroni_xlog_replayed_location',
