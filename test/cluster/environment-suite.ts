@@ -233,9 +233,10 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       const scraperNamespace = config.monitoring.prometheus.namespace;
       await cluster.kubectl.run(['create', 'namespace', scraperNamespace], { reject: false });
       const targets = [[POSTGRES_EXPORTER.name, POSTGRES_EXPORTER.port, 'pg_up'], [REDIS_EXPORTER.name, REDIS_EXPORTER.port, 'redis_up']] as const;
-      // bash's /dev/tcp speaks HTTP/1.0 (the stand-in has no HTTP client); a few tries while the exporters connect.
+      // bash's /dev/tcp speaks HTTP/1.0 (the stand-in has no HTTP client); a few tries while the exporters connect
+      // (a refused try's message stays out of the log, which must hold only the final values).
       const script = targets.map(([host, port, metric]) =>
-        `for i in 1 2 3 4 5; do v=$(timeout 5 bash -c 'exec 3<>/dev/tcp/${host}.${NAMESPACE}.svc/${port} && printf "GET /metrics HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3' | grep -E '^${metric} ' | cut -d' ' -f2); [ "$v" = 1 ] && break; sleep 2; done; echo "${metric}=\${v:-none}"`).join('; ');
+        `for i in 1 2 3 4 5; do v=$(timeout 5 bash -c 'exec 3<>/dev/tcp/${host}.${NAMESPACE}.svc/${port} && printf "GET /metrics HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null | grep -E '^${metric} ' | cut -d' ' -f2); [ "$v" = 1 ] && break; sleep 2; done; echo "${metric}=\${v:-none}"`).join('; ');
       try {
         const logs = await runProbePod(cluster.kubectl, { name: 'scrape-probe', namespace: scraperNamespace, image: probeImage, script, timeoutMs: 120_000 });
         expect(logs).toEqual(targets.map(([, , metric]) => `${metric}=1`));
