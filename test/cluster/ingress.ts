@@ -14,20 +14,10 @@ import { addExpense, logIn, register } from '../../app/test/pages.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** GET `path` through the Ingress with `Host: <host>`; resolves status and body. */
-export function ingressGet(ingressUrl: string, host: string, path: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
-  const url = new URL(ingressUrl);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path, headers: { host }, timeout: timeoutMs, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout after ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+/** GET `path` through the Ingress with `Host: <host>`, no cookies; resolves status and body. */
+export async function ingressGet(ingressUrl: string, host: string, path: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+  const { status, text } = await new IngressSession(ingressUrl, host).send('GET', path, { timeoutMs });
+  return { status, body: text };
 }
 
 /** An answer through the Ingress: `json` is the body parsed when it is JSON, else undefined. */
