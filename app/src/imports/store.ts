@@ -91,7 +91,13 @@ export class FileStagingStore {
         }
       },
       abort: async () => {
-        stream.destroy();
+        // A stream destroyed before its open() finished still creates the file when the open
+        // completes, so the partial file is removed only once the stream has closed.
+        if (!stream.closed) {
+          const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+          stream.destroy();
+          await closed;
+        }
         await rm(part, { force: true });
       },
     };
