@@ -164,6 +164,13 @@ export interface HaproxyProcess {
    * @throws Error naming the server, the wanted and the last seen state after `timeoutMs` (default 30 s)
    */
   waitForServerState(backend: string, server: string, state: ServerState, timeoutMs?: number): Promise<void>;
+  /**
+   * Scrapes until `until` holds and returns that scrape. HAProxy counts a request when its
+   * stream ends, which can be just after the client has read the response, so a counter read
+   * right after the last response may still lag by one.
+   * @throws Error naming `what` when `until` does not hold within `timeoutMs` (default 5 s)
+   */
+  waitForMetrics(what: string, until: (m: HaproxyMetrics) => boolean, timeoutMs?: number): Promise<HaproxyMetrics>;
   /** Last log lines. */
   logs(): string;
   /**
@@ -248,6 +255,12 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
         },
         () => ` (last state: ${last ?? 'unknown'})`,
       );
+    },
+    waitForMetrics(what, until, timeoutMs = 5_000) {
+      return poll(what, timeoutMs, async () => {
+        const m = await metrics();
+        return until(m) ? m : undefined;
+      });
     },
     logs: () => tail.join('\n'),
     exited,

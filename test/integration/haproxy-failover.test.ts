@@ -16,6 +16,7 @@ import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironment } from '@expense-tracker/model/environment';
 import { startLocalTopology, type LocalTopology } from '../../scripts/local/topology.js';
+import type { HaproxyMetrics } from '../../scripts/local/haproxy.js';
 import { HAPROXY } from '@expense-tracker/model/components';
 import { startPostgres, type PostgresServer } from '@expense-tracker/testkit/servers/postgres';
 
@@ -108,8 +109,9 @@ describe('HAProxy in front of two real app instances on loopback', () => {
       expect(r.headers.get('content-type')).toMatch(/text\/html/);
       await r.arrayBuffer();
     }
-    const after = await topology.haproxy.metrics();
-    const served = ['web1', 'web2'].map((s) => after.serverResponses('web', s) - before.serverResponses('web', s));
+    const counted = (m: HaproxyMetrics) => ['web1', 'web2'].map((s) => m.serverResponses('web', s) - before.serverResponses('web', s));
+    const after = await topology.haproxy.waitForMetrics('40 responses counted', (m) => counted(m).reduce((a, b) => a + b, 0) >= 40);
+    const served = counted(after);
     expect(served[0] + served[1]).toBe(40);
     // roundrobin with equal weights alternates; allow a little slack for nothing in particular.
     expect(Math.min(...served), `web1/web2 served ${served.join('/')}`).toBeGreaterThanOrEqual(18);
@@ -123,7 +125,7 @@ describe('HAProxy in front of two real app instances on loopback', () => {
       expect(r.status).toBe(401);
       expect(await r.json()).toMatchObject({ error: 'unauthorized' });
     }
-    const mid = await topology.haproxy.metrics();
+    const mid = await topology.haproxy.waitForMetrics('10 api requests counted', (m) => m.backendRequests('api') - before.backendRequests('api') >= 10);
     expect(mid.backendRequests('api') - before.backendRequests('api')).toBe(10);
     expect(mid.backendRequests('web') - before.backendRequests('web')).toBe(0);
 
@@ -136,7 +138,7 @@ describe('HAProxy in front of two real app instances on loopback', () => {
     const health = await fetch(`${topology.url}${HAPROXY.monitorUri}`);
     expect(health.status).toBe(200);
     await health.arrayBuffer();
-    const after = await topology.haproxy.metrics();
+    const after = await topology.haproxy.waitForMetrics('4 more requests counted', (m) => m.backendRequests('web') + m.backendRequests('api') - mid.backendRequests('web') - mid.backendRequests('api') >= 4);
     expect(after.backendRequests('web') - mid.backendRequests('web')).toBe(3);
     expect(after.backendRequests('api') - mid.backendRequests('api')).toBe(1);
   });
