@@ -166,19 +166,21 @@ function sloGroup(slo: SloName, settings: MonitoringSettings, topology: Monitore
 }
 
 /**
- * Period-long figures for dashboards (budget remaining): the average of the 5-minute error
- * ratios over the period, and the objective itself. Evaluated every 5 minutes: a 30-day
- * average moves slowly.
+ * Period-long figures for dashboards (budget remaining): the average of the shortest recorded
+ * error ratio (5 minutes) over the period, and the objective itself. Evaluated once per that
+ * window: a 30-day average moves slowly, and evaluating more often than the ratio it averages
+ * changes only adds samples.
  */
 function sloPeriodGroup(settings: MonitoringSettings, topology: MonitoredTopology): RuleGroup {
   const period = duration(settings.slo.periodDays * 86_400);
+  const window = SLI_WINDOWS_SECONDS[0]!;
   const rules: RecordingRule[] = [];
   for (const slo of ['availability', 'latency'] as const) {
     const labels = { namespace: topology.namespace, slo };
-    rules.push({ record: SLI_ERROR_PERIOD_RECORD, expr: `avg_over_time(${selector(sliErrorRecord(300), labels)}[${period}])`, labels: { slo } });
+    rules.push({ record: SLI_ERROR_PERIOD_RECORD, expr: `avg_over_time(${selector(sliErrorRecord(window), labels)}[${period}])`, labels: { slo } });
     rules.push({ record: SLO_OBJECTIVE_RECORD, expr: `vector(${num(objectiveRatio(slo, settings))})`, labels });
   }
-  return { name: 'expense-tracker.slo.period.rules', interval: '5m', rules };
+  return { name: 'expense-tracker.slo.period.rules', interval: duration(window), rules };
 }
 
 function burnRateAlerts(slo: SloName, settings: MonitoringSettings, topology: MonitoredTopology): AlertingRule[] {

@@ -121,6 +121,10 @@ describe('a real Prometheus scraping the local topology', () => {
     await user.signUp('monitoring@example.com');
     for (let i = 0; i < 5; i++) expect((await user.request('POST', '/api/expenses', { json: expense({ date: new Date().toISOString().slice(0, 10) }) })).status).toBe(201);
     const cookie = [...user.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    // rate() sees only increases between two scrapes of a series: the dashboard's series must be
+    // scraped before the run, or a run shorter than a scrape interval shows no rate at all.
+    expect((await user.request('GET', '/dashboard')).status).toBe(200);
+    await until('the dashboard request series scraped', async () => (await value(appRequests)) > before.app);
     const result = await autocannon({ url: `${local.url}/dashboard`, headers: { cookie }, connections: 4, amount: 400 });
     expect(result.non2xx).toBe(0);
     expect(result.errors).toBe(0);
