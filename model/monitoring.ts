@@ -126,3 +126,11 @@ export const monitoringSchema = z
 
 /** Validated monitoring settings of one environment. */
 export type MonitoringSettings = z.infer<typeof monitoringSchema>;
+
+/**
+ * The Prometheus Operator release the charts' monitor and rule classes are generated from
+ * (`npm run import:crds`) and the real-node cluster tier runs: its Go module (the module zip
+ * carries the CRD manifests and RBAC examples) and tag.
+ */
+export const PROMETHEUS_OPERATOR = { module: 'github.com/prometheus-operator/prometheus-operator', version: 'v0.85.0' } as const;
+

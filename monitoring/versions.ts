@@ -4,10 +4,12 @@
  * and the operator build for the cluster tier all read these.
  */
 
+import { PROMETHEUS_OPERATOR } from '@expense-tracker/model/monitoring';
+
 /** Go module of the Prometheus Operator (its module zip carries the CRD manifests). */
-export const PROMETHEUS_OPERATOR_MODULE = 'github.com/prometheus-operator/prometheus-operator';
-/** Pinned Prometheus Operator release whose CRDs are imported into `charts/imports/`. */
-export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
+export const PROMETHEUS_OPERATOR_MODULE = PROMETHEUS_OPERATOR.module;
+/** Pinned Prometheus Operator release whose CRDs are imported into `charts/imports/` (model/monitoring.ts). */
+export const PROMETHEUS_OPERATOR_VERSION = PROMETHEUS_OPERATOR.version;
 /**
  * CRD manifests imported from the module zip (`example/prometheus-operator-crd/`): the kinds the
  * charts synthesize. Alertmanager, Prometheus and ThanosRuler belong to whoever runs the stack.

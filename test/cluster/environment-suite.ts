@@ -4,8 +4,10 @@
  * cluster's own network namespace with kube-router enforcing NetworkPolicies, CoreDNS, local-path-provisioner and
  * Traefik in the environment's Ingress controller namespace). One fresh cluster per test file,
  * shared by its tests, which run in order: apply -> admission -> readiness with real containers
- * -> the app through the Ingress in Chromium -> NetworkPolicies -> Postgres and node restarts ->
- * idempotence -> rolling update and pod kill under load -> deletion.
+ * -> the app through the Ingress in Chromium -> NetworkPolicies -> (monitoring on) the Prometheus
+ * Operator reconciling the monitors and rules into a real Prometheus -> Postgres and node restarts
+ * -> idempotence -> rolling update and pod kill under load -> (monitoring on) Postgres stopped
+ * until its alert fires, then restored -> deletion.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +20,8 @@ import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/te
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
 import { browserFlow, ingressGet, IngressSession, steadyLoad } from './ingress.js';
-import { FIELD_MANAGER, deployEnvironment, secretsYaml, deploymentReady, hostLimitSets, installMonitoringCrds, runProbePod, singleNodeSets, manifestFiles, serverSideApply, standInDigests, synth, waitForWorkloads, watch } from './support.js';
-import { POSTGRES_EXPORTER, REDIS_EXPORTER } from '@expense-tracker/model/components';
+import { FIELD_MANAGER, deployEnvironment, deployPrometheusStack, secretsYaml, deploymentReady, hostLimitSets, installMonitoringCrds, runProbePod, singleNodeSets, manifestFiles, prometheusApi, serverSideApply, standInDigests, synth, waitForWorkloads, watch } from './support.js';
+import { ALERTS } from '../../monitoring/rules.js';
 
 const progress = (m: string) => process.stderr.write(`[cluster-test] ${m}\n`);
 
@@ -34,6 +36,14 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
   let digests: string[] = [];
   // Settings this host and one node cannot run as written (see hostLimitSets, singleNodeSets).
   const limits = [...hostLimitSets(config), ...singleNodeSets(config)];
+  // Monitoring on a test's time scale, through the environment's own settings: the shortest
+  // scrape interval the schema allows and a 30 s `for:` on ExpensePostgresDown (the real
+  // environment keeps its values; the rule is the same).
+  const SCRAPE_SECONDS = 5;
+  const POSTGRES_DOWN_FOR_SECONDS = 30;
+  const monitoringSets = config.monitoring.enabled
+    ? [`monitoring.prometheus.scrapeIntervalSeconds=${SCRAPE_SECONDS}`, `monitoring.alerts.postgresDownForSeconds=${POSTGRES_DOWN_FOR_SECONDS}`]
+    : [];
   describe(`dist/${env} on a real node`, () => {
     let cluster: TestCluster;
     let work: string;
@@ -52,7 +62,7 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       await ensureClusterImages({ progress, appImages: appImageReferences() });
       cluster = await startCluster({ dir: join(work, 'cluster'), ingressNamespace: config.ingressControllerNamespace, progress });
       digests = await standInDigests(cluster.registryUrl!, env);
-      ({ dir, objects } = await synth(env, join(work, 'dist'), [...digests, ...limits]));
+      ({ dir, objects } = await synth(env, join(work, 'dist'), [...digests, ...limits, ...monitoringSets]));
       // The monitors and rules need the Prometheus Operator's CRDs, as in a kube-prometheus-stack cluster.
       if (config.monitoring.enabled) await installMonitoringCrds(cluster.kubectl);
     });
@@ -221,7 +231,18 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       }
     });
 
-    it.runIf(config.monitoring.enabled)('monitoring: the monitors and rules are stored; from Prometheus\'s namespace both exporters answer, authenticated (pg_up 1, redis_up 1)', async () => {
+    const PROMETHEUS_NAMESPACE = config.monitoring.prometheus.namespace;
+    const prometheus = <T = any>(path: string) => prometheusApi<T>(cluster.kubectl, PROMETHEUS_NAMESPACE, path);
+    const query = async (promql: string) => (await prometheus<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(`/api/v1/query?query=${encodeURIComponent(promql)}`)).result;
+    const ruleGroups = async () => (await prometheus<{ groups: { name: string; interval: number; rules: { name: string; health: string; lastError?: string }[] }[] }>('/api/v1/rules')).groups;
+    const unhealthyRules = (groups: Awaited<ReturnType<typeof ruleGroups>>) =>
+      groups.flatMap((g) => g.rules.filter((r) => r.health !== 'ok').map((r) => ({ group: g.name, rule: r.name, health: r.health, error: r.lastError })));
+    // When the rules were loaded and the longest group interval (seconds): Prometheus evaluates a
+    // group first at an offset within its interval, so a long group may not have run right after.
+    let rulesLoadedAt = 0;
+    let longestGroupSeconds = 0;
+
+    it.runIf(config.monitoring.enabled)('monitoring: the Prometheus Operator reconciles the monitors and rules into a real Prometheus: every target up (pg_up 1, redis_up 1), every rule loaded and evaluated', async () => {
       const kinds = new Set(objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1').map((o) => o.kind));
       expect([...kinds]).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule']));
       for (const kind of kinds) {
@@ -229,20 +250,50 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
         const live = await cluster.kubectl.json<{ items: any[] }>(['get', kind.toLowerCase(), '-n', NAMESPACE]);
         expect(live.items.map((o) => o.metadata.name).sort(), kind).toEqual(names);
       }
-      // A scraper in the namespace the NetworkPolicies admit (monitoring.prometheus.namespace).
-      const scraperNamespace = config.monitoring.prometheus.namespace;
-      await cluster.kubectl.run(['create', 'namespace', scraperNamespace], { reject: false });
-      const targets = [[POSTGRES_EXPORTER.name, POSTGRES_EXPORTER.port, 'pg_up'], [REDIS_EXPORTER.name, REDIS_EXPORTER.port, 'redis_up']] as const;
-      // bash's /dev/tcp speaks HTTP/1.0 (the stand-in has no HTTP client); a few tries while the exporters connect
-      // (a refused try's message stays out of the log, which must hold only the final values).
-      const script = targets.map(([host, port, metric]) =>
-        `for i in 1 2 3 4 5; do v=$(timeout 5 bash -c 'exec 3<>/dev/tcp/${host}.${NAMESPACE}.svc/${port} && printf "GET /metrics HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null | grep -E '^${metric} ' | cut -d' ' -f2); [ "$v" = 1 ] && break; sleep 2; done; echo "${metric}=\${v:-none}"`).join('; ');
-      try {
-        const logs = await runProbePod(cluster.kubectl, { name: 'scrape-probe', namespace: scraperNamespace, image: probeImage, script, timeoutMs: 120_000 });
-        expect(logs).toEqual(targets.map(([, , metric]) => `${metric}=1`));
-      } finally {
-        await cluster.kubectl.run(['delete', 'namespace', scraperNamespace, '--wait=true'], { reject: false });
-      }
+      // The operator and a Prometheus selecting the environment's selector labels, in the
+      // namespace the charts' NetworkPolicies admit to the metrics ports.
+      const started = Date.now();
+      const warnings = await deployPrometheusStack(cluster.kubectl, { namespace: PROMETHEUS_NAMESPACE, selectorLabels: config.monitoring.prometheus.selectorLabels, intervalSeconds: SCRAPE_SECONDS });
+      expect(warnings).toEqual([]);
+      progress(`Prometheus Operator and Prometheus ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+
+      // Every monitor endpoint became a scrape pool with its `job`, and every target is up.
+      const monitors = [...of('ServiceMonitor'), ...of('PodMonitor')] as any[];
+      const jobs = monitors.flatMap((m) => [...(m.spec.endpoints ?? []), ...(m.spec.podMetricsEndpoints ?? [])]
+        .map((e: any) => e.relabelings.find((r: any) => r.targetLabel === 'job').replacement as string));
+      let targets: any[] = [];
+      await waitFor('every target of the monitors up', async () => {
+        targets = (await prometheus<{ activeTargets: any[] }>('/api/v1/targets?state=active')).activeTargets.filter((t) => t.labels.namespace === NAMESPACE);
+        const byJob = new Map(jobs.map((j) => [j, targets.filter((t) => t.labels.job === j)]));
+        return [...byJob.values()].every((list) => list.length > 0 && list.every((t) => t.health === 'up'));
+      }, 120_000, 1000).catch((error: Error) => {
+        throw new Error(`${error.message}: ${JSON.stringify(targets.map((t) => ({ job: t.labels.job, pool: t.scrapePool, health: t.health, error: t.lastError })))}`);
+      });
+      expect(new Set(targets.map((t) => t.labels.job))).toEqual(new Set(jobs));
+      // Both exporters reach their servers with the credentials from the Secrets.
+      expect((await query('pg_up')).map((r) => [r.metric.namespace, r.value[1]])).toEqual([[NAMESPACE, '1']]);
+      expect((await query('redis_up')).map((r) => [r.metric.namespace, r.value[1]])).toEqual([[NAMESPACE, '1']]);
+
+      // The PrometheusRule's groups, rule for rule, loaded; every group on the global evaluation
+      // interval evaluated without error. A group with its own longer interval (the SLO period's
+      // 5m) may not have had its first evaluation yet ('unknown'), but none failed; the
+      // Postgres-down test below requires every rule evaluated.
+      const rule = of('PrometheusRule')[0] as any;
+      const expected = (rule.spec.groups as any[]).map((g) => [g.name, g.rules.length]).sort();
+      let loaded: Awaited<ReturnType<typeof ruleGroups>> = [];
+      await waitFor('every rule loaded and evaluated', async () => {
+        loaded = await ruleGroups();
+        return loaded.length === expected.length
+          && loaded.every((g) => g.rules.every((r) => r.health === 'ok' || (r.health === 'unknown' && g.interval > SCRAPE_SECONDS)));
+      }, 60_000, 1000).catch((error: Error) => {
+        throw new Error(`${error.message}: ${JSON.stringify(unhealthyRules(loaded))}`);
+      });
+      expect(loaded.map((g) => [g.name, g.rules.length]).sort()).toEqual(expected);
+      rulesLoadedAt = Date.now();
+      longestGroupSeconds = Math.max(...loaded.map((g) => g.interval));
+      // Nothing fires while everything is up.
+      const firing = (await prometheus<{ alerts: any[] }>('/api/v1/alerts')).alerts.filter((a) => a.state === 'firing').map((a) => a.labels.alertname);
+      expect(firing).toEqual([]);
     });
 
     it('loses no committed expense when postgres-0 is deleted, nor when containerd and the kubelet restart', async () => {
@@ -330,7 +381,7 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       const newTag = `rollout-${Date.now()}`;
       // The same app image under the new tag, in the registry the node pulls from.
       await ensureClusterImages({ progress, appImages: [...appImageReferences(), ...appImageReferences(newTag)] });
-      const rolled = await synth(env, join(work, 'dist-rolled'), [...digests, ...limits, `image.tag=${newTag}`]);
+      const rolled = await synth(env, join(work, 'dist-rolled'), [...digests, ...limits, ...monitoringSets, `image.tag=${newTag}`]);
 
       // Sample every pod and Deployment status change through watches (not polling).
       const selector = Object.entries(web.spec.selector.matchLabels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
@@ -403,6 +454,49 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       const result = await load.stop();
       expect(result.requests).toBeGreaterThan(50);
       expect(result.failures).toEqual([]);
+    });
+
+    it.runIf(config.monitoring.enabled)(`monitoring: stopping Postgres fires ${ALERTS.postgresDown} after its for: (${POSTGRES_DOWN_FOR_SECONDS}s), and it resolves once Postgres is back`, async () => {
+      const rule = (of('PrometheusRule')[0] as any).spec.groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === ALERTS.postgresDown);
+      expect(rule.for).toBe(`${POSTGRES_DOWN_FOR_SECONDS}s`);
+      // Every group has had its first evaluation by now, or does within its interval of the rules'
+      // last (re)load (Prometheus's start or configuration reload, e.g. after the node restart):
+      // every rule evaluated without error.
+      const runtime = await prometheus<{ startTime: string; lastConfigTime: string }>('/api/v1/status/runtimeinfo');
+      const loadedAt = Math.max(rulesLoadedAt, Date.parse(runtime.startTime) || 0, Date.parse(runtime.lastConfigTime) || 0);
+      let groups: Awaited<ReturnType<typeof ruleGroups>> = [];
+      await waitFor('every rule evaluated without error', async () => unhealthyRules(groups = await ruleGroups()).length === 0,
+        Math.max(10_000, loadedAt + (longestGroupSeconds + 30) * 1000 - Date.now()), 2000).catch((error: Error) => {
+        throw new Error(`${error.message}: ${JSON.stringify(unhealthyRules(groups))}`);
+      });
+      const postgresDown = async () => (await prometheus<{ alerts: any[] }>('/api/v1/alerts')).alerts.filter((a) => a.labels.alertname === ALERTS.postgresDown);
+      expect(await postgresDown()).toEqual([]);
+      const stopped = Date.now();
+      await cluster.kubectl.run(['scale', 'statefulset', 'postgres', '-n', NAMESPACE, '--replicas=0']);
+      try {
+        let pendingSeen = false;
+        let alert: any;
+        await waitFor(`${ALERTS.postgresDown} firing`, async () => {
+          [alert] = await postgresDown();
+          if (alert?.state === 'pending') pendingSeen = true;
+          return alert?.state === 'firing';
+        }, 180_000, 1000);
+        const firedAfter = (Date.now() - stopped) / 1000;
+        progress(`${ALERTS.postgresDown} firing ${firedAfter.toFixed(1)}s after Postgres was scaled to 0 (for: ${POSTGRES_DOWN_FOR_SECONDS}s, scrape and evaluation every ${SCRAPE_SECONDS}s)`);
+        expect(pendingSeen).toBe(true);
+        expect(alert.labels).toMatchObject({ severity: 'critical', namespace: NAMESPACE });
+        expect(alert.annotations.runbook_url).toMatch(/#expensepostgresdown$/);
+        // Pending for the whole for: (activeAt is when the condition first held), and firing no
+        // later than for: + the pod's shutdown + one scrape and two evaluations after it.
+        expect((Date.now() - Date.parse(alert.activeAt)) / 1000).toBeGreaterThanOrEqual(POSTGRES_DOWN_FOR_SECONDS);
+        expect(firedAfter).toBeGreaterThanOrEqual(POSTGRES_DOWN_FOR_SECONDS);
+        expect(firedAfter).toBeLessThanOrEqual(POSTGRES_DOWN_FOR_SECONDS + 3 * SCRAPE_SECONDS + 30);
+      } finally {
+        // Later tests need Postgres.
+        await cluster.kubectl.run(['scale', 'statefulset', 'postgres', '-n', NAMESPACE, '--replicas=1']);
+        await waitForWorkloads(cluster.kubectl, NAMESPACE, objects);
+      }
+      await waitFor(`${ALERTS.postgresDown} resolved`, async () => (await postgresDown()).length === 0, 60_000, 1000);
     });
 
     it('deleting the app leaves the Postgres claims (persistentVolumeClaimRetentionPolicy Retain)', async () => {

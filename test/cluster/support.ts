@@ -14,6 +14,14 @@ import type { KubeObject } from '../../charts/synthesize.js';
 import { readManifests } from '../../scripts/lib/manifests.js';
 import { warningsIn, waitFor, type Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { manifestDigest } from '@expense-tracker/testkit/test-cluster/node/registry';
+import {
+  PROMETHEUS_NAME,
+  PROMETHEUS_OPERATED_SERVICE,
+  PROMETHEUS_OPERATOR_NAME,
+  prometheusObjects,
+  prometheusOperatorObjects,
+  type PrometheusStackOptions,
+} from '@expense-tracker/testkit/test-cluster/node/prometheus-operator';
 import { IMPORTED_CRDS } from '../../monitoring/versions.js';
 import { operatorModuleDir } from '../../scripts/import-crds.js';
 
@@ -70,18 +78,53 @@ export function singleNodeSets(config: { postgres: { mode: string }; imports?: {
 }
 
 /**
- * Installs the Prometheus Operator CRDs the chart's monitors and rules need (`monitoring.enabled`):
- * the manifests of the pinned operator release that `npm run import:crds` imports (its Go module
- * zip), server-side applied (they exceed the client-side apply annotation limit), then awaited
- * Established. No operator runs: the API server stores and validates the objects.
+ * Installs every CRD of the pinned Prometheus Operator release (`monitoring.enabled`), as
+ * kube-prometheus-stack does: the manifests of its Go module zip (`example/prometheus-operator-crd/`,
+ * the same files `npm run import:crds` generates the chart's classes from), server-side applied
+ * (they exceed the client-side apply annotation limit), then awaited Established. The operator
+ * needs all of them (Prometheus, Alertmanager, ...), the charts only `IMPORTED_CRDS`.
  * @returns the API server's warnings
  */
 export async function installMonitoringCrds(kubectl: Kubectl): Promise<string[]> {
   const dir = join(await operatorModuleDir(), 'example', 'prometheus-operator-crd');
-  const files = IMPORTED_CRDS.map((f) => join(dir, f));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(dir, f));
+  for (const crd of IMPORTED_CRDS) if (!files.includes(join(dir, crd))) throw new Error(`${crd} missing from ${dir}`);
   const { warnings } = await serverSideApply(kubectl, { files });
   await kubectl.run(['wait', '--for=condition=Established', '--timeout=60s', ...files.flatMap((f) => ['-f', f])]);
   return warnings;
+}
+
+/**
+ * Runs the Prometheus Operator and one `Prometheus` selecting `selectorLabels` in `namespace`
+ * (testkit's prometheus-operator.ts; the CRDs must be installed), and waits until the operator's
+ * Prometheus StatefulSet is ready.
+ * @returns the API server's warnings
+ */
+export async function deployPrometheusStack(kubectl: Kubectl, options: PrometheusStackOptions): Promise<string[]> {
+  const warnings: string[] = [];
+  const yaml = (objects: object[]) => objects.map((o) => JSON.stringify(o)).join('\n---\n');
+  warnings.push(...(await serverSideApply(kubectl, { yaml: yaml(prometheusOperatorObjects(options.namespace)) })).warnings);
+  warnings.push(...(await serverSideApply(kubectl, { yaml: yaml(prometheusObjects(options)) })).warnings);
+  await waitFor(`Deployment ${PROMETHEUS_OPERATOR_NAME} ready`, async () => deploymentReady(await kubectl.json(['get', 'deployment', PROMETHEUS_OPERATOR_NAME, '-n', options.namespace])), 120_000, 500);
+  const statefulSet = `prometheus-${PROMETHEUS_NAME}`;
+  await waitFor(`StatefulSet ${statefulSet} (created by the operator) ready`, async () => {
+    const sts = await kubectl.json<any>(['get', 'statefulset', statefulSet, '-n', options.namespace], { reject: false }).catch(() => undefined);
+    return sts !== undefined && statefulSetReady(sts);
+  }, 180_000, 1000);
+  return warnings;
+}
+
+/**
+ * GET `path` (e.g. `/api/v1/targets`) from Prometheus's HTTP API through the API server's proxy
+ * to the operator's Service `prometheus-operated` (port `web`), and returns the parsed `data` of
+ * a `success` answer.
+ * @throws Error with the answer when it is not a JSON `success`.
+ */
+export async function prometheusApi<T = any>(kubectl: Kubectl, namespace: string, path: string): Promise<T> {
+  const { stdout } = await kubectl.run(['get', '--raw', `/api/v1/namespaces/${namespace}/services/${PROMETHEUS_OPERATED_SERVICE}:web/proxy${path}`]);
+  const answer = JSON.parse(stdout) as { status: string; data: T };
+  if (answer.status !== 'success') throw new Error(`Prometheus ${path}: ${stdout}`);
+  return answer.data;
 }
 
 /** The hard `nofile` limit of processes started from here (what containerd and its containers inherit). */

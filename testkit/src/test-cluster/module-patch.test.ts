@@ -58,7 +58,7 @@ describe('patched dependency modules', () => {
 
   it('every patched build has an overlay per patched module and a variant name; variants are unique per binary', () => {
     const patched = BINARIES.filter((b) => b.patchModules?.length);
-    expect(patched.map((b) => b.name)).toEqual(['traefik']);
+    expect(patched.map((b) => b.name)).toEqual(['traefik', 'prometheus']);
     for (const spec of patched) {
       expect(spec.variant).toBeTruthy();
       for (const module of spec.patchModules!) expect(listFiles(join(GO_MODULES_DIR, spec.module, 'overlay', module)).length).toBeGreaterThan(0);

@@ -27,7 +27,17 @@
  *   needs modules the proxy does not serve (see go/traefik/go.mod). Built against a copy of lego
  *   whose ACME DNS-01 provider registry is empty (go/traefik/overlay/, `module-patch.ts`): Traefik
  *   imports it unconditionally and it pulls every DNS provider's SDK (2218 → 1372 packages).
+ * - Prometheus Operator and prometheus-config-reloader (same module): the release the charts'
+ *   monitor classes are generated from (`PROMETHEUS_OPERATOR`, model/monitoring.ts), for clusters
+ *   of environments with `monitoring.enabled`. Not aligned with a group: its dependencies follow
+ *   its own go.mod.
+ * - Prometheus v3.5.0 (the version the operator's module requires), in its own wrapper module
+ *   with its own pins (its Kubernetes discovery needs client-go v0.32; the operator's module
+ *   raises client-go to v0.33), Kubernetes service discovery only (go/prometheus/overlay/, `module-patch.ts`):
+ *   upstream registers every cloud's discovery and its SDK. Debian's `prometheus` package cannot
+ *   stand in: it is built without Kubernetes discovery, which the operator's configuration uses.
  */
+import { PROMETHEUS_OPERATOR } from '@expense-tracker/model/monitoring';
 
 /** Kubernetes release of kube-apiserver, kube-controller-manager, kube-scheduler and kubectl. */
 export const KUBERNETES_VERSION = 'v1.33.13';
@@ -40,6 +50,11 @@ export const CRICTL_VERSION = 'v1.34.0';
 export const KUBE_ROUTER_VERSION = 'v2.1.0';
 export const LOCAL_PATH_PROVISIONER_VERSION = 'v0.0.30';
 export const TRAEFIK_VERSION = 'v3.6.12';
+/**
+ * The Prometheus server the operator runs: the release whose Go module (`github.com/prometheus/prometheus`
+ * v0.305.0, Prometheus 3.x modules are tagged v0.3xx) the pinned operator itself requires.
+ */
+export const PROMETHEUS_VERSION = 'v3.5.0';
 /**
  * Wrapper modules whose shared dependencies (k8s.io/client-go, grpc, protobuf, x/net, ...) are
  * kept at one version each by `align-go-mod.ts`, so a cold build compiles those packages once
@@ -68,7 +83,7 @@ export interface BinarySpec {
   name: ClusterBinary;
   version: string;
   /** Wrapper module directory under testkit/src/test-cluster/go/. */
-  module: 'kubernetes' | 'etcd' | 'kwok' | 'coredns' | 'crictl' | 'local-path-provisioner' | 'traefik' | 'pause' | 'kube-router';
+  module: 'kubernetes' | 'etcd' | 'kwok' | 'coredns' | 'crictl' | 'local-path-provisioner' | 'traefik' | 'pause' | 'kube-router' | 'prometheus-operator' | 'prometheus';
   /** Main package built with `go build`. */
   pkg: string;
   /**
@@ -96,8 +111,21 @@ export interface BinarySpec {
 }
 
 export type ControlPlaneBinary = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl' | 'kwok';
-export type NodeBinary = 'kubelet' | 'kube-proxy' | 'coredns' | 'crictl' | 'local-path-provisioner' | 'traefik' | 'pause' | 'kube-router';
+export type NodeBinary = 'kubelet' | 'kube-proxy' | 'coredns' | 'crictl' | 'local-path-provisioner' | 'traefik' | 'pause' | 'kube-router'
+  | 'prometheus-operator' | 'prometheus-config-reloader' | 'prometheus';
 export type ClusterBinary = ControlPlaneBinary | NodeBinary;
+
+/** The version variable the Prometheus Operator's binaries print (`--short-version`) and derive default image tags from. */
+const PROMETHEUS_OPERATOR_LDFLAGS = ['-s', '-w', `-X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR.version.slice(1)}`];
+const prometheusOperator = (name: 'prometheus-operator' | 'prometheus-config-reloader', cmd: string): BinarySpec => ({
+  name,
+  role: 'node',
+  version: PROMETHEUS_OPERATOR.version,
+  module: 'prometheus-operator',
+  pkg: `${PROMETHEUS_OPERATOR.module}/cmd/${cmd}`,
+  ldflags: PROMETHEUS_OPERATOR_LDFLAGS,
+  versionCheck: { args: ['--short-version'], expect: PROMETHEUS_OPERATOR.version.slice(1) },
+});
 
 const k8s = (name: ClusterBinary, versionArgs: string[], role: BinarySpec['role'] = 'control-plane'): BinarySpec => ({
   name,
@@ -195,5 +223,19 @@ export const BINARIES: readonly BinarySpec[] = [
     variant: 'nodns',
     ldflags: ['-s', '-w', `-X github.com/traefik/traefik/v3/pkg/version.Version=${TRAEFIK_VERSION}`],
     versionCheck: { args: ['version'], expect: TRAEFIK_VERSION },
+  },
+  // Last: only clusters with monitoring run them.
+  prometheusOperator('prometheus-operator', 'operator'),
+  prometheusOperator('prometheus-config-reloader', 'prometheus-config-reloader'),
+  {
+    name: 'prometheus',
+    role: 'node',
+    version: PROMETHEUS_VERSION,
+    module: 'prometheus',
+    pkg: 'github.com/prometheus/prometheus/cmd/prometheus',
+    patchModules: ['github.com/prometheus/prometheus'],
+    variant: 'k8ssd',
+    ldflags: ['-s', '-w', `-X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION.slice(1)}`],
+    versionCheck: { args: ['--version'], expect: `prometheus, version ${PROMETHEUS_VERSION.slice(1)}` },
   },
 ];

@@ -3,7 +3,8 @@
  * registry storage (see registry.ts):
  * - the node's own components, each a static Go binary from the build cache in a `FROM scratch`
  *   image (`localhost:5000/expense-tracker-test/<name>:<version>`): the pod sandbox, CoreDNS,
- *   local-path-provisioner, Traefik;
+ *   local-path-provisioner, Traefik, and the Prometheus Operator with its config reloader and
+ *   Prometheus (run by the suites of environments with monitoring);
  * - the stand-in base images under their Docker Hub names (`library/postgres:…`, …), including
  *   `debian:bookworm-slim` for local-path-provisioner's helper pods;
  * - the app image under the local and the ibm environment's names;
@@ -28,8 +29,19 @@ import { mirrorRepository, withPushRegistry } from './registry.js';
 export const NODE_IMAGE_PREFIX = 'localhost:5000/expense-tracker-test';
 
 /** Components that run as pods, each packaged from its binary. */
-export type ComponentImage = Extract<NodeBinary, 'pause' | 'coredns' | 'local-path-provisioner' | 'traefik'>;
-const COMPONENTS: readonly ComponentImage[] = ['pause', 'coredns', 'local-path-provisioner', 'traefik'];
+export type ComponentImage = Extract<NodeBinary, 'pause' | 'coredns' | 'local-path-provisioner' | 'traefik' | 'prometheus-operator' | 'prometheus-config-reloader' | 'prometheus'>;
+const COMPONENTS: readonly ComponentImage[] = ['pause', 'coredns', 'local-path-provisioner', 'traefik', 'prometheus-operator', 'prometheus-config-reloader', 'prometheus'];
+/** Components the node needs before any workload (the others run only where a suite deploys them). */
+const NODE_COMPONENTS: readonly ComponentImage[] = ['pause', 'coredns', 'local-path-provisioner', 'traefik'];
+/**
+ * Where a component's binary sits in its image when a consumer relies on upstream's layout: the
+ * Prometheus Operator starts the config reloader with `command: [/bin/prometheus-config-reloader]`
+ * and Prometheus with arguments only (upstream's entrypoint `/bin/prometheus`). @default `/<name>`
+ */
+const COMPONENT_PATHS: Partial<Record<ComponentImage, string>> = {
+  'prometheus-config-reloader': '/bin/prometheus-config-reloader',
+  prometheus: '/bin/prometheus',
+};
 
 /** Image reference of a component: `localhost:5000/expense-tracker-test/<name>:<version>[-<variant>]`. */
 export function componentImage(name: ComponentImage): string {
@@ -70,8 +82,9 @@ async function buildComponentImage(name: ComponentImage, reference: string, key:
   try {
     copyFileSync(binaryPath(BINARIES.find((b) => b.name === name)!), join(context, name));
     chmodSync(join(context, name), 0o555);
+    const path = COMPONENT_PATHS[name] ?? `/${name}`;
     // Numeric non-root user; components that need more (the policy controller) get it from their pod spec.
-    writeFileSync(join(context, 'Dockerfile'), `FROM scratch\nCOPY ${name} /${name}\nUSER 65532:65532\nENTRYPOINT ["/${name}"]\n`);
+    writeFileSync(join(context, 'Dockerfile'), `FROM scratch\nCOPY ${name} ${path}\nUSER 65532:65532\nENTRYPOINT ["${path}"]\n`);
     await buildImage({ context, tag: reference, labels: { [BUILD_KEY_LABEL]: key }, paths });
   } finally {
     rmSync(context, { recursive: true, force: true });
@@ -168,7 +181,7 @@ export async function ensureClusterImages(options: EnsureImagesOptions): Promise
 
 /** References of every image a started node needs before any workload (the components and the helper). */
 export function requiredNodeImages(): string[] {
-  return [...COMPONENTS.map(componentImage), HELPER_IMAGE];
+  return [...NODE_COMPONENTS.map(componentImage), HELPER_IMAGE];
 }
 
 
