@@ -11,7 +11,9 @@
  * The DCS is the Kubernetes API (`kubernetes:` section): the leader lock, the cluster config
  * and the synchronous-standby state are ConfigMaps `<scope>-leader`, `<scope>-config`,
  * `<scope>-sync` and `<scope>-failover`; member state is an annotation on each Pod, and the
- * role is the Pod label `role` (`primary` / `replica`), which the Services select on.
+ * role is the Pod label `role` (`primary` / `replica`), which the Services select on. Without an
+ * API server (the docker-compose topology) the DCS is etcd v3 (`etcd3:` section) and HAProxy
+ * finds the primary through Patroni's REST API instead of labels.
  */
 
 /** Pod label Patroni keeps equal to the member's role. */
@@ -36,10 +38,16 @@ export interface PatroniTiming {
 export interface PatroniConfigSettings {
   /** Cluster name (Patroni `scope`); prefix of the DCS ConfigMaps. */
   readonly scope: string;
-  /** Namespace of the pods and DCS objects. */
-  readonly namespace: string;
-  /** Labels that select the members' pods (Patroni lists members by them). */
-  readonly podLabels: Readonly<Record<string, string>>;
+  /**
+   * Namespace of the pods and DCS objects (the `kubernetes` DCS).
+   * @default - none; required with the `kubernetes` DCS
+   */
+  readonly namespace?: string;
+  /**
+   * Labels that select the members' pods; Patroni lists members by them (the `kubernetes` DCS).
+   * @default - none; required with the `kubernetes` DCS
+   */
+  readonly podLabels?: Readonly<Record<string, string>>;
   /** PGDATA. */
   readonly dataDir: string;
   /** Directory of `postgres`, `pg_ctl`, `initdb`, `pg_rewind`, `pg_basebackup`. */
@@ -73,6 +81,13 @@ export interface PatroniConfigSettings {
    */
   readonly pgbackrest?: { readonly stanza: string };
   /**
+   * Where Patroni keeps its leader lock and cluster state: the Kubernetes API (`namespace`,
+   * `podLabels`), or an etcd v3 cluster (`etcd3`: `host:port` client endpoints) where there is no
+   * API server, e.g. the docker-compose topology.
+   * @default 'kubernetes'
+   */
+  readonly dcs?: 'kubernetes' | { readonly etcd3: { readonly hosts: readonly string[] } };
+  /**
    * Extra PostgreSQL parameters (`bootstrap.dcs.postgresql.parameters`), e.g. `shared_buffers`.
    * @default {}
    */
@@ -91,7 +106,8 @@ export const DEFAULT_PATRONI_TIMING = { ttlSeconds: 30, loopWaitSeconds: 10, ret
 /**
  * The configuration object (serialize it as YAML).
  * @throws Error naming the field when `ttl < loop_wait + 2 * retry_timeout` (Patroni's rule:
- *   otherwise a leader can lose its lock while still retrying) or a path is not absolute.
+ *   otherwise a leader can lose its lock while still retrying), a path is not absolute, the
+ *   `kubernetes` DCS lacks `namespace`/`podLabels` or the `etcd3` DCS has no host.
  */
 export function patroniConfig(s: PatroniConfigSettings): Record<string, unknown> {
   const t = s.timing ?? DEFAULT_PATRONI_TIMING;
@@ -110,18 +126,11 @@ export function patroniConfig(s: PatroniConfigSettings): Record<string, unknown>
       }
     : {};
   const replicaMethods = s.pgbackrest ? ['pgbackrest', 'basebackup'] : ['basebackup'];
+  const dcs = s.dcs ?? 'kubernetes';
+  if (dcs !== 'kubernetes' && dcs.etcd3.hosts.length === 0) throw new Error('dcs.etcd3.hosts must name at least one etcd endpoint');
   return {
     scope: s.scope,
-    kubernetes: {
-      namespace: s.namespace,
-      labels: { ...s.podLabels },
-      scope_label: PATRONI_SCOPE_LABEL,
-      role_label: PATRONI_ROLE_LABEL,
-      leader_label_value: PATRONI_PRIMARY_ROLE,
-      follower_label_value: PATRONI_REPLICA_ROLE,
-      standby_leader_label_value: PATRONI_PRIMARY_ROLE,
-      use_endpoints: false,
-    },
+    ...(dcs === 'kubernetes' ? { kubernetes: kubernetesDcs(s) } : { etcd3: { hosts: [...dcs.etcd3.hosts] } }),
     bootstrap: {
       dcs: {
         ttl: t.ttlSeconds,
@@ -178,6 +187,21 @@ export function patroniConfig(s: PatroniConfigSettings): Record<string, unknown>
     },
     // No hardware watchdog in a container.
     watchdog: { mode: 'off' },
+  };
+}
+
+/** The `kubernetes` DCS section: the Pod labels and role label values the Services select on. */
+function kubernetesDcs(s: PatroniConfigSettings): Record<string, unknown> {
+  if (s.namespace === undefined || s.podLabels === undefined) throw new Error('namespace and podLabels are required with the kubernetes DCS');
+  return {
+    namespace: s.namespace,
+    labels: { ...s.podLabels },
+    scope_label: PATRONI_SCOPE_LABEL,
+    role_label: PATRONI_ROLE_LABEL,
+    leader_label_value: PATRONI_PRIMARY_ROLE,
+    follower_label_value: PATRONI_REPLICA_ROLE,
+    standby_leader_label_value: PATRONI_PRIMARY_ROLE,
+    use_endpoints: false,
   };
 }
 

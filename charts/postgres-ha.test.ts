@@ -197,6 +197,15 @@ describe('Patroni and pgBackRest configuration', () => {
   it('refuses a TTL shorter than loop_wait + 2 × retry_timeout', () => {
     expect(() => patroniConfig({ ...base, timing: { ttlSeconds: 20, loopWaitSeconds: 10, retryTimeoutSeconds: 10 } })).toThrow(/timing.ttlSeconds/);
   });
+  it('keeps its state in etcd v3 where there is no Kubernetes API, and names what each DCS lacks', () => {
+    const { namespace: _n, podLabels: _l, ...noKube } = base;
+    const c = patroniConfig({ ...noKube, dcs: { etcd3: { hosts: ['etcd:2379'] } } });
+    expect(c.etcd3).toEqual({ hosts: ['etcd:2379'] });
+    expect(c).not.toHaveProperty('kubernetes');
+    expect(patroniConfig(base)).toHaveProperty('kubernetes.namespace', 'ns');
+    expect(() => patroniConfig(noKube)).toThrow(/namespace and podLabels are required with the kubernetes DCS/);
+    expect(() => patroniConfig({ ...noKube, dcs: { etcd3: { hosts: [] } } })).toThrow(/dcs\.etcd3\.hosts/);
+  });
   it('restores to a zoned point in time and refuses a time without a zone', () => {
     const f = patroniRestoreFragment({ stanza: 'expense', targetTime: '2026-11-30 04:47:27.462566+00' }) as any;
     expect(f.bootstrap.method).toBe('pgbackrest_restore');

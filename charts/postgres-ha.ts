@@ -614,13 +614,12 @@ function checkedBackup(props: PostgresHaBackupProps, ha: { antiAffinity: 'requir
  * - Patroni's superuser and replication passwords, and pgBackRest's S3 keys, read from the
  *   mounted Secret files into the variables they read (PATRONI_*, PGBACKREST_REPO1_S3_KEY*).
  */
-function runScript(withBackup: boolean): string {
-  const p = POSTGRES_HA.patroniSecret;
-  const s3 = POSTGRES_HA.backupS3Secret;
-  const load = (variable: string, file: string) => [`${variable}=$(cat ${file})`, `export ${variable}`];
+/**
+ * Shell lines that give a UID without a passwd entry the name `postgres` through nss_wrapper
+ * (initdb and postgres refuse a nameless UID); files go to `$HOME`.
+ */
+export function nssWrapperLines(): string[] {
   return [
-    '#!/bin/sh',
-    'set -eu',
     `if ! getent passwd "$(id -u)" >/dev/null 2>&1 && [ -r ${PATRONI_IMAGE_CONTRACT.nssWrapperLibrary} ]; then`,
     '  printf \'postgres:x:%s:%s:PostgreSQL:%s:/bin/sh\\n\' "$(id -u)" "$(id -g)" "$HOME" >"$HOME/passwd.$$"',
     '  printf \'postgres:x:%s:\\n\' "$(id -g)" >"$HOME/group.$$"',
@@ -628,6 +627,17 @@ function runScript(withBackup: boolean): string {
     '  mv -f "$HOME/group.$$" "$HOME/group"',
     `  export LD_PRELOAD=${PATRONI_IMAGE_CONTRACT.nssWrapperLibrary} NSS_WRAPPER_PASSWD="$HOME/passwd" NSS_WRAPPER_GROUP="$HOME/group"`,
     'fi',
+  ];
+}
+
+function runScript(withBackup: boolean): string {
+  const p = POSTGRES_HA.patroniSecret;
+  const s3 = POSTGRES_HA.backupS3Secret;
+  const load = (variable: string, file: string) => [`${variable}=$(cat ${file})`, `export ${variable}`];
+  return [
+    '#!/bin/sh',
+    'set -eu',
+    ...nssWrapperLines(),
     ...load('PATRONI_SUPERUSER_PASSWORD', secretFilePath(p.name, p.keys.superuserPassword)),
     ...load('PATRONI_REPLICATION_PASSWORD', secretFilePath(p.name, p.keys.replicationPassword)),
     ...(withBackup

@@ -35,6 +35,12 @@ describe('addPatroniListen', () => {
     expect(cfg.render()).toContain('balance roundrobin');
   });
 
+  it('re-resolves member names at runtime through a resolvers section when asked', () => {
+    const cfg = new HaproxyConfig();
+    addPatroniListen(cfg, { name: 'postgres', bind: '*:5432', members, resolvers: 'dockerdns' });
+    expect(cfg.render()).toContain('    server postgres-1 postgres-1:5432 check port 8008 resolvers dockerdns init-addr last,libc,none\n');
+  });
+
   it('rejects an empty member list and bad ports', () => {
     expect(() => addPatroniListen(new HaproxyConfig(), { name: 'postgres', bind: '*:5432', members: [] })).toThrow(/at least one/);
     expect(() => addPatroniListen(new HaproxyConfig(), { name: 'postgres', bind: '*:5432', members: [{ ...members[0], apiPort: 0 }] })).toThrow(/apiPort/);

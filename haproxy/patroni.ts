@@ -42,6 +42,13 @@ export interface PatroniListenSpec {
    */
   readonly healthCheck?: { readonly intervalSeconds: number; readonly fall: number; readonly rise: number };
   /**
+   * `resolvers` section that re-resolves the members' host names at runtime (a container that
+   * restarts may come back with another address); servers start without an address when a name
+   * does not resolve yet (`init-addr last,libc,none`).
+   * @default - names resolved once, at start-up
+   */
+  readonly resolvers?: string;
+  /**
    * `timeout client`/`timeout server` of the long-lived PostgreSQL connections, in seconds.
    * @default 1800
    */
@@ -71,5 +78,6 @@ export function addPatroniListen(cfg: HaproxyConfig, spec: PatroniListenSpec): v
     .line('http-check expect', ['status', 200])
     .line('default-server', ['inter', duration(hc.intervalSeconds), 'fall', hc.fall, 'rise', hc.rise, 'on-marked-down', 'shutdown-sessions']);
   if (role === 'replica') s.line('balance', ['roundrobin']);
-  for (const m of spec.members) s.line('server', [m.name, `${m.host}:${m.postgresPort}`, 'check', 'port', m.apiPort]);
+  const resolve = spec.resolvers ? ['resolvers', spec.resolvers, 'init-addr', 'last,libc,none'] : [];
+  for (const m of spec.members) s.line('server', [m.name, `${m.host}:${m.postgresPort}`, 'check', 'port', m.apiPort, ...resolve]);
 }

@@ -89,6 +89,23 @@ export const POSTGRES_HA = {
   identity: POSTGRES.identity,
 } as const;
 
+/**
+ * etcd v3, Patroni's DCS where no Kubernetes API is at hand (the docker-compose topology with
+ * `postgres.mode: ha`). Ports are etcd's registered defaults (https://etcd.io/docs/v3.5/op-guide/configuration/).
+ */
+export const ETCD = {
+  /** Compose service name, the host of Patroni's `etcd3.hosts`. */
+  name: 'etcd',
+  /** Client URL port (the v3 gRPC gateway Patroni's `etcd3` DCS speaks JSON to). */
+  clientPort: 2379,
+  /** Peer URL port (a one-member cluster: loopback only). */
+  peerPort: 2380,
+  /** Where the data volume is mounted; etcd's `--data-dir` is a subdirectory of it. */
+  dataMountPath: '/var/lib/etcd',
+  /** User and group it runs as. */
+  uid: 10379,
+} as const;
+
 /** Redis. */
 export const REDIS = {
   /** Deployment and Service `metadata.name`; the host of the app's `REDIS_URL`. */

@@ -99,6 +99,12 @@ export const PINNED_IMAGES = {
     tag: '2.7.0-ppg15.13-postgres',
     digest: 'sha256:c93f52ea1d6ec955a368c4539b843a9c57ee4a5acc907f0dfb59ae3018560d1b',
   },
+  /**
+   * etcd v3, Patroni's DCS in the docker-compose topology with `postgres.mode: ha` (the etcd
+   * project's image, the test cluster's version; `etcd` and `etcdctl` in /usr/local/bin, no shell).
+   * Stand-in: test/images/etcd.
+   */
+  etcd: { repository: 'gcr.io/etcd-development/etcd', tag: 'v3.5.35' },
   /** `kubectl` for the backup CronJobs (the Kubernetes project's image, the test cluster's minor). */
   kubectl: { repository: 'registry.k8s.io/kubectl', tag: 'v1.33.13' },
   /**

@@ -1,13 +1,14 @@
 /**
- * `npm run compose -- <command> [--env local] [--out dist]`: the generated compose topology on
+ * `npm run compose -- <command> [--env local] [--set key=value ...] [--out dist]`: the generated compose topology on
  * the private Docker engine (tools/src/docker-engine).
  *
- *   render   print dist/<env>/compose/docker-compose.yml as `npm run synth` writes it
+ *   render   print dist/<env>/compose/docker-compose.yml as `npm run synth` writes it (with the
+ *            same `--set` overrides, e.g. `--set postgres.mode=ha`)
  *   secrets  create the git-ignored env files the compose file reads (.secrets/compose-<env>/)
  *   up       start the engine (it keeps running until `npm run docker-engine -- down`), build
  *            missing images (stand-ins + app image), create secrets, `docker-compose up -d`;
  *            prints the URL HAProxy serves on
- *   down     `docker-compose down` (the postgres-data volume is kept; add `--volumes` to drop it)
+ *   down     `docker-compose down` (the data volumes are kept; add `--volumes` to drop them)
  *   ps       `docker-compose ps`
  *
  * The project name is `expense-<env>`; HAPROXY_PORT / HAPROXY_STATS_PORT (default 8080 / 8404)
@@ -26,7 +27,7 @@ import { ensureComposeSecrets } from './secrets.js';
 import { formatImageReference } from '@expense-tracker/model/images';
 import { HAPROXY } from '@expense-tracker/model/components';
 
-const USAGE = 'usage: npm run compose -- <render|secrets|up|down|ps> [--env <name>] [--out <dir>] [--volumes]';
+const USAGE = 'usage: npm run compose -- <render|secrets|up|down|ps> [--env <name>] [--set <key=value> ...] [--out <dir>] [--volumes]';
 
 /** Environment for docker-compose: the private engine plus the secrets directory. */
 function composeEnv(secretsDir: string): Record<string, string> {
@@ -38,7 +39,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { env: { type: 'string', default: 'local' }, out: { type: 'string', default: 'dist' }, volumes: { type: 'boolean', default: false } },
+      options: { env: { type: 'string', default: 'local' }, set: { type: 'string', multiple: true, default: [] }, out: { type: 'string', default: 'dist' }, volumes: { type: 'boolean', default: false } },
       allowPositionals: true,
       strict: true,
     });
@@ -51,7 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error(`compose: unexpected argument "${extra[0]}"\n${USAGE}`);
     return 2;
   }
-  const env = loadEnvironment(parsed.values.env);
+  const env = loadEnvironment(parsed.values.env, { set: parsed.values.set });
   const composeDir = resolve(parsed.values.out, env.name, COMPOSE_DIR);
   const composeFile = join(composeDir, 'docker-compose.yml');
   const secretsDir = join(REPO_ROOT, '.secrets', `compose-${env.name}`);

@@ -51,6 +51,7 @@ export function ensureComposeSecrets(dir: string, sendgridApiKey = process.env.S
     'postgres.env': { POSTGRES_PASSWORD: pgPassword },
     'redis.env': { REDIS_PASSWORD: redisPassword, REDISCLI_AUTH: redisPassword },
     'app.env': app,
+    'patroni.env': { PATRONI_SUPERUSER_PASSWORD: random(), PATRONI_REPLICATION_PASSWORD: random() },
   };
   const created: string[] = [];
   for (const [file, values] of Object.entries(content)) {

@@ -5,13 +5,10 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execa, type Result } from 'execa';
 import { loadEnvironment } from '@expense-tracker/model/environment';
-import { DOCKER_COMPOSE, dockerEnv } from '@expense-tracker/tools/docker-engine/engine';
 import { buildAppImage } from '@expense-tracker/tools/docker-engine/images';
 import { COMPOSE_DIR, SERVICES } from '../../charts/docker-compose.js';
-import { ensureComposeSecrets } from '../../scripts/docker-compose/secrets.js';
-import { freePort } from '@expense-tracker/tools/process/ports';
+import { composeProject, type ComposeProject } from './support/compose.js';
 import { d, eventually, setupEngine, teardownEngine, type TestEngine } from './support/docker.js';
 import { logIn, registerAddExpenseDashboard, type PageClient } from './support/http.js';
 import { synthesize } from './support/manifests.js';
@@ -22,40 +19,11 @@ const local = loadEnvironment('local');
 const PROJECT_PREFIX = 'etkc';
 
 let engine: TestEngine;
-let project: string;
-let composeFile: string;
-let composeEnv: Record<string, string>;
-let port: number;
-let statsPort: number;
+let project: ComposeProject;
 let baseUrl: string;
+let statsPort: number;
 const email = () => `compose-${engine.run}@example.com`;
-
-function compose(args: readonly string[]): Promise<Result> {
-  return execa(DOCKER_COMPOSE, ['--project-name', project, '--file', composeFile, ...args], { env: { ...process.env, ...composeEnv }, all: true, reject: false });
-}
-
-/** Removes containers, networks and volumes of `etkc<pid>` projects whose PID is gone. */
-async function removeStaleProjects(): Promise<void> {
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const stale = (p: string) => p.startsWith(PROJECT_PREFIX) && !alive(Number(p.slice(PROJECT_PREFIX.length)));
-  const list = async (kind: string[], fmt: string) =>
-    (await d([...kind, '--filter', 'label=com.docker.compose.project', '--format', fmt])).stdout
-      .split('\n')
-      .map((l) => l.trim().split(' '))
-      .filter(([id, p]) => id && p && stale(p))
-      .map(([id]) => id!);
-  const containers = await list(['ps', '-a'], '{{.ID}} {{.Label "com.docker.compose.project"}}');
-  if (containers.length) await d(['rm', '--force', ...containers], { reject: false });
-  for (const n of await list(['network', 'ls'], '{{.ID}} {{.Label "com.docker.compose.project"}}')) await d(['network', 'rm', n], { reject: false });
-  for (const v of await list(['volume', 'ls'], '{{.Name}} {{.Label "com.docker.compose.project"}}')) await d(['volume', 'rm', '--force', v], { reject: false });
-}
+const compose = (args: readonly string[]) => project.compose(args);
 
 /** Per-server response counters of HAProxy's `web` backend (Prometheus exporter). */
 async function webServerResponses(): Promise<Map<string, number>> {
@@ -75,27 +43,15 @@ async function upWebServers(): Promise<number> {
 
 beforeAll(async () => {
   engine = await setupEngine();
-  await removeStaleProjects();
-  project = `${PROJECT_PREFIX}${engine.run}`;
   await buildAppImage(formatImageReference(local.image));
   // Exactly what `npm run synth` writes.
   const dist = await synthesize('local', join(engine.scratch, 'dist'));
-  composeFile = join(dist, COMPOSE_DIR, 'docker-compose.yml');
-  const secretsDir = join(engine.scratch, 'compose-secrets');
-  ensureComposeSecrets(secretsDir);
-  [port, statsPort] = [await freePort(), await freePort()];
-  baseUrl = `http://127.0.0.1:${port}`;
-  composeEnv = {
-    ...dockerEnv(engine.paths),
-    EXPENSE_COMPOSE_SECRETS_DIR: secretsDir,
-    HAPROXY_PORT: String(port),
-    HAPROXY_STATS_PORT: String(statsPort),
-    COMPOSE_BRIDGE_NAME: `etkd-c${Number(engine.run).toString(36)}`,
-  };
+  project = await composeProject(engine, { prefix: PROJECT_PREFIX, file: join(dist, COMPOSE_DIR, 'docker-compose.yml'), bridgeTag: 'c' });
+  ({ baseUrl, statsPort } = project);
 });
 afterAll(async () => {
   try {
-    if (project) await compose(['down', '--volumes', '--remove-orphans', '--timeout', '10']);
+    await project?.down();
   } finally {
     await teardownEngine(engine);
   }
@@ -115,10 +71,10 @@ describe('generated docker-compose topology', () => {
     console.log(`docker-compose up to ready through HAProxy: ${((Date.now() - began) / 1000).toFixed(1)} s`);
     // Every replica found through Docker's DNS and passing HAProxy's health checks.
     await eventually(`${local.web.replicas} web servers UP in HAProxy`, async () => (await upWebServers()) === local.web.replicas, 60);
-    const ps = await d(['ps', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${SERVICES.web}`, '--format', '{{.Status}}']);
+    const ps = await d(['ps', '--filter', `label=com.docker.compose.project=${project.name}`, '--filter', `label=com.docker.compose.service=${SERVICES.web}`, '--format', '{{.Status}}']);
     const statuses = ps.stdout.split('\n').filter(Boolean);
     expect(statuses).toHaveLength(local.web.replicas);
-    const migrate = await d(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${SERVICES.migrate}`, '--format', '{{.Status}}']);
+    const migrate = await d(['ps', '-a', '--filter', `label=com.docker.compose.project=${project.name}`, '--filter', `label=com.docker.compose.service=${SERVICES.migrate}`, '--format', '{{.Status}}']);
     expect(migrate.stdout.trim()).toMatch(/^Exited \(0\)/);
   });
 
@@ -133,7 +89,7 @@ describe('generated docker-compose topology', () => {
   });
 
   it('kill one web container during a bounded load → zero failed client requests', async () => {
-    const ids = (await d(['ps', '--quiet', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${SERVICES.web}`])).stdout.split('\n').filter(Boolean);
+    const ids = await project.containers(SERVICES.web);
     expect(ids.length).toBe(local.web.replicas);
     const startState = (await d(['inspect', '--format', '{{.State.Running}} {{.State.StartedAt}} {{.RestartCount}}', ids[0]!])).stdout.trim();
     const total = 600;
@@ -169,7 +125,7 @@ describe('generated docker-compose topology', () => {
   it('keeps the Postgres data across docker-compose down and up', async () => {
     const down = await compose(['down', '--timeout', '20']);
     expect(down.exitCode, String(down.all)).toBe(0);
-    expect((await d(['ps', '-a', '--quiet', '--filter', `label=com.docker.compose.project=${project}`])).stdout.trim()).toBe('');
+    expect((await d(['ps', '-a', '--quiet', '--filter', `label=com.docker.compose.project=${project.name}`])).stdout.trim()).toBe('');
     const up = await compose(['up', '--detach']);
     expect(up.exitCode, String(up.all)).toBe(0);
     await eventually('the app ready again', async () => (await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(5000) })).status === 200, 60);

@@ -41,7 +41,8 @@ export async function d(args: readonly string[], options: Pick<Options, 'reject'
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), all: String(r.all ?? '') };
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this PID exists (the owner of a run's objects, a project's test process). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { PATRONI_PRIMARY_ROLE, PATRONI_REPLICA_ROLE, PATRONI_ROLE_LABEL, PATRONI_SCOPE_LABEL, patroniPolicyRules } from '../../../charts/patroni-config.js';
 import { startCluster, type TestCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
+import { killNow } from '@expense-tracker/tools/process/supervise';
 import { archiveEndedIn, SEAL_SQL, type ClusterOperations } from '../../../scripts/db/restore.js';
 import { LoopbackPatroniCluster, type Member } from './patroni-cluster.js';
 import { startS3Server, type S3Server } from './s3.js';
@@ -67,10 +68,18 @@ export async function startLoopbackHa(options: { members?: number; timing?: { tt
   let s3: S3Server | undefined;
   let patroni: LoopbackPatroniCluster | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'patroni-loopback-'));
+  // A killed test process never reaches stop(): the servers must not outlive it.
+  const onExit = () => {
+    patroni?.killNow();
+    s3?.killNow();
+    killNow(cluster.processes);
+  };
+  process.on('exit', onExit);
   const stop = async () => {
     await patroni?.stop();
     await s3?.stop();
     await cluster.stop();
+    process.off('exit', onExit);
     rmSync(dir, { recursive: true, force: true });
   };
   try {

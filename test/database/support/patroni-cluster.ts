@@ -211,6 +211,24 @@ export class LoopbackPatroniCluster {
     await Promise.all(this.members.map((m) => this.stopMember(m)));
   }
 
+  /**
+   * SIGKILLs every member's Patroni and PostgreSQL at once, without waiting: for
+   * `process.on('exit')` handlers, when the test process ends before `stop()` ran (a killed vitest).
+   */
+  killNow(): void {
+    for (const m of this.members) {
+      const child = m.process;
+      const pids = [postmasterPid(m), child && child.exitCode === null && child.signalCode === null ? -child.pid! : undefined];
+      for (const pid of pids) {
+        try {
+          if (pid) process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+  }
+
   /** `patronictl list -f json` through the first running member's configuration. */
   async list(): Promise<{ Member: string; Role: string; State: string; 'Lag in MB'?: number | string; TL?: number }[]> {
     const m = this.members.find((x) => x.process && x.process.exitCode === null) ?? this.members[0];

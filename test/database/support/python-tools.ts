@@ -4,7 +4,7 @@
  * worktrees; not under ~/.cache because Patroni runs as the `postgres` OS user, which cannot
  * enter root's home directory):
  *
- * - `patroni`: `patroni[kubernetes,psycopg2-binary]` 4.x, the same release the stand-in image
+ * - `patroni`: `patroni[kubernetes,etcd3,psycopg2-binary]` 4.x, the same release the stand-in image
  *   installs (test/images/patroni/requirements.txt is the one home of the pins);
  * - `moto`: moto's standalone S3-compatible server (`moto_server`), the object store the
  *   pgBackRest repository lives in during tests.

@@ -64,6 +64,7 @@ export const BASE_IMAGES: readonly BaseImageSpec[] = [
   { dir: 'registry', tag: tagOf('registry') },
   // The build machine's CA bundle serves pip inside the build as it serves npm in `node`.
   { dir: 'patroni', tag: tagOf('patroni'), npmCaBundle: true },
+  { dir: 'etcd', tag: tagOf('etcd') },
   { dir: 'postgres-exporter', tag: tagOf('postgresExporter') },
   { dir: 'redis-exporter', tag: tagOf('redisExporter') },
 ];
