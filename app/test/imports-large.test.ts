@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stagingTable } from '../src/imports/repo.js';
 import { Client } from './harness.js';
 import { ensureAppBuild, followImport, mib, startImportStack, uploadFile, type ImportStack } from './import-stack.js';
 import { generateStatement, STATEMENT_QUERY, type StatementSummary } from './statement-generator.js';
@@ -125,8 +126,37 @@ describe('large imports through the web server and workers', () => {
     }
   }, 3_600_000);
 
-  /** Imports `file` while killing workers with SIGKILL when `kills` say so; returns the finished import. */
-  async function importWithKills(client: Client, file: string, kills: { what: string; when: (s: any) => boolean }[]) {
+  /**
+   * Holds staging of import `id` still: a SHARE lock on its staging table waits for the chunk in
+   * progress to commit, then blocks the next chunk's COPY (ROW EXCLUSIVE), while the merger, which
+   * only reads the staging table, goes on. The file needs at least three chunks (50 000 rows each),
+   * or staging ends while the lock waits. Without it, whether a kill lands before staging ends
+   * depends on how fast this machine stages compared to how fast it merges. Returns the release.
+   */
+  async function pauseStaging(id: string): Promise<() => Promise<void>> {
+    const c = await stack.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(`LOCK TABLE ${stagingTable(id)} IN SHARE MODE`);
+    } catch (err) {
+      c.release(true);
+      throw err;
+    }
+    return async () => {
+      await c.query('ROLLBACK').finally(() => c.release());
+    };
+  }
+
+  /**
+   * Imports `file` while killing workers with SIGKILL when `kills` say so; returns the finished
+   * import. A kill with `pauseStagingWhen` first holds staging still once that is true (see
+   * `pauseStaging`), so `when` can wait for the merger while staging is unfinished.
+   */
+  async function importWithKills(
+    client: Client,
+    file: string,
+    kills: { what: string; pauseStagingWhen?: (s: any) => boolean; when: (s: any) => boolean }[],
+  ) {
     const up = await uploadFile(client, file, STATEMENT_QUERY);
     expect(up.status).toBe(202);
     const id = up.json.id;
@@ -134,14 +164,24 @@ describe('large imports through the web server and workers', () => {
       (await stack.pool.query('SELECT phase, rows_staged::int, rows_merged::int, attempts, deferred_from_line FROM imports WHERE id = $1', [id])).rows[0];
     for (const kill of kills) {
       const w = await stack.startWorker();
-      for (;;) {
-        const s = await state();
-        if (kill.when(s)) break;
-        if (s.phase === 'finished') throw new Error(`the import finished before the worker could be killed ${kill.what}`);
-        await new Promise((r) => setTimeout(r, 50));
+      let release: (() => Promise<void>) | undefined;
+      try {
+        for (;;) {
+          const s = await state();
+          if (kill.pauseStagingWhen && !release && s.phase === 'staging' && kill.pauseStagingWhen(s)) {
+            release = await pauseStaging(id);
+            continue;
+          }
+          if (kill.when(s)) break;
+          if (s.phase === 'finished') throw new Error(`the import finished before the worker could be killed ${kill.what}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        // Also when the kill could not happen: a worker left running would take the next test's import.
+        w.child.kill('SIGKILL');
+        await w.exited;
+        await release?.();
       }
-      w.child.kill('SIGKILL');
-      await w.exited;
       const s = await state();
       log(`worker SIGKILLed ${kill.what}: phase ${s.phase}, staged ${s.rows_staged}, merged ${s.rows_merged}`);
     }
@@ -160,7 +200,7 @@ describe('large imports through the web server and workers', () => {
     const uid = await userId(client, 'kill@example.com');
     // Grouped by day: merging runs alongside staging; both kills land mid-way through both.
     const { done, attempts, deferredFrom } = await importWithKills(client, file, [
-      { what: 'after the first merges', when: (s) => s.phase === 'staging' && s.rows_merged > 0 },
+      { what: 'after the first merges', pauseStagingWhen: (s) => s.rows_staged > 0, when: (s) => s.phase === 'staging' && s.rows_merged > 0 },
       { what: 'after more merges', when: (s) => s.rows_merged > 120_000 },
     ]);
     expect(deferredFrom).toBeNull();
@@ -186,12 +226,13 @@ describe('large imports through the web server and workers', () => {
   }, 1_800_000);
 
   it('a file not grouped by day: a worker SIGKILLed while staging and one while merging after staging; exact counts', async () => {
-    const { file, summary } = await writeStatement('kill-unsorted.csv', 16 * MiB, { seed: 9, dayOrder: 'interleaved' });
+    const { file, summary } = await writeStatement('kill-unsorted.csv', 32 * MiB, { seed: 9, dayOrder: 'interleaved' });
     const client = new Client(stack.baseUrl);
     const uid = await userId(client, 'kill-unsorted@example.com');
     const { done, attempts, deferredFrom } = await importWithKills(client, file, [
-      { what: 'while staging', when: (s) => s.phase === 'staging' && s.rows_staged > 0 },
-      { what: 'while merging', when: (s) => s.phase === 'merging' && s.rows_merged > 0 },
+      { what: 'while staging', pauseStagingWhen: (s) => s.rows_staged > 0, when: (s) => s.phase === 'staging' && s.rows_staged > 0 },
+      // Rows before the line staging deferred from are merged while staging: wait for the merging phase's own batches.
+      { what: 'while merging', when: (s) => s.phase === 'merging' && s.rows_merged > s.rows_staged / 4 },
     ]);
     expect(Number(deferredFrom)).toBeGreaterThan(1);
     expect(attempts).toBe(3);
