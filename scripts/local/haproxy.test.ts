@@ -28,6 +28,9 @@ describe('Prometheus text parsing', () => {
     expect(m.serverState('web', 'web1')).toBe('UP');
     expect(m.serverState('web', 'web2')).toBe('DOWN');
     expect(m.serverState('web', 'web3')).toBeUndefined();
+    expect(m.serversInState('web', 'UP')).toEqual(['web1']);
+    expect(m.serversInState('web', 'DOWN')).toEqual(['web2']);
+    expect(m.serversInState('api', 'UP')).toEqual([]);
     expect(m.backendRequests('api')).toBe(12);
     expect(m.serverResponses('web', 'web1')).toBe(20);
     expect(m.sum('haproxy_server_http_responses_total', { code: '5xx' })).toBe(1);

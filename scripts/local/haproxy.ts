@@ -116,6 +116,14 @@ export class HaproxyMetrics {
     return s?.labels.state as ServerState | undefined;
   }
 
+  /** Servers of `backend` in `state`, sorted by name. */
+  serversInState(backend: string, state: ServerState): string[] {
+    return this.samples
+      .filter((x) => x.name === 'haproxy_server_status' && x.labels.proxy === backend && x.labels.state === state && x.value === 1)
+      .map((x) => x.labels.server!)
+      .sort();
+  }
+
   /** HTTP requests the backend processed (`haproxy_backend_http_requests_total`). */
   backendRequests(backend: string): number {
     return this.sum('haproxy_backend_http_requests_total', { proxy: backend });

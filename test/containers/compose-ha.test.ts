@@ -27,14 +27,12 @@ const PROJECT_PREFIX = 'etkh';
 let engine: TestEngine;
 let project: ComposeProject;
 let baseUrl: string;
-let statsPort: number;
 const compose = (args: readonly string[]) => project.compose(args);
 const containerOf = (service: string) => project.containerOf(service);
 
 /** Servers of HAProxy's `listen postgres` in state UP (Prometheus exporter). */
 async function postgresServersUp(): Promise<string[]> {
-  const text = await (await fetch(`http://127.0.0.1:${statsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  return [...text.matchAll(new RegExp(`^haproxy_server_status\\{proxy="${POSTGRES.name}",server="([^"]+)",state="UP"\\} 1$`, 'gm'))].map((m) => m[1]!).sort();
+  return (await project.haproxyMetrics()).serversInState(POSTGRES.name, 'UP');
 }
 
 /** psql as the superuser over the member's Unix socket (run.sh names the UID). */
@@ -50,7 +48,7 @@ beforeAll(async () => {
   const out = join(engine.scratch, 'dist');
   await execa('npm', ['run', '-s', 'synth', '--', '--env', 'local', ...SET.flatMap((s) => ['--set', s]), '--out', out], { cwd: REPO_ROOT });
   project = await composeProject(engine, { prefix: PROJECT_PREFIX, file: join(out, 'local', COMPOSE_DIR, 'docker-compose.yml'), bridgeTag: 'h' });
-  ({ baseUrl, statsPort } = project);
+  ({ baseUrl } = project);
 });
 afterAll(async () => {
   try {

@@ -21,24 +21,22 @@ const PROJECT_PREFIX = 'etkc';
 let engine: TestEngine;
 let project: ComposeProject;
 let baseUrl: string;
-let statsPort: number;
 const email = () => `compose-${engine.run}@example.com`;
 const compose = (args: readonly string[]) => project.compose(args);
 
-/** Per-server response counters of HAProxy's `web` backend (Prometheus exporter). */
+/** Per-server 2xx response counters of HAProxy's `web` backend (Prometheus exporter). */
 async function webServerResponses(): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${statsPort}/metrics`)).text();
+  const m = await project.haproxyMetrics();
   const counts = new Map<string, number>();
-  for (const m of text.matchAll(/^haproxy_server_http_responses_total\{proxy="web",server="([^"]+)",code="2xx"\} (\d+)/gm)) {
-    counts.set(m[1]!, Number(m[2]));
+  for (const x of m.samples) {
+    if (x.name === 'haproxy_server_http_responses_total' && x.labels.proxy === 'web' && x.labels.code === '2xx') counts.set(x.labels.server!, x.value);
   }
   return counts;
 }
 
 /** Number of servers of HAProxy's `web` backend in state UP. */
 async function upWebServers(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${statsPort}/metrics`)).text();
-  return [...text.matchAll(/^haproxy_server_status\{proxy="web",server="[^"]+",state="UP"\} 1$/gm)].length;
+  return (await project.haproxyMetrics()).serversInState('web', 'UP').length;
 }
 
 beforeAll(async () => {
@@ -47,7 +45,7 @@ beforeAll(async () => {
   // Exactly what `npm run synth` writes.
   const dist = await synthesize('local', join(engine.scratch, 'dist'));
   project = await composeProject(engine, { prefix: PROJECT_PREFIX, file: join(dist, COMPOSE_DIR, 'docker-compose.yml'), bridgeTag: 'c' });
-  ({ baseUrl, statsPort } = project);
+  ({ baseUrl } = project);
 });
 afterAll(async () => {
   try {

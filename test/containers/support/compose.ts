@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { execa, type Result } from 'execa';
 import { DOCKER_COMPOSE, dockerEnv } from '@expense-tracker/tools/docker-engine/engine';
 import { freePort } from '@expense-tracker/tools/process/ports';
+import { HAPROXY } from '@expense-tracker/model/components';
+import { HaproxyMetrics, parsePrometheusText } from '../../../scripts/local/haproxy.js';
 import { ensureComposeSecrets } from '../../../scripts/docker-compose/secrets.js';
 import { d, pidAlive, type TestEngine } from './docker.js';
 
@@ -37,6 +39,8 @@ export interface ComposeProject {
   containers(service: string, all?: boolean): Promise<string[]>;
   /** @throws Error when the service has not exactly one container (running or stopped). */
   containerOf(service: string): Promise<string>;
+  /** One scrape of HAProxy's Prometheus exporter on `statsPort` (5 s timeout). */
+  haproxyMetrics(): Promise<HaproxyMetrics>;
   /** `down --volumes --remove-orphans`: containers, networks and named volumes. */
   down(): Promise<void>;
 }
@@ -92,6 +96,11 @@ export async function composeProject(engine: TestEngine, options: ComposeProject
       const ids = await containers(service, true);
       if (ids.length !== 1) throw new Error(`service ${service}: ${ids.length} containers`);
       return ids[0]!;
+    },
+    async haproxyMetrics() {
+      const r = await fetch(`http://127.0.0.1:${statsPort}${HAPROXY.metricsPath}`, { signal: AbortSignal.timeout(5000) });
+      if (r.status !== 200) throw new Error(`GET ${HAPROXY.metricsPath}: ${r.status}`);
+      return new HaproxyMetrics(parsePrometheusText(await r.text()));
     },
     async down() {
       await compose(['down', '--volumes', '--remove-orphans', '--timeout', '10']);
