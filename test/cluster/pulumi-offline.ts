@@ -6,9 +6,10 @@
  */
 import type { Stack } from '@pulumi/pulumi/automation/index.js';
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensurePulumiTools } from '@expense-tracker/tools/pulumi-tools/build';
 import { builtToolsEnv, KUBERNETES_PROVIDER_VERSION, REPO_ROOT, toolPaths, type PulumiInstallation } from '@expense-tracker/tools/pulumi-tools/tools';
 import type { Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { openStack } from '../../scripts/pulumi/stack.js';
@@ -35,15 +36,15 @@ export interface OfflineCiStack {
 }
 
 /**
- * Prepares and opens the `ci` stack offline.
- * @throws Error naming the missing binaries when `npm run pulumi-tools` has not run.
+ * Prepares and opens the `ci` stack offline. Builds the Pulumi binaries first when the cache lacks
+ * them (`npm run pulumi-tools`; waits for a build another process holds the lock of, such as CI's
+ * background step).
+ * @throws Error from the build when a binary cannot be built.
  */
 export async function openOfflineCiStack(options: OfflineCiStackOptions): Promise<OfflineCiStack> {
   const paths = toolPaths();
   const pulumiBinary = join(paths.pulumiRoot, 'bin', 'pulumi');
-  if (!existsSync(pulumiBinary) || !existsSync(paths.kubernetesProvider)) {
-    throw new Error(`Pulumi binaries not built: run \`npm run pulumi-tools\` (.ci/setup.d/30-pulumi-tools) first (looked for ${pulumiBinary} and ${paths.kubernetesProvider})`);
-  }
+  await ensurePulumiTools({ progress: (m) => options.progress?.(`[pulumi-tools] ${m}`) });
   const dir = mkdtempSync(join(tmpdir(), 'pulumi-ci-stack-'));
   const stateDir = join(dir, 'state');
   const pulumiHome = join(dir, 'pulumi-home');

@@ -1,6 +1,6 @@
 /**
- * `npm run pulumi-tools` — builds (or reuses) the Pulumi binaries from the Go module proxy,
- * one at a time, into the cache outside the repo (see tools.ts for paths):
+ * Builds (or reuses) the Pulumi binaries from the Go module proxy, one at a time, into the cache
+ * outside the repo (see tools.ts for paths):
  *
  * 1. `pulumi` CLI from wrapper go/pulumi (pkg/v3 + sdk/v3 at PULUMI_VERSION, `-tags osusergo`,
  *    version ldflag);
@@ -11,9 +11,9 @@
  *    `pulumi-resource-pulumi-nodejs` shim (dynamic providers) from @pulumi/pulumi;
  * 4. `pulumi plugin install resource kubernetes <version> --file …` into the private PULUMI_HOME.
  *
- * Progress: each step prints what it does and, while compiling, a line every 50 packages.
- * Prints per-step seconds and the Go module download size at the end.
- * Flags: `--force` rebuilds even when binaries exist. Exit 1 with the failing command's output.
+ * Each binary builds under its lock (`withLock`): a caller that finds another process (CI's
+ * background build, another worktree) building it waits, then reuses the result.
+ * Command line: `npm run pulumi-tools` (cli.ts).
  */
 import { execa } from 'execa';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
@@ -23,12 +23,8 @@ import { runGo, withLock } from '../process/index.js';
 import { KUBERNETES_PROVIDER_MODULE, KUBERNETES_PROVIDER_VERSION, PULUMI_VERSION, REPO_ROOT, toolPaths, WRAPPERS_DIR } from './tools.js';
 
 const paths = toolPaths();
-const force = process.argv.includes('--force');
-const timings: Array<[string, number]> = [];
-
-function log(message: string): void {
-  console.log(`[pulumi-tools] ${message}`);
-}
+let force = false;
+let log: (message: string) => void = () => undefined;
 
 /** Extra environment of this build's go commands (on top of `goEnv`). */
 const GO_ENV = {
@@ -39,7 +35,7 @@ const GO_ENV = {
 
 const go = (args: string[], cwd: string, what: string): Promise<string> => runGo(args, { cwd, what, progress: log, env: GO_ENV });
 
-async function step(name: string, fn: () => Promise<void>): Promise<void> {
+async function step(timings: Array<[string, number]>, name: string, fn: () => Promise<void>): Promise<void> {
   const started = Date.now();
   log(`${name} ...`);
   await fn();
@@ -131,20 +127,34 @@ async function installPlugin(): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
-  mkdirSync(paths.bin, { recursive: true });
-  const downloadBefore = dirBytes(join(paths.gomodcache, 'cache', 'download'));
-  await step(`pulumi ${PULUMI_VERSION}`, buildPulumi);
-  await step(`pulumi-resource-kubernetes v${KUBERNETES_PROVIDER_VERSION}`, buildKubernetesProvider);
-  await step('pulumi root + nodejs dynamic-provider shim', assembleRoot);
-  await step('plugin install', installPlugin);
-  const downloaded = dirBytes(join(paths.gomodcache, 'cache', 'download')) - downloadBefore;
-  log(`timings: ${timings.map(([n, s]) => `${n} ${s.toFixed(0)} s`).join(', ')}`);
-  log(`Go module downloads this run: ${(downloaded / 2 ** 20).toFixed(0)} MiB (cache ${paths.gomodcache})`);
-  log(`CLI: ${join(paths.pulumiRoot, 'bin', 'pulumi')}  PULUMI_HOME: ${paths.pulumiHome}`);
+export interface EnsurePulumiToolsOptions {
+  /** Rebuild even when the binaries exist. @default false */
+  readonly force?: boolean;
+  /** Receives one line per step and, while compiling, a line every 50 packages. @default a no-op */
+  readonly progress?: (message: string) => void;
 }
 
-main().catch((error: unknown) => {
-  console.error(`[pulumi-tools] ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+export interface PulumiToolsBuild {
+  /** Wall seconds of each step, in order (a reused binary's step takes about 0 s). */
+  readonly timings: ReadonlyArray<readonly [step: string, seconds: number]>;
+  /** Bytes this call added to the Go module download cache. */
+  readonly downloadedBytes: number;
+}
+
+/**
+ * Ensures the Pulumi CLI, the Kubernetes provider, the Pulumi root and the installed plugin exist.
+ * Not reentrant within one process (one call at a time).
+ * @throws Error carrying the failing `go` or `pulumi` command's output.
+ */
+export async function ensurePulumiTools(options: EnsurePulumiToolsOptions = {}): Promise<PulumiToolsBuild> {
+  force = options.force ?? false;
+  log = options.progress ?? (() => undefined);
+  const timings: Array<[string, number]> = [];
+  mkdirSync(paths.bin, { recursive: true });
+  const downloadBefore = dirBytes(join(paths.gomodcache, 'cache', 'download'));
+  await step(timings, `pulumi ${PULUMI_VERSION}`, buildPulumi);
+  await step(timings, `pulumi-resource-kubernetes v${KUBERNETES_PROVIDER_VERSION}`, buildKubernetesProvider);
+  await step(timings, 'pulumi root + nodejs dynamic-provider shim', assembleRoot);
+  await step(timings, 'plugin install', installPlugin);
+  return { timings, downloadedBytes: dirBytes(join(paths.gomodcache, 'cache', 'download')) - downloadBefore };
+}
