@@ -59,7 +59,7 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       work = mkdtempSync(join(tmpdir(), `expense-tracker-cluster-test-${env}-`));
       process.on('exit', onExit);
       // The app image under every environment's name, the stand-ins and the node's images, in the registry the node pulls from.
-      await ensureClusterImages({ progress, appImages: appImageReferences() });
+      await ensureClusterImages({ progress, appImages: appImageReferences(), monitoring: config.monitoring.enabled });
       cluster = await startCluster({ dir: join(work, 'cluster'), ingressNamespace: config.ingressControllerNamespace, progress });
       digests = await standInDigests(cluster.registryUrl!, env);
       ({ dir, objects } = await synth(env, join(work, 'dist'), [...digests, ...limits, ...monitoringSets]));
@@ -380,7 +380,7 @@ export function describeEnvironment(env: 'local' | 'ibm'): void {
       const desired: number = web.spec.replicas;
       const newTag = `rollout-${Date.now()}`;
       // The same app image under the new tag, in the registry the node pulls from.
-      await ensureClusterImages({ progress, appImages: [...appImageReferences(), ...appImageReferences(newTag)] });
+      await ensureClusterImages({ progress, appImages: [...appImageReferences(), ...appImageReferences(newTag)], monitoring: config.monitoring.enabled });
       const rolled = await synth(env, join(work, 'dist-rolled'), [...digests, ...limits, ...monitoringSets, `image.tag=${newTag}`]);
 
       // Sample every pod and Deployment status change through watches (not polling).

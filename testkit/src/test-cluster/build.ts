@@ -48,13 +48,22 @@ export interface BuildResult {
 
 export interface EnsureOptions {
   progress?: Progress;
-  /** Which binaries: the control plane only, or also the real node's. @default 'all' */
-  roles?: 'control-plane' | 'all';
+  /**
+   * Which binaries: the control plane only (`control-plane`), also the real node's (`node`), or
+   * also the monitoring stack's (`all`, see `BinarySpec.role`). @default 'all'
+   */
+  roles?: 'control-plane' | 'node' | 'all';
 }
+
+const ROLES_SELECTED: Record<NonNullable<EnsureOptions['roles']>, ReadonlyArray<BinarySpec['role']>> = {
+  'control-plane': ['control-plane'],
+  node: ['control-plane', 'node'],
+  all: ['control-plane', 'node', 'monitoring'],
+};
 
 /** The specs `roles` selects, in build order. */
 export function selectBinaries(roles: EnsureOptions['roles'] = 'all'): BinarySpec[] {
-  return BINARIES.filter((b) => roles === 'all' || b.role === 'control-plane');
+  return BINARIES.filter((b) => ROLES_SELECTED[roles].includes(b.role));
 }
 
 /** True when the cached binary exists and (when it has a version flag) reports the expected version. */

@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'images': {
-      const results = await ensureClusterImages({ progress: stderrProgress, appImages: appImageReferences() });
+      const results = await ensureClusterImages({ progress: stderrProgress, appImages: appImageReferences(), monitoring: true });
       for (const r of results) process.stdout.write(`${r.reference.padEnd(64)} ${r.pushed ? 'pushed' : 'up to date'}\n`);
       return;
     }

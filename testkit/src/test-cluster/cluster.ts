@@ -255,7 +255,9 @@ function staticStorage(options: Required<Pick<StartOptions, 'storageClasses' | '
 export async function startCluster(options: StartOptions = {}): Promise<TestCluster> {
   const progress = options.progress ?? stderrProgress;
   const realNode = options.realNode ?? true;
-  const { paths: binaries } = await ensureBinaries({ progress, roles: realNode ? 'all' : 'control-plane' });
+  // The monitoring stack's binaries are not needed to start a node: the suites that deploy it
+  // (ensureClusterImages with `monitoring`) build or wait for them.
+  const { paths: binaries } = await ensureBinaries({ progress, roles: realNode ? 'node' : 'control-plane' });
   if (realNode) await ensureNodeImages(progress);
   const started = Date.now();
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'expense-tracker-cluster-'));

@@ -55,6 +55,13 @@ describe('versions and build selection', () => {
       expect.arrayContaining(['kubelet', 'kube-proxy', 'coredns', 'crictl', 'kube-router', 'local-path-provisioner', 'traefik', 'pause']),
     );
   });
+
+  it('"node" is the control plane and the node without the monitoring stack, which builds last', () => {
+    const monitoring = ['prometheus-operator', 'prometheus-config-reloader', 'prometheus'];
+    expect(selectBinaries('node').map((b) => b.name)).toEqual(BINARIES.map((b) => b.name).filter((n) => !monitoring.includes(n)));
+    expect(selectBinaries('all').slice(-3).map((b) => b.name)).toEqual(monitoring);
+    expect(selectBinaries('all').filter((b) => b.role === 'monitoring').map((b) => b.name)).toEqual(monitoring);
+  });
 });
 
 describe('bootstrap objects', () => {

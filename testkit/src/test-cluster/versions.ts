@@ -106,8 +106,12 @@ export interface BinarySpec {
    * its versioned name) is proof enough.
    */
   versionCheck?: { args: string[]; expect: string };
-  /** `control-plane`: the API server side (always needed); `node`: the real node's components. */
-  role: 'control-plane' | 'node';
+  /**
+   * `control-plane`: the API server side (always needed); `node`: the real node's components;
+   * `monitoring`: the Prometheus Operator stack, run only by clusters of environments with
+   * `monitoring.enabled` (the others need not wait for its build).
+   */
+  role: 'control-plane' | 'node' | 'monitoring';
 }
 
 export type ControlPlaneBinary = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl' | 'kwok';
@@ -119,7 +123,7 @@ export type ClusterBinary = ControlPlaneBinary | NodeBinary;
 const PROMETHEUS_OPERATOR_LDFLAGS = ['-s', '-w', `-X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR.version.slice(1)}`];
 const prometheusOperator = (name: 'prometheus-operator' | 'prometheus-config-reloader', cmd: string): BinarySpec => ({
   name,
-  role: 'node',
+  role: 'monitoring',
   version: PROMETHEUS_OPERATOR.version,
   module: 'prometheus-operator',
   pkg: `${PROMETHEUS_OPERATOR.module}/cmd/${cmd}`,
@@ -229,7 +233,7 @@ export const BINARIES: readonly BinarySpec[] = [
   prometheusOperator('prometheus-config-reloader', 'prometheus-config-reloader'),
   {
     name: 'prometheus',
-    role: 'node',
+    role: 'monitoring',
     version: PROMETHEUS_VERSION,
     module: 'prometheus',
     pkg: 'github.com/prometheus/prometheus/cmd/prometheus',

@@ -31,7 +31,7 @@ export const NODE_IMAGE_PREFIX = 'localhost:5000/expense-tracker-test';
 /** Components that run as pods, each packaged from its binary. */
 export type ComponentImage = Extract<NodeBinary, 'pause' | 'coredns' | 'local-path-provisioner' | 'traefik' | 'prometheus-operator' | 'prometheus-config-reloader' | 'prometheus'>;
 const COMPONENTS: readonly ComponentImage[] = ['pause', 'coredns', 'local-path-provisioner', 'traefik', 'prometheus-operator', 'prometheus-config-reloader', 'prometheus'];
-/** Components the node needs before any workload (the others run only where a suite deploys them). */
+/** Components the node needs before any workload (the others, the monitoring stack, run only where a suite deploys them). */
 const NODE_COMPONENTS: readonly ComponentImage[] = ['pause', 'coredns', 'local-path-provisioner', 'traefik'];
 /**
  * Where a component's binary sits in its image when a consumer relies on upstream's layout: the
@@ -129,6 +129,13 @@ export interface EnsureImagesOptions {
   appImages?: readonly string[];
   /** Only these component images, and no stand-ins. @default every component and every stand-in */
   only?: readonly ComponentImage[];
+  /**
+   * Also the monitoring stack's component images (Prometheus Operator, config reloader,
+   * Prometheus), for a cluster of an environment with `monitoring.enabled`. Without it neither
+   * they nor their binaries are built, so a cluster without monitoring never waits for them.
+   * @default false
+   */
+  monitoring?: boolean;
 }
 
 /**
@@ -139,7 +146,7 @@ export interface EnsureImagesOptions {
  */
 export async function ensureClusterImages(options: EnsureImagesOptions): Promise<PushedImage[]> {
   const { progress } = options;
-  if (!options.only) await ensureBinaries({ progress, roles: 'all' });
+  if (!options.only) await ensureBinaries({ progress, roles: options.monitoring ? 'all' : 'node' });
   return withLock('registry-push', async () => {
     const lease = await acquireEngine();
     const work = mkdtempSync(join(tmpdir(), 'etk-push-'));
@@ -148,7 +155,7 @@ export async function ensureClusterImages(options: EnsureImagesOptions): Promise
       if (!options.only) await ensureBaseImages({ paths });
       return await withPushRegistry(work, async (hostPort) => {
         const results: PushedImage[] = [];
-        for (const name of options.only ?? COMPONENTS) {
+        for (const name of options.only ?? (options.monitoring ? COMPONENTS : NODE_COMPONENTS)) {
           const reference = componentImage(name);
           // Rebuilt whenever the binary changed (same version, different build recipe).
           const key = await sha256File(binaryPath(BINARIES.find((b) => b.name === name)!));
