@@ -23,8 +23,12 @@ import { runGo, withLock } from '../process/index.js';
 import { KUBERNETES_PROVIDER_MODULE, KUBERNETES_PROVIDER_VERSION, PULUMI_VERSION, REPO_ROOT, toolPaths, WRAPPERS_DIR } from './tools.js';
 
 const paths = toolPaths();
-let force = false;
-let log: (message: string) => void = () => undefined;
+
+/** What one `ensurePulumiTools` call passes to its steps. */
+interface BuildContext {
+  readonly force: boolean;
+  readonly log: (message: string) => void;
+}
 
 /** Extra environment of this build's go commands (on top of `goEnv`). */
 const GO_ENV = {
@@ -33,16 +37,7 @@ const GO_ENV = {
   GONOSUMDB: 'github.com/pulumi/pulumi-kubernetes,github.com/pulumi/cloud-ready-checks',
 };
 
-const go = (args: string[], cwd: string, what: string): Promise<string> => runGo(args, { cwd, what, progress: log, env: GO_ENV });
-
-async function step(timings: Array<[string, number]>, name: string, fn: () => Promise<void>): Promise<void> {
-  const started = Date.now();
-  log(`${name} ...`);
-  await fn();
-  const seconds = (Date.now() - started) / 1000;
-  timings.push([name, seconds]);
-  log(`${name}: done in ${seconds.toFixed(0)} s`);
-}
+const go = ({ log }: BuildContext, args: string[], cwd: string, what: string): Promise<string> => runGo(args, { cwd, what, progress: log, env: GO_ENV });
 
 function dirBytes(dir: string): number {
   if (!existsSync(dir)) return 0;
@@ -54,18 +49,20 @@ function dirBytes(dir: string): number {
   return total;
 }
 
-async function buildPulumi(): Promise<void> {
+async function buildPulumi(ctx: BuildContext): Promise<void> {
+  const { force, log } = ctx;
   if (existsSync(paths.pulumi) && !force) return log(`reusing ${paths.pulumi}`);
   // Another worktree or CI run sharing the cache may be building it: wait, then reuse.
   return withLock(`build-pulumi-${PULUMI_VERSION}`, async () => {
     if (existsSync(paths.pulumi) && !force) return log(`reusing ${paths.pulumi} (built by another process)`);
-    await buildPulumiLocked();
+    await buildPulumiLocked(ctx);
   }, { progress: log });
 }
 
-async function buildPulumiLocked(): Promise<void> {
+async function buildPulumiLocked(ctx: BuildContext): Promise<void> {
   const tmp = `${paths.pulumi}.tmp`;
   await go(
+    ctx,
     ['build', '-v', '-tags', 'osusergo', '-ldflags', `-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${PULUMI_VERSION}`, '-o', tmp, 'github.com/pulumi/pulumi/pkg/v3/cmd/pulumi'],
     join(WRAPPERS_DIR, 'pulumi'),
     'pulumi',
@@ -73,30 +70,33 @@ async function buildPulumiLocked(): Promise<void> {
   renameSync(tmp, paths.pulumi);
 }
 
-async function buildKubernetesProvider(): Promise<void> {
+async function buildKubernetesProvider(ctx: BuildContext): Promise<void> {
+  const { force, log } = ctx;
   if (existsSync(paths.kubernetesProvider) && !force) return log(`reusing ${paths.kubernetesProvider}`);
   return withLock(`build-pulumi-resource-kubernetes-${KUBERNETES_PROVIDER_VERSION}`, async () => {
     if (existsSync(paths.kubernetesProvider) && !force) return log(`reusing ${paths.kubernetesProvider} (built by another process)`);
-    await buildKubernetesProviderLocked();
+    await buildKubernetesProviderLocked(ctx);
   }, { progress: log });
 }
 
-async function buildKubernetesProviderLocked(): Promise<void> {
+async function buildKubernetesProviderLocked(ctx: BuildContext): Promise<void> {
   const wrapper = join(WRAPPERS_DIR, 'pulumi-resource-kubernetes');
   const stage = join(paths.staging, `pulumi-resource-kubernetes-v${KUBERNETES_PROVIDER_VERSION}`);
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
   for (const file of ['go.mod', 'go.sum', 'main.go', 'generate.go']) copyFileSync(join(wrapper, file), join(stage, file));
   // Only the provider module itself: `go build` fetches exactly the modules it compiles.
-  await go(['mod', 'download', KUBERNETES_PROVIDER_MODULE], stage, 'kubernetes provider: download');
-  const moduleDir = (await go(['list', '-m', '-f', '{{.Dir}}', KUBERNETES_PROVIDER_MODULE], stage, 'locate provider module')).trim();
+  await go(ctx, ['mod', 'download', KUBERNETES_PROVIDER_MODULE], stage, 'kubernetes provider: download');
+  const moduleDir = (await go(ctx, ['list', '-m', '-f', '{{.Dir}}', KUBERNETES_PROVIDER_MODULE], stage, 'locate provider module')).trim();
   await go(
+    ctx,
     ['run', 'generate.go', '-src', join(moduleDir, 'cmd', 'pulumi-resource-kubernetes'), '-out', stage, '-version', KUBERNETES_PROVIDER_VERSION],
     stage,
     'kubernetes provider: generate schema',
   );
   const tmp = `${paths.kubernetesProvider}.tmp`;
   await go(
+    ctx,
     ['build', '-v', '-ldflags', `-s -w -X ${KUBERNETES_PROVIDER_MODULE}/pkg/version.Version=${KUBERNETES_PROVIDER_VERSION}`, '-o', tmp, '.'],
     stage,
     'kubernetes provider',
@@ -117,7 +117,7 @@ async function assembleRoot(): Promise<void> {
   chmodSync(shim, 0o755);
 }
 
-async function installPlugin(): Promise<void> {
+async function installPlugin({ force, log }: BuildContext): Promise<void> {
   const installed = join(paths.pulumiHome, 'plugins', `resource-kubernetes-v${KUBERNETES_PROVIDER_VERSION}`);
   if (existsSync(join(installed, 'pulumi-resource-kubernetes')) && !force) return log(`plugin already in ${installed}`);
   mkdirSync(paths.pulumiHome, { recursive: true });
@@ -143,18 +143,24 @@ export interface PulumiToolsBuild {
 
 /**
  * Ensures the Pulumi CLI, the Kubernetes provider, the Pulumi root and the installed plugin exist.
- * Not reentrant within one process (one call at a time).
  * @throws Error carrying the failing `go` or `pulumi` command's output.
  */
 export async function ensurePulumiTools(options: EnsurePulumiToolsOptions = {}): Promise<PulumiToolsBuild> {
-  force = options.force ?? false;
-  log = options.progress ?? (() => undefined);
+  const ctx: BuildContext = { force: options.force ?? false, log: options.progress ?? (() => undefined) };
   const timings: Array<[string, number]> = [];
+  const step = async (name: string, fn: (ctx: BuildContext) => Promise<void>): Promise<void> => {
+    const started = Date.now();
+    ctx.log(`${name} ...`);
+    await fn(ctx);
+    const seconds = (Date.now() - started) / 1000;
+    timings.push([name, seconds]);
+    ctx.log(`${name}: done in ${seconds.toFixed(0)} s`);
+  };
   mkdirSync(paths.bin, { recursive: true });
   const downloadBefore = dirBytes(join(paths.gomodcache, 'cache', 'download'));
-  await step(timings, `pulumi ${PULUMI_VERSION}`, buildPulumi);
-  await step(timings, `pulumi-resource-kubernetes v${KUBERNETES_PROVIDER_VERSION}`, buildKubernetesProvider);
-  await step(timings, 'pulumi root + nodejs dynamic-provider shim', assembleRoot);
-  await step(timings, 'plugin install', installPlugin);
+  await step(`pulumi ${PULUMI_VERSION}`, buildPulumi);
+  await step(`pulumi-resource-kubernetes v${KUBERNETES_PROVIDER_VERSION}`, buildKubernetesProvider);
+  await step('pulumi root + nodejs dynamic-provider shim', assembleRoot);
+  await step('plugin install', installPlugin);
   return { timings, downloadedBytes: dirBytes(join(paths.gomodcache, 'cache', 'download')) - downloadBefore };
 }
