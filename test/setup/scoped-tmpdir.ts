@@ -2,18 +2,44 @@
  * Unit-test setup: each test file gets its own TMPDIR, removed after the file. cdk8s's
  * `Testing.app()`/`Testing.chart()` create a `cdk8s.outdir.*` directory in `os.tmpdir()` per call
  * and never remove it; without this every unit run would leave a hundred of them behind.
+ * Commands that load this file but run no hooks (`vitest list`) remove the directory when the
+ * worker exits; a worker killed first (vitest ends idle workers with SIGTERM) leaves it, so each
+ * setup also removes the directories of worker PIDs that no longer run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 
+const PREFIX = 'expense-tracker-unit-';
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 const previous = process.env.TMPDIR;
-const scoped = mkdtempSync(join(tmpdir(), 'expense-tracker-unit-'));
+const base = tmpdir();
+for (const name of readdirSync(base)) {
+  const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1];
+  if (pid !== undefined && !running(Number(pid))) rmSync(join(base, name), { recursive: true, force: true });
+}
+const scoped = mkdtempSync(join(base, `${PREFIX}${process.pid}-`));
 process.env.TMPDIR = scoped;
+
+function removeScoped(): void {
+  rmSync(scoped, { recursive: true, force: true });
+}
+process.once('exit', removeScoped);
 
 afterAll(() => {
   if (previous === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = previous;
-  rmSync(scoped, { recursive: true, force: true });
+  removeScoped();
+  process.removeListener('exit', removeScoped);
 });
