@@ -10,24 +10,16 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { processAlive } from '@expense-tracker/tools/process/supervise';
 
 const PREFIX = 'expense-tracker-unit-';
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const OWNER_PID = new RegExp(`^${PREFIX}(\\d+)-`);
 
 const previous = process.env.TMPDIR;
 const base = tmpdir();
 for (const name of readdirSync(base)) {
-  const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1];
-  if (pid !== undefined && !running(Number(pid))) rmSync(join(base, name), { recursive: true, force: true });
+  const pid = OWNER_PID.exec(name)?.[1];
+  if (pid !== undefined && !processAlive(Number(pid))) rmSync(join(base, name), { recursive: true, force: true });
 }
 const scoped = mkdtempSync(join(base, `${PREFIX}${process.pid}-`));
 process.env.TMPDIR = scoped;
