@@ -21,7 +21,7 @@ import { formatImageReference, PINNED_IMAGES } from '@expense-tracker/model/imag
 import { acquireEngine, docker, releaseEngine, type EnginePaths } from '@expense-tracker/tools/docker-engine/engine';
 import { BASE_IMAGES, BUILD_KEY_LABEL, buildAppImage, buildImage, DEBIAN_TAG, ensureBaseImages, IMAGES_DIR, inspectImage, sha256File } from '@expense-tracker/tools/docker-engine/images';
 import { withLock, type Progress } from '@expense-tracker/tools/process/index';
-import { binaryPath, ensureBinaries } from '../build.js';
+import { binaryPath, ensureBinaries, selectBinaries } from '../build.js';
 import { BINARIES, KUBERNETES_VERSION, type NodeBinary } from '../versions.js';
 import { mirrorRepository, withPushRegistry } from './registry.js';
 
@@ -31,8 +31,9 @@ export const NODE_IMAGE_PREFIX = 'localhost:5000/expense-tracker-test';
 /** Components that run as pods, each packaged from its binary. */
 export type ComponentImage = Extract<NodeBinary, 'pause' | 'coredns' | 'local-path-provisioner' | 'traefik' | 'prometheus-operator' | 'prometheus-config-reloader' | 'prometheus'>;
 const COMPONENTS: readonly ComponentImage[] = ['pause', 'coredns', 'local-path-provisioner', 'traefik', 'prometheus-operator', 'prometheus-config-reloader', 'prometheus'];
-/** Components the node needs before any workload (the others, the monitoring stack, run only where a suite deploys them). */
-const NODE_COMPONENTS: readonly ComponentImage[] = ['pause', 'coredns', 'local-path-provisioner', 'traefik'];
+const binarySpec = (name: ComponentImage) => BINARIES.find((b) => b.name === name)!;
+/** Components the node needs before any workload (the monitoring stack's run only where a suite deploys them). */
+const NODE_COMPONENTS = COMPONENTS.filter((name) => binarySpec(name).role !== 'monitoring');
 /**
  * Where a component's binary sits in its image when a consumer relies on upstream's layout: the
  * Prometheus Operator starts the config reloader with `command: [/bin/prometheus-config-reloader]`
@@ -80,7 +81,7 @@ async function push(hostPort: string, source: string, reference: string, paths: 
 async function buildComponentImage(name: ComponentImage, reference: string, key: string, paths: EnginePaths): Promise<void> {
   const context = mkdtempSync(join(tmpdir(), `etk-image-${name}-`));
   try {
-    copyFileSync(binaryPath(BINARIES.find((b) => b.name === name)!), join(context, name));
+    copyFileSync(binaryPath(binarySpec(name)), join(context, name));
     chmodSync(join(context, name), 0o555);
     const path = COMPONENT_PATHS[name] ?? `/${name}`;
     // Numeric non-root user; components that need more (the policy controller) get it from their pod spec.
@@ -146,7 +147,10 @@ export interface EnsureImagesOptions {
  */
 export async function ensureClusterImages(options: EnsureImagesOptions): Promise<PushedImage[]> {
   const { progress } = options;
-  if (!options.only) await ensureBinaries({ progress, roles: options.monitoring ? 'all' : 'node' });
+  const roles = options.monitoring ? 'all' : 'node';
+  if (!options.only) await ensureBinaries({ progress, roles });
+  const selected = new Set<string>(selectBinaries(roles).map((b) => b.name));
+  const components = options.only ?? COMPONENTS.filter((name) => selected.has(name));
   return withLock('registry-push', async () => {
     const lease = await acquireEngine();
     const work = mkdtempSync(join(tmpdir(), 'etk-push-'));
@@ -155,10 +159,10 @@ export async function ensureClusterImages(options: EnsureImagesOptions): Promise
       if (!options.only) await ensureBaseImages({ paths });
       return await withPushRegistry(work, async (hostPort) => {
         const results: PushedImage[] = [];
-        for (const name of options.only ?? (options.monitoring ? COMPONENTS : NODE_COMPONENTS)) {
+        for (const name of components) {
           const reference = componentImage(name);
           // Rebuilt whenever the binary changed (same version, different build recipe).
-          const key = await sha256File(binaryPath(BINARIES.find((b) => b.name === name)!));
+          const key = await sha256File(binaryPath(binarySpec(name)));
           if ((await inspectImage(reference, paths))?.key !== key) {
             progress(`building image ${reference}`);
             await buildComponentImage(name, reference, key, paths);
