@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { cacheRoot, goEnv } from '../process/index.js';
 
 /** Pulumi CLI version built from `github.com/pulumi/pulumi/pkg/v3` (wrapper go/pulumi). */
-export const PULUMI_VERSION = 'v3.259.0';
+export const PULUMI_VERSION = 'v3.216.0';
 /** Kubernetes provider plugin version; must equal the pinned `@pulumi/kubernetes`. */
 export const KUBERNETES_PROVIDER_VERSION = '4.25.0';
 /** Go module of the Kubernetes provider (pseudo-version pinned in go/pulumi-resource-kubernetes/go.mod). */
@@ -105,7 +105,7 @@ export function locatePulumi(): PulumiInstallation {
   throw new PulumiNotFoundError();
 }
 
-/** `pulumi version` of a binary (e.g. `v3.259.0`). */
+/** `pulumi version` of a binary (e.g. `v3.216.0`). */
 export async function pulumiVersion(binary: string): Promise<string> {
   const { stdout } = await execa(binary, ['version'], { env: { PULUMI_SKIP_UPDATE_CHECK: 'true' } });
   return stdout.trim();
