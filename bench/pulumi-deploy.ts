@@ -1,21 +1,24 @@
 /**
  * `npm run bench:pulumi-deploy [-- --runs 3] [--changes 3] [--json]`
  *
- * Pulumi against kubectl on one test control plane (testkit/src/test-cluster; kwok plays the
- * kubelets with no readiness delay, so both sides measure their own work and the control plane's),
- * deploying the `local` environment (the `ci` stack's) with the same image:
+ * Pulumi against kubectl on one real-node test cluster (testkit/src/test-cluster: containerd,
+ * kubelet, kube-proxy, CoreDNS, Traefik, the app image in the cluster's registry), deploying the
+ * `local` environment (the `ci` stack's) with the same settings on both sides (what one node cannot
+ * run as written is set as in the cluster suites: singleNodeSets, hostLimitSets, standInDigests):
  *
  * | case           | Pulumi (`ci` stack, Automation API, built binaries, offline)  | kubectl (baseline)                                                    | goal |
  * | full deploy    | `pulumi up` into an empty cluster, until every object is ready | `kubectl apply --server-side` of Namespace, Secrets, dist/local + `rollout status` of every workload | ≤ 2× |
  * | no-op          | `pulumi up` with nothing changed                               | `kubectl diff --server-side -f dist/local`                            | ≤ 3× |
  * | one field      | `pulumi up` after `set: [web.replicas=N]`                      | `kubectl apply --server-side -f dist/local` (re-synthesized) + `rollout status deployment/expense-web` | ≤ 3× |
  *
- * Each run deploys with kubectl, measures its no-op and one-field cases, deletes the namespace,
- * then does the same with Pulumi and destroys. Prints min / median / max of both sides and the
- * ratio of the medians, then where Pulumi's time goes: a fixed-cost probe (an empty inline
- * program; a program that only configures the Kubernetes provider) and the full deploy's
- * per-resource timeline from the engine events (start of each step → its outputs), by kind.
- * `--json` prints one JSON document instead. Exit 1 when a goal is not met or on failure,
+ * Each run deploys with kubectl, measures its no-op and one-field cases and deletes the namespace,
+ * and does the same with Pulumi (destroying at the end); the side that goes first alternates by
+ * run, because the first deploy on the node also pulls the images. Prints min / median / max of
+ * both sides and the ratio of the medians, then where Pulumi's time goes: the `pulumi up` process
+ * alone in each case (the rest of `stack.up()` is the Automation API reading outputs and history
+ * back), a fixed-cost probe (an empty inline program; a program that only configures the
+ * Kubernetes provider) and the first full deploy's per-resource timeline from the engine events
+ * (start of each step → its outputs), by kind. `--json` prints one JSON document instead. Exit 1 when a goal is not met or on failure,
  * 2 on bad usage.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -25,15 +28,16 @@ import { parseArgs } from 'node:util';
 import * as k8s from '@pulumi/kubernetes';
 import { LocalWorkspace, PulumiCommand, type EngineEvent, type Stack } from '@pulumi/pulumi/automation/index.js';
 import { builtToolsEnv, toolPaths } from '@expense-tracker/tools/pulumi-tools/tools';
+import { loadEnvironment } from '@expense-tracker/model/environment';
 import { startCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor, type Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
-import { openOfflineCiStack, startIngressStatusWriter } from '../test/cluster/pulumi-offline.js';
-import { deployEnvironment, FIELD_MANAGER, manifestFiles, secretsYaml, synth } from '../test/cluster/support.js';
-import { summarize } from './lib/measure.js';
+import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
+import { openOfflineCiStack } from '../test/cluster/pulumi-offline.js';
+import { deployEnvironment, FIELD_MANAGER, hostLimitSets, manifestFiles, secretsYaml, singleNodeSets, standInDigests, synth } from '../test/cluster/support.js';
+import { loadAverage, summarize } from './lib/measure.js';
 
-const NAMESPACE = 'expense-tracker';
-const IMAGE_REPOSITORY = 'localhost:5000/expense-tracker';
-const IMAGE_TAG = '0.1.0';
+const ENV = 'local';
+const NAMESPACE = loadEnvironment(ENV).namespace;
 const SECRETS = { postgresPassword: 'bench-pg-password', redisPassword: 'bench-redis-password', sessionSecret: 'bench-session-secret-0123456789abcdef', sendgridApiKey: 'SG.bench' };
 const USAGE = 'usage: npm run bench:pulumi-deploy -- [--runs <1-10>] [--changes <1-10>] [--json]';
 
@@ -76,8 +80,12 @@ function instrumentCli(stack: Stack): void {
   };
 }
 
-/** Runs `pulumi up`, recording each step's start and end as the engine reports them. */
-async function upWithTimeline(stack: Stack): Promise<{ seconds: number; steps: Step[]; firstEvent: number; changes: Record<string, number>; cli: Array<[string, number]> }> {
+/**
+ * Runs `pulumi up` as `npm run up` does; with `timeline`, also records each step's start and end
+ * as the engine reports them (the Automation API then tails the engine's event log, which adds
+ * up to its 200 ms poll interval, so only the first full deploy asks for it).
+ */
+async function upWithTimeline(stack: Stack, timeline = false): Promise<{ seconds: number; steps: Step[]; firstEvent: number; changes: Record<string, number>; cli: Array<[string, number]> }> {
   cliSeconds.length = 0;
   const started = performance.now();
   const steps = new Map<string, Step>();
@@ -93,10 +101,13 @@ async function upWithTimeline(stack: Stack): Promise<{ seconds: number; steps: S
       if (step) step.end = at;
     }
   };
-  const result = await stack.up({ onEvent, onOutput: () => {} });
+  const result = await stack.up({ ...(timeline ? { onEvent } : {}), onOutput: () => {} });
   if (result.summary.result !== 'succeeded') throw new Error(`pulumi up: ${result.summary.result}`);
   return { seconds: seconds(started), steps: [...steps.values()], firstEvent, changes: (result.summary.resourceChanges ?? {}) as Record<string, number>, cli: [...cliSeconds] };
 }
+
+/** Seconds of the `pulumi up` process among the CLI processes of one `stack.up()`. */
+const upProcessSeconds = (cli: Array<[string, number]>): number => cli.find(([c]) => c.split(' ')[0] === 'up')?.[1] ?? Number.NaN;
 
 async function rolloutStatus(kubectl: Kubectl, resources: string[]): Promise<void> {
   for (const resource of resources) await kubectl.run(['rollout', 'status', resource, '-n', NAMESPACE, '--timeout=300s'], { timeoutMs: 310_000 });
@@ -170,31 +181,35 @@ async function main(): Promise<number> {
   }
   const say = (m: string) => process.stderr.write(`[bench:pulumi-deploy] ${m}\n`);
   const work = mkdtempSync(join(tmpdir(), 'expense-tracker-bench-pulumi-'));
-  // Control plane + kwok, no simulated readiness delay (as bench/deploy.ts): both figures are the
-  // tools' and the control plane's own work. Real-node deploys of the app are not in the suites yet.
-  const cluster = await startCluster({ realNode: false, podReadyDelayMs: { min: 0, max: 0 }, progress: say });
-  const stopIngress = startIngressStatusWriter(cluster.kubectl);
+  const config = loadEnvironment(ENV);
+  const loadBefore = loadAverage();
+  // The app image under every environment's name, the stand-ins and the node's images (built if missing).
+  await ensureClusterImages({ progress: say, appImages: appImageReferences() });
+  const cluster = await startCluster({ dir: join(work, 'cluster'), ingressNamespace: config.ingressControllerNamespace, progress: say });
   let offline: Awaited<ReturnType<typeof openOfflineCiStack>> | undefined;
   try {
-    const image = [`image.repository=${IMAGE_REPOSITORY}`, `image.tag=${IMAGE_TAG}`];
+    // What one node and this host cannot run as written, the same for both sides.
+    const image = [...(await standInDigests(cluster.registryUrl!, ENV)), ...hostLimitSets(config), ...singleNodeSets(config)];
     // Two renders that differ in one field, web.replicas (the environment's default is in the first).
-    const base = await synth('local', join(work, 'dist-a'), image);
+    const base = await synth(ENV, join(work, 'dist-a'), image);
     const webReplicas = (base.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'expense-web') as any).spec.replicas as number;
-    const variants = [base.dir, (await synth('local', join(work, 'dist-b'), [...image, `web.replicas=${webReplicas + 1}`])).dir];
-    const sets = [[], [`web.replicas=${webReplicas + 1}`]];
+    const variants = [base.dir, (await synth(ENV, join(work, 'dist-b'), [...image, `web.replicas=${webReplicas + 1}`])).dir];
+    const sets = [image, [...image, `web.replicas=${webReplicas + 1}`]];
     const workloads = base.objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet').map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`);
-    const secrets = await secretsYaml('local'); // generated before any clock starts
+    const secrets = await secretsYaml(ENV); // generated before any clock starts
 
     const full: Sides = { pulumi: [], kubectl: [] };
     const noop: Sides = { pulumi: [], kubectl: [] };
     const change: Sides = { pulumi: [], kubectl: [] };
     let timeline: Awaited<ReturnType<typeof upWithTimeline>> | undefined;
 
-    offline = await openOfflineCiStack({ kubeconfig: cluster.kubeconfig, image: `${IMAGE_REPOSITORY}:${IMAGE_TAG}`, secrets: SECRETS, progress: say });
+    offline = await openOfflineCiStack({ kubeconfig: cluster.kubeconfig, image: `${config.image.repository}:${config.image.tag}`, secrets: SECRETS, progress: say });
     const stack = offline.stack;
+    await stack.setConfig('environment', { value: ENV });
     instrumentCli(stack);
-    const upCli: Sides = { pulumi: [], kubectl: [] }; // pulumi: the `pulumi up` process alone, per full deploy
-    for (let run = 1; run <= flags.runs; run++) {
+    // The `pulumi up` process alone, per case (the rest of stack.up() is the Automation API's read-back).
+    const upProcess = { full: [] as number[], noop: [] as number[], change: [] as number[] };
+    const withKubectl = async (run: number) => {
       say(`run ${run}/${flags.runs}: kubectl apply --server-side + rollout status`);
       full.kubectl.push(await timed(async () => {
         await deployEnvironment(cluster.kubectl, variants[0], secrets);
@@ -211,25 +226,32 @@ async function main(): Promise<number> {
       }
       say(`run ${run}/${flags.runs}: deleting namespace ${NAMESPACE}`);
       await deleteNamespace(cluster.kubectl);
-
+    };
+    const withPulumi = async (run: number) => {
       say(`run ${run}/${flags.runs}: pulumi up --stack ci`);
       await stack.setConfig('set', { value: JSON.stringify(sets[0]) });
-      const up = await upWithTimeline(stack);
+      const up = await upWithTimeline(stack, timeline === undefined);
       full.pulumi.push(up.seconds);
-      upCli.pulumi.push(up.cli.find(([c]) => c.split(' ')[0] === 'up')?.[1] ?? Number.NaN);
+      upProcess.full.push(upProcessSeconds(up.cli));
       timeline ??= up;
       for (let i = 0; i < flags.changes; i++) {
         const same = await upWithTimeline(stack);
         if (Object.keys(same.changes).some((k) => k !== 'same')) throw new Error(`no-op pulumi up changed something: ${JSON.stringify(same.changes)}`);
         noop.pulumi.push(same.seconds);
+        upProcess.noop.push(upProcessSeconds(same.cli));
         await stack.setConfig('set', { value: JSON.stringify(sets[(i + 1) % 2]) });
         const changed = await upWithTimeline(stack);
         if (changed.changes.update !== 1) throw new Error(`one-field pulumi up: expected 1 update, got ${JSON.stringify(changed.changes)}`);
         change.pulumi.push(changed.seconds);
+        upProcess.change.push(upProcessSeconds(changed.cli));
       }
       say(`run ${run}/${flags.runs}: pulumi destroy`);
       await stack.destroy({ onOutput: () => {} });
       await deleteNamespace(cluster.kubectl).catch(() => undefined);
+    };
+    for (let run = 1; run <= flags.runs; run++) {
+      // Alternate which side goes first: the first deploy on the node also pulls the images.
+      for (const side of run % 2 === 1 ? [withKubectl, withPulumi] : [withPulumi, withKubectl]) await side(run);
     }
 
     say('fixed costs: empty program, provider only');
@@ -252,14 +274,15 @@ async function main(): Promise<number> {
       change: { ...change, summary: { pulumi: summarize(change.pulumi), kubectl: summarize(change.kubectl) } },
       fixed: { empty: summarize(fixed.emptySeconds), provider: summarize(fixed.providerSeconds) },
       cli: timeline!.cli,
-      upProcessSeconds: upCli.pulumi,
+      upProcessSeconds: upProcess,
+      loadAverage: { before: loadBefore, after: loadAverage() },
       timeline: { firstEvent: timeline!.firstEvent, firstKubernetesStep: firstK8s, lastKubernetesOutputs: lastK8s, total: timeline!.seconds, byKind: Object.fromEntries([...byKind].map(([k, v]) => [k, summarize(v)])) },
     };
     if (flags.json) {
       console.log(JSON.stringify(figures));
       return [full, noop, change].every((s, i) => summarize(s.pulumi).median / summarize(s.kubectl).median <= [2, 3, 3][i]) ? 0 : 1;
     }
-    console.log(`local environment (${base.objects.length} objects + 3 Secrets), one test cluster (kwok, no readiness delay), ${flags.runs} run(s)`);
+    console.log(`${ENV} environment (${base.objects.length} objects + 3 Secrets), one real-node test cluster, ${flags.runs} run(s); load average before ${loadBefore}, after ${figures.loadAverage.after} (1/5/15 min)`);
     const results = [
       line('full deploy: pulumi up vs kubectl apply --server-side + rollout status', full, 2),
       line('no-op: pulumi up vs kubectl diff --server-side', noop, 3),
@@ -270,8 +293,11 @@ async function main(): Promise<number> {
     console.log(`  fixed: empty inline program ${f.empty.median.toFixed(2)} s (CLI, engine, language runtime, state); + Kubernetes provider start and configure ${(f.provider.median - f.empty.median).toFixed(2)} s`);
     const cliLine = timeline!.cli.map(([c, sec]) => `pulumi ${c} ${sec.toFixed(2)} s`).join(', ');
     console.log(`  CLI processes of stack.up() (first full deploy): ${cliLine}`);
-    const upOnly = summarize(upCli.pulumi);
-    console.log(`  the \`pulumi up\` process alone, full deploy: median ${upOnly.median.toFixed(2)} s, ratio to kubectl ${(upOnly.median / summarize(full.kubectl).median).toFixed(2)} (the rest of stack.up() is the Automation API reading outputs and history back)`);
+    console.log('  the `pulumi up` process alone (the rest of stack.up() is the Automation API reading outputs and history back): median, ratio to kubectl');
+    for (const [label, processSeconds, sides] of [['full deploy', upProcess.full, full], ['no-op', upProcess.noop, noop], ['one field', upProcess.change, change]] as const) {
+      const median = summarize(processSeconds).median;
+      console.log(`    ${label.padEnd(12)} ${median.toFixed(2)} s, ${(median / summarize(sides.kubectl).median).toFixed(2)}`);
+    }
     const t = figures.timeline;
     console.log(`  full deploy (first run): first engine event at ${t.firstEvent.toFixed(2)} s, first Kubernetes step at ${t.firstKubernetesStep.toFixed(2)} s, last outputs at ${t.lastKubernetesOutputs.toFixed(2)} s, up() returned at ${t.total.toFixed(2)} s`);
     console.log('  per step (pre event → outputs, seconds; min / median / max by kind):');
@@ -284,7 +310,6 @@ async function main(): Promise<number> {
     }
     return results.every((r) => r.met) ? 0 : 1;
   } finally {
-    await stopIngress();
     offline?.cleanup();
     await cluster.stop();
     rmSync(work, { recursive: true, force: true });
