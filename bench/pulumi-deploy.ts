@@ -18,8 +18,8 @@
  * alone in each case (the rest of `stack.up()` is the Automation API reading outputs and history
  * back), a fixed-cost probe (an empty inline program; a program that only configures the
  * Kubernetes provider) and the first full deploy's per-resource timeline from the engine events
- * (start of each step → its outputs), by kind. `--json` prints one JSON document instead. Exit 1 when a goal is not met or on failure,
- * 2 on bad usage.
+ * (start of each step → its outputs), by kind. `--json` prints one JSON document instead. Exit 1
+ * when a goal is not met or on failure, 2 on bad usage.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -189,12 +189,12 @@ async function main(): Promise<number> {
   let offline: Awaited<ReturnType<typeof openOfflineCiStack>> | undefined;
   try {
     // What one node and this host cannot run as written, the same for both sides.
-    const image = [...(await standInDigests(cluster.registryUrl!, ENV)), ...hostLimitSets(config), ...singleNodeSets(config)];
+    const nodeSets = [...(await standInDigests(cluster.registryUrl!, ENV)), ...hostLimitSets(config), ...singleNodeSets(config)];
     // Two renders that differ in one field, web.replicas (the environment's default is in the first).
-    const base = await synth(ENV, join(work, 'dist-a'), image);
+    const base = await synth(ENV, join(work, 'dist-a'), nodeSets);
     const webReplicas = (base.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'expense-web') as any).spec.replicas as number;
-    const variants = [base.dir, (await synth(ENV, join(work, 'dist-b'), [...image, `web.replicas=${webReplicas + 1}`])).dir];
-    const sets = [image, [...image, `web.replicas=${webReplicas + 1}`]];
+    const variants = [base.dir, (await synth(ENV, join(work, 'dist-b'), [...nodeSets, `web.replicas=${webReplicas + 1}`])).dir];
+    const sets = [nodeSets, [...nodeSets, `web.replicas=${webReplicas + 1}`]];
     const workloads = base.objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet').map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`);
     const secrets = await secretsYaml(ENV); // generated before any clock starts
 
