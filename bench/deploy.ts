@@ -33,7 +33,7 @@ import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
 import { IngressSession } from '../test/cluster/ingress.js';
 import { openOfflineCiStack } from '../test/cluster/pulumi-offline.js';
-import { deployEnvironment, hostLimitSets, installMonitoringCrds, secretsYaml, singleNodeSets, standInDigests, synth } from '../test/cluster/support.js';
+import { deployEnvironment, installMonitoringCrds, realNodeSets, secretsYaml, synth } from '../test/cluster/support.js';
 import { DEPLOY_USAGE, formatDeploySummary, medianRatio, parseDeployArgs, UsageError, type DeployOptions } from './lib/deploy-options.js';
 import { loadAverage, summarize } from './lib/measure.js';
 
@@ -102,7 +102,7 @@ async function measure(env: string, tool: Tool, run: number, work: string): Prom
   current.cluster = cluster;
   try {
     // What one node and this host cannot run as written, the same for both sides.
-    const sets = [...(await standInDigests(cluster.registryUrl!, env)), ...hostLimitSets(config), ...singleNodeSets(config)];
+    const sets = await realNodeSets(cluster.registryUrl!, env);
     if (config.monitoring.enabled) await installMonitoringCrds(cluster.kubectl);
     let started: number;
     let deployCommandSeconds: number;

@@ -33,11 +33,12 @@ import { startCluster } from '@expense-tracker/testkit/test-cluster/cluster';
 import { waitFor, type Kubectl } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
 import { openOfflineCiStack } from '../test/cluster/pulumi-offline.js';
-import { deployEnvironment, FIELD_MANAGER, hostLimitSets, manifestFiles, secretsYaml, singleNodeSets, standInDigests, synth } from '../test/cluster/support.js';
+import { deployEnvironment, FIELD_MANAGER, manifestFiles, realNodeSets, secretsYaml, synth } from '../test/cluster/support.js';
 import { loadAverage, summarize } from './lib/measure.js';
 
 const ENV = 'local';
-const NAMESPACE = loadEnvironment(ENV).namespace;
+const CONFIG = loadEnvironment(ENV);
+const NAMESPACE = CONFIG.namespace;
 const SECRETS = { postgresPassword: 'bench-pg-password', redisPassword: 'bench-redis-password', sessionSecret: 'bench-session-secret-0123456789abcdef', sendgridApiKey: 'SG.bench' };
 const USAGE = 'usage: npm run bench:pulumi-deploy -- [--runs <1-10>] [--changes <1-10>] [--json]';
 
@@ -181,15 +182,14 @@ async function main(): Promise<number> {
   }
   const say = (m: string) => process.stderr.write(`[bench:pulumi-deploy] ${m}\n`);
   const work = mkdtempSync(join(tmpdir(), 'expense-tracker-bench-pulumi-'));
-  const config = loadEnvironment(ENV);
   const loadBefore = loadAverage();
   // The app image under every environment's name, the stand-ins and the node's images (built if missing).
   await ensureClusterImages({ progress: say, appImages: appImageReferences() });
-  const cluster = await startCluster({ dir: join(work, 'cluster'), ingressNamespace: config.ingressControllerNamespace, progress: say });
+  const cluster = await startCluster({ dir: join(work, 'cluster'), ingressNamespace: CONFIG.ingressControllerNamespace, progress: say });
   let offline: Awaited<ReturnType<typeof openOfflineCiStack>> | undefined;
   try {
     // What one node and this host cannot run as written, the same for both sides.
-    const nodeSets = [...(await standInDigests(cluster.registryUrl!, ENV)), ...hostLimitSets(config), ...singleNodeSets(config)];
+    const nodeSets = await realNodeSets(cluster.registryUrl!, ENV);
     // Two renders that differ in one field, web.replicas (the environment's default is in the first).
     const base = await synth(ENV, join(work, 'dist-a'), nodeSets);
     const webReplicas = (base.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'expense-web') as any).spec.replicas as number;
@@ -203,7 +203,7 @@ async function main(): Promise<number> {
     const change: Sides = { pulumi: [], kubectl: [] };
     let timeline: Awaited<ReturnType<typeof upWithTimeline>> | undefined;
 
-    offline = await openOfflineCiStack({ kubeconfig: cluster.kubeconfig, image: `${config.image.repository}:${config.image.tag}`, secrets: SECRETS, progress: say });
+    offline = await openOfflineCiStack({ kubeconfig: cluster.kubeconfig, image: `${CONFIG.image.repository}:${CONFIG.image.tag}`, secrets: SECRETS, progress: say });
     const stack = offline.stack;
     await stack.setConfig('environment', { value: ENV });
     instrumentCli(stack);

@@ -21,7 +21,7 @@ import { startCluster, stopCluster, type TestCluster } from '@expense-tracker/te
 import { waitFor } from '@expense-tracker/testkit/test-cluster/kubectl';
 import { appImageReferences, ensureClusterImages } from '@expense-tracker/testkit/test-cluster/node/images';
 import { IngressSession } from './ingress.js';
-import { deployEnvironment, hostLimitSets, secretsYaml, singleNodeSets, standInDigests, synth, watch } from './support.js';
+import { deployEnvironment, realNodeSets, secretsYaml, synth, watch } from './support.js';
 
 const ENV = 'local';
 const progress = (m: string) => process.stderr.write(`[redis-outage] ${m}\n`);
@@ -66,9 +66,8 @@ describe('Redis stopped on the real node (dist/local): every web replica stays R
     process.on('exit', onExit);
     await ensureClusterImages({ progress, appImages: appImageReferences() });
     cluster = await startCluster({ dir: join(work, 'cluster'), ingressNamespace: config.ingressControllerNamespace, progress });
-    const digests = await standInDigests(cluster.registryUrl!, ENV);
     let dir: string;
-    ({ dir, objects } = await synth(ENV, join(work, 'dist'), [...digests, ...hostLimitSets(config), ...singleNodeSets(config)]));
+    ({ dir, objects } = await synth(ENV, join(work, 'dist'), await realNodeSets(cluster.registryUrl!, ENV)));
     expect(await deployEnvironment(cluster.kubectl, dir, await secretsYaml(ENV))).toEqual([]);
     // Every pod Ready (not Deployment Available: that waits out web's minReadySeconds, which is for HAProxy's discovery during rollouts).
     const expected = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet').reduce((n, w: any) => n + (w.spec.replicas ?? 1), 0);

@@ -60,6 +60,17 @@ export async function standInDigests(registryUrl: string, env: string): Promise<
 }
 
 /**
+ * Every `--set` a real-node test cluster needs to run environment `env` as written elsewhere:
+ * {@link standInDigests} (images pinned by digest), {@link hostLimitSets} (this host's open-file
+ * limit) and {@link singleNodeSets} (what one node cannot run), in that order.
+ * @throws Error when the registry lacks a pinned image's tag (run `test-cluster images`).
+ */
+export async function realNodeSets(registryUrl: string, env: string): Promise<string[]> {
+  const config = loadEnvironment(env);
+  return [...(await standInDigests(registryUrl, env)), ...hostLimitSets(config), ...singleNodeSets(config)];
+}
+
+/**
  * `--set` values for what one real node cannot run:
  * - HA Postgres (`postgres.mode=ha`) requires its members on distinct nodes (required pod
  *   anti-affinity) and backs up to object storage, so the environment runs its single-instance
