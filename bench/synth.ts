@@ -82,6 +82,12 @@ async function main(): Promise<number> {
   const results: Comparison[] = [];
   try {
     console.log(`bench:synth: ${availableParallelism()} CPUs, load average ${loadAverage()} at start`);
+    // Node before 22 reads NODE_EXTRA_CA_CERTS (and builds its root certificate store) while
+    // starting, in every process, TLS or not: about 80 ms per node process on this machine, paid
+    // by npm and by the synth process but not by kubectl. Said, not hidden: it is the machine's.
+    if (process.env.NODE_EXTRA_CA_CERTS && Number(process.versions.node.split('.')[0]) < 22) {
+      console.log(`bench:synth: NODE_EXTRA_CA_CERTS is set and node is ${process.version}: every node process loads those certificates at start-up; run with it unset for figures comparable to a machine without it`);
+    }
     const out = join(work, 'dist');
     const npmSynth = () => timeCommand('npm', ['run', '--silent', 'synth', '--', '--out', out], opts);
     const cdk8sOut = join(work, 'cdk8s');
